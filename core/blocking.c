@@ -1,0 +1,115 @@
+/*
+ * core/blocking.c — the blocking pool: threads that run rg_blocking
+ * sections, so that code which blocks its thread never blocks a P.
+ *
+ * Go hands the P to another M (entersyscallblock).  A ringo P cannot change
+ * thread: its ring is SINGLE_ISSUER|DEFER_TASKRUN, bound to the thread that
+ * made it.  So the task moves instead: it leaves its P (which goes on with
+ * its other tasks), a pool thread switches to it and runs fn, and when fn
+ * returns the task is readied onto the global queue and picked up by
+ * whichever P gets to it first.  Threads are made on demand, when no idle
+ * one is left, and live until rg_run returns (which waits for sections
+ * still running).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/sched_int.h"
+
+#ifdef RG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Guarded by bp.lock. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	rg__task *head, *tail;   /* tasks waiting for a thread */
+	int idle;                /* threads waiting for a task */
+	int nthreads;
+	rg__m *all;              /* every pool thread's M */
+	bool stop;
+} bp = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+void rg__m_init_thread(rg__m *m);
+void rg__m_fini_thread(rg__m *m);
+
+static void *worker_main(void *arg)
+{
+	rg__m *m = arg;
+	rg__m_init_thread(m);
+	pthread_mutex_lock(&bp.lock);
+	for (;;) {
+		while (!bp.head && !bp.stop) {
+			bp.idle++;
+			pthread_cond_wait(&bp.cond, &bp.lock);
+			bp.idle--;
+		}
+		rg__task *t = bp.head;
+		if (!t)
+			break;
+		bp.head = t->next;
+		if (!bp.head)
+			bp.tail = NULL;
+		pthread_mutex_unlock(&bp.lock);
+		m = rg__blocking_run(m, t);
+		pthread_mutex_lock(&bp.lock);
+	}
+	pthread_mutex_unlock(&bp.lock);
+	rg__m_fini_thread(m);
+	return NULL;
+}
+
+/* Post-switch on the P: hand t (whose context is saved) to the pool. */
+void rg__blocking_submit(rg__task *t)
+{
+	pthread_mutex_lock(&bp.lock);
+	t->next = NULL;
+	if (bp.tail)
+		bp.tail->next = t;
+	else
+		bp.head = t;
+	bp.tail = t;
+	if (bp.idle == 0) {
+		rg__m *m = rg__calloc(1, sizeof *m);
+		if (m && pthread_create(&m->thread, NULL, worker_main, m) == 0) {
+			m->next = bp.all;
+			bp.all = m;
+			bp.nthreads++;
+		} else {
+			rg__free(m);
+			if (bp.nthreads == 0)
+				rg__fatal("cannot start a blocking-pool thread");
+			/* an existing thread will get to it */
+		}
+	} else {
+		pthread_cond_signal(&bp.cond);
+	}
+	pthread_mutex_unlock(&bp.lock);
+}
+
+int rg__blocking_init(void)
+{
+	bp.stop = false;
+	bp.head = bp.tail = NULL;
+	bp.all = NULL;
+	bp.idle = bp.nthreads = 0;
+	return 0;
+}
+
+void rg__blocking_fini(void)
+{
+	pthread_mutex_lock(&bp.lock);
+	bp.stop = true;
+	bp.head = bp.tail = NULL; /* tasks never picked up are discarded */
+	pthread_cond_broadcast(&bp.cond);
+	rg__m *all = bp.all;
+	bp.all = NULL;
+	pthread_mutex_unlock(&bp.lock);
+	while (all) {
+		rg__m *n = all->next;
+		pthread_join(all->thread, NULL);
+		rg__free(all);
+		all = n;
+	}
+}

@@ -1,0 +1,150 @@
+/*
+ * core/core.h — what core/ offers the rest of the library (io/, sync/, gc/).
+ * Not installed.  Public API is in include/ringo/core.h.
+ *
+ * The park/ready protocol
+ * -----------------------
+ * A task that must wait publishes itself somewhere (a channel's wait queue,
+ * a completion record, a timer) and calls rg__park().  Publishing usually
+ * happens under a lock that must be released only after the task's context
+ * is saved — otherwise another P could wake it and run it on the stack this
+ * P is still using.  So rg__park takes an unlock callback: the scheduler
+ * runs it after the switch, on the P, before anything else runs there.
+ *
+ * Waking is two steps, so that timeouts and several wakers cannot both win:
+ *   rg__claim(t, ticket)  wins (true) or loses (false) the right to end the
+ *                  park identified by ticket (from rg__park_prepare, stored
+ *                  in your waiter record: a stale waker never matches).  Call it while holding the lock under which t was
+ *                  published, on a waiter you took off the queue; a loser
+ *                  must leave t alone (its deadline fired, or another waker
+ *                  won).
+ *   rg__ready(t)   makes a claimed task runnable.  Call it after releasing
+ *                  your locks ("never ready a task while holding a channel
+ *                  lock").  From a P the task goes to that P's runnext and an
+ *                  idle P is woken if there is one; from any other thread to
+ *                  the global queue.
+ * rg__wake(t, ticket) is claim-then-ready for callers that hold no lock.
+ *
+ * rg__park returns 0 when woken by rg__ready, -ETIMEDOUT when its deadline
+ * fired first, -EAGAIN when the unlock callback returned false (the park was
+ * abandoned before anyone could see it: the callback found the condition
+ * already met).  After a timeout the task must remove itself from wherever
+ * it published itself (under the same lock) before returning: a waker that
+ * took it off the queue meanwhile will have lost the claim.
+ *
+ * Only a task may park.  On a thread of the blocking pool (inside
+ * rg_blocking) rg__getp() is NULL and parking is not allowed.
+ */
+#ifndef RG_CORE_CORE_H
+#define RG_CORE_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringo/core.h"
+
+struct io_uring;
+struct io_uring_sqe;
+
+typedef struct rg__task rg__task;
+typedef struct rg__p rg__p;
+
+/* Why a task waits (task state "waiting"); shown in traces and stats. */
+enum rg__wait {
+	RG__WAIT_NONE = 0,
+	RG__WAIT_SLEEP,
+	RG__WAIT_YIELD,     /* not really waiting: between yield and requeue */
+	RG__WAIT_IO,
+	RG__WAIT_CHAN_SEND,
+	RG__WAIT_CHAN_RECV,
+	RG__WAIT_SELECT,
+	RG__WAIT_MUTEX,
+	RG__WAIT_RWMUTEX,
+	RG__WAIT_COND,
+	RG__WAIT_SEMA,
+	RG__WAIT_WAITGROUP,
+	RG__WAIT_CTX,
+	RG__WAIT_GC,
+	RG__WAIT_BLOCKING,  /* moving to or from the blocking pool */
+	RG__WAIT_OTHER,
+	RG__WAIT_COUNT
+};
+const char *rg__wait_name(int reason);
+
+/* Task states, as Go's _Grunnable/_Grunning/_Gwaiting/_Gdead. */
+enum rg__state { RG__RUNNABLE = 1, RG__RUNNING, RG__WAITING, RG__DEAD };
+
+/* The calling task, or NULL on a thread that runs no task. */
+rg__task *rg__self(void);
+/* The calling thread's P, or NULL (blocking pool, foreign thread). */
+rg__p *rg__getp(void);
+int rg__p_index(const rg__p *p);
+int rg__nprocs(void);
+rg__p *rg__p_at(int index); /* NULL if out of range or not running */
+
+int64_t rg__task_id(const rg__task *t);
+const char *rg__task_name(const rg__task *t);
+int rg__task_state(const rg__task *t);
+int rg__task_wait_reason(const rg__task *t);
+
+typedef bool (*rg__unlock_fn)(rg__task *t, void *arg);
+/* Arms a new park and returns its ticket: store it with your waiter record
+ * before publishing.  rg__park arms one itself if you did not. */
+uint64_t rg__park_prepare(void);
+int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg);
+bool rg__claim(rg__task *t, uint64_t ticket);
+void rg__ready(rg__task *t);
+bool rg__wake(rg__task *t, uint64_t ticket);
+
+/* Stop-the-world, for gc/.  rg__stw_stop, called from a task, returns when
+ * every other P is stopped between tasks (idle, or at a safepoint: a park,
+ * a yield, rg__safepoint); the caller keeps running.  A task that runs
+ * without ever reaching one delays it (there is no signal preemption). */
+void rg__stw_stop(void);
+void rg__stw_start(void);
+void rg__safepoint(void);   /* cheap check; stops here if a STW is pending */
+/* During a STW: every task that is not dead (runnable, waiting, in a
+ * blocking section), including the caller. */
+void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg);
+/* The live part of a task's stack: saved stack pointer .. top (its saved
+ * callee-saved registers lie inside).  For the caller, from this frame.
+ * For a task inside rg_blocking, the part above the blocking call. */
+void rg__task_stack_range(rg__task *t, void **lo, void **hi);
+
+/* Per-P slots that other modules fill lazily, on the owning P.  The
+ * destructor runs on that P when the runtime stops. */
+enum rg__slot { RG__SLOT_IO, RG__SLOT_SYNC, RG__SLOT_GC, RG__SLOT_COUNT };
+void *rg__p_slot(rg__p *p, enum rg__slot s);
+void rg__p_slot_set(rg__p *p, enum rg__slot s, void *v, void (*dtor)(void *));
+
+/* The P's io_uring.  Only the P's own thread may touch it (single issuer).
+ * rg__p_sqe never returns NULL: when the SQ is full it submits first.
+ * SQEs queued here are submitted with the P's next io_uring_enter (when its
+ * run queue is empty or every 61 scheduling ticks): batching is the point.
+ * Set user_data to a rg__cqe_handler*; its fn runs on the P for each CQE. */
+typedef struct rg__cqe_handler rg__cqe_handler;
+struct rg__cqe_handler {
+	void (*fn)(rg__cqe_handler *self, int res, unsigned flags);
+};
+struct io_uring *rg__p_ring(rg__p *p);
+struct io_uring_sqe *rg__p_sqe(rg__p *p);
+/* Submit now (for callers that cannot wait for the next poll). */
+int rg__p_submit(rg__p *p);
+/* Ring features found when the P's ring was set up. */
+unsigned rg__ring_setup_flags(void);
+
+/* Runtime-internal memory (task records, waiters, channel buffers).  From
+ * mimalloc, except in sanitizer builds (libc, so ASan/LSan see it). */
+void *rg__malloc(size_t n);
+void *rg__calloc(size_t n, size_t size);
+void *rg__realloc(void *p, size_t n);
+void rg__free(void *p);
+void *rg__aligned_alloc(size_t align, size_t n);
+
+/* One line on stderr, "ringo: ...". */
+void rg__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void rg__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

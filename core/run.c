@@ -1,0 +1,269 @@
+/*
+ * core/run.c — rg_run: configuration, starting the Ps, and a shutdown that
+ * releases everything.
+ *
+ * Start: validate the configuration, probe io_uring (one clear line and
+ * -errno if it cannot be used), start one thread per P.  Each P thread pins
+ * itself, allocates its P (node-local: after pinning, from its own thread),
+ * sets up its ring, and waits at a barrier; then P0 queues the main task.
+ * Stop: when main returns, `stopping` is set and every P is woken; each P
+ * leaves its loop at its next scheduling point.  rg_run then joins them,
+ * stops sysmon and the blocking pool, closes the rings and unmaps every
+ * stack.  Tasks that were still runnable or parked are discarded.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/sched_int.h"
+
+#ifdef RG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define RG_MAX_PROCS 1024
+
+struct pstart {
+	int id, cpu;
+	pthread_t thread;
+	int err;
+};
+
+static struct {
+	pthread_barrier_t ready, go;
+	struct pstart *ps;
+	bool failed;
+	rg_main_fn main_fn;
+	void *main_arg;
+} boot;
+
+/* Per-thread set-up shared by P threads and pool threads. */
+void rg__m_init_thread(rg__m *m)
+{
+	rg__tls_m = m;
+	rg__altstack_init(m);
+#ifdef RG_TSAN
+	m->g0_fiber = __tsan_get_current_fiber();
+#endif
+	pthread_attr_t a;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		void *lo;
+		size_t sz;
+		if (pthread_attr_getstack(&a, &lo, &sz) == 0) {
+			m->g0_lo = lo;
+			m->g0_size = sz;
+		}
+		pthread_attr_destroy(&a);
+	}
+}
+
+void rg__m_fini_thread(rg__m *m)
+{
+	rg__altstack_fini(m);
+	rg__tls_m = NULL;
+}
+
+static void main_task(void *arg)
+{
+	rg__sched.main_result = boot.main_fn(boot.main_arg);
+}
+
+static void p_shutdown(rg__p *p)
+{
+	pthread_mutex_lock(&rg__sched.lock);
+	if (p->on_idle_list) {
+		for (rg__p **pp = &rg__sched.idle; *pp; pp = &(*pp)->idle_next)
+			if (*pp == p) {
+				*pp = p->idle_next;
+				break;
+			}
+		p->on_idle_list = false;
+	}
+	pthread_mutex_unlock(&rg__sched.lock);
+	for (int s = 0; s < RG__SLOT_COUNT; s++)
+		if (p->slot[s] && p->slot_dtor[s]) {
+			p->slot_dtor[s](p->slot[s]);
+			p->slot[s] = NULL;
+		}
+	rg__task_cache_drain(p);
+}
+
+static void *p_main(void *arg)
+{
+	struct pstart *ps = arg;
+	rg__topo_pin(ps->cpu);
+	rg__p *p = rg__aligned_alloc(64, sizeof *p);
+	rg__m *m = rg__calloc(1, sizeof *m);
+	if (!p || !m) {
+		ps->err = -ENOMEM;
+		rg__free(p);
+		rg__free(m);
+		pthread_barrier_wait(&boot.ready);
+		pthread_barrier_wait(&boot.go);
+		return NULL;
+	}
+	memset(p, 0, sizeof *p);
+	p->id = ps->id;
+	p->cpu = ps->cpu;
+	p->node = rg__topo_node(ps->cpu);
+	p->efd = -1;
+	p->rand = 0x9e3779b9u * (uint32_t)(ps->id + 1);
+	p->m = m;
+	atomic_store(&p->status, RG__P_RUNNING);
+	atomic_store(&p->timer_next, INT64_MAX);
+	m->p = p;
+	rg__m_init_thread(m);
+	ps->err = rg__sched.waiter->init(p);
+	rg__sched.allp[ps->id] = p;
+	pthread_barrier_wait(&boot.ready);
+	pthread_barrier_wait(&boot.go);
+	if (!boot.failed) {
+		if (p->id == 0) {
+			int64_t id = rg_go_opts(main_task, NULL, &(rg_task_opts){ .name = "main" });
+			if (id < 0)
+				rg__fatal("cannot start the main task: %s", strerror((int)-id));
+			/* it is p0's runnext: mark it */
+			rg__task *t = atomic_load(&p->runnext);
+			t->is_main = 1;
+		}
+		rg__p_loop(m);
+		p_shutdown(p);
+	}
+	rg__m_fini_thread(m);
+	return NULL;
+}
+
+static int fail(int err, const char *fmt, const char *detail)
+{
+	rg__log(fmt, detail);
+	return err;
+}
+
+int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
+{
+	rg_config c = { 0 };
+	char why[256] = "";
+	if (cfg)
+		c = *cfg;
+	if (!main_fn)
+		return fail(-EINVAL, "rg_run: %s", "main_fn is NULL");
+	if (c.procs < 0)
+		return fail(-EINVAL, "rg_run: %s", "procs must be >= 0 (0: one per usable CPU)");
+	if (c.stack_size && (c.stack_size < 16 * 1024 || c.stack_size > ((size_t)1 << 30)))
+		return fail(-EINVAL, "rg_run: %s", "stack_size must be 0 or between 16 KiB and 1 GiB");
+	if (c.ring_entries > 32768)
+		return fail(-EINVAL, "rg_run: %s", "ring_entries must be at most 32768");
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&rg__sched.running, &expected, 1))
+		return fail(-EBUSY, "rg_run: %s", "already running in this process");
+
+	int cpus[RG_MAX_PROCS];
+	int n = rg__topo_procs(c.procs, cpus, RG_MAX_PROCS, why, sizeof why);
+	if (n < 0) {
+		atomic_store(&rg__sched.running, 0);
+		return fail(n, "%s", why);
+	}
+#ifndef RG_NO_URING
+	int pr = rg__uring_probe(why, sizeof why);
+	if (pr < 0) {
+		atomic_store(&rg__sched.running, 0);
+		return fail(pr, "cannot start: %s", why);
+	}
+	rg__sched.waiter = &rg__waiter_uring;
+#else
+	rg__sched.waiter = &rg__waiter_eventfd;
+#endif
+	rg__sched.nprocs = n;
+	rg__sched.stack_size = c.stack_size ? c.stack_size : 64 * 1024;
+	rg__sched.ring_entries = c.ring_entries;
+	rg__sched.sqpoll = c.sqpoll;
+	rg__sched.quiet = c.quiet;
+	rg__sched.main_result = 0;
+	rg__sched.gq_head = rg__sched.gq_tail = NULL;
+	rg__sched.gq_size = 0;
+	rg__sched.idle = NULL;
+	rg__sched.npidle = 0;
+	rg__sched.nmspinning = 0;
+	rg__sched.stopping = 0;
+	rg__sched.stw_pending = 0;
+	rg__sched.stw_stopped = 0;
+	rg__sched.preempt_requests = 0;
+	rg__sched.blocking_calls = 0;
+	rg__sched.foreign_spawned = 0;
+	atomic_store(&rg__sched.next_id, 1);
+	rg__sched.start_ns = rg__mono();
+	rg__sched.allp = rg__calloc((size_t)n, sizeof(rg__p *));
+	boot.ps = rg__calloc((size_t)n, sizeof *boot.ps);
+	if (!rg__sched.allp || !boot.ps) {
+		rg__free(rg__sched.allp);
+		rg__free(boot.ps);
+		atomic_store(&rg__sched.running, 0);
+		return fail(-ENOMEM, "rg_run: %s", "out of memory");
+	}
+	rg__stacks_init(rg__sched.stack_size);
+	rg__blocking_init();
+	boot.main_fn = main_fn;
+	boot.main_arg = arg;
+	boot.failed = false;
+	pthread_barrier_init(&boot.ready, NULL, (unsigned)n + 1);
+	pthread_barrier_init(&boot.go, NULL, (unsigned)n + 1);
+	int started = 0, err = 0;
+	for (int i = 0; i < n; i++) {
+		boot.ps[i].id = i;
+		boot.ps[i].cpu = cpus[i];
+		int r = pthread_create(&boot.ps[i].thread, NULL, p_main, &boot.ps[i]);
+		if (r) {
+			err = -r;
+			break;
+		}
+		started++;
+	}
+	if (started < n) {
+		/* release the threads that did start: they wait for n + 1 */
+		boot.failed = true;
+		rg__log("rg_run: cannot start P threads: %s", strerror(-err));
+		rg__fatal("partial P start is not recoverable");
+	}
+	pthread_barrier_wait(&boot.ready);
+	for (int i = 0; i < n; i++)
+		if (boot.ps[i].err && !err)
+			err = boot.ps[i].err;
+	if (err) {
+		boot.failed = true;
+		rg__log("cannot start: setting up a P failed: %s", strerror(-err));
+	} else if (rg__sysmon_start() != 0) {
+		boot.failed = true;
+		err = -EAGAIN;
+		rg__log("cannot start: sysmon thread: %s", strerror(EAGAIN));
+	}
+	pthread_barrier_wait(&boot.go);
+	for (int i = 0; i < n; i++)
+		pthread_join(boot.ps[i].thread, NULL);
+	rg__sysmon_stop();
+	rg__blocking_fini();
+	for (int i = 0; i < n; i++) {
+		rg__p *p = rg__sched.allp[i];
+		if (!p)
+			continue;
+		rg__sched.waiter->fini(p);
+		rg__free(p->timers);
+		rg__free(p->m);
+		rg__free(p);
+	}
+	/* tasks left in queues are discarded with their stacks */
+	rg__sched.gq_head = rg__sched.gq_tail = NULL;
+	rg__sched.gq_size = 0;
+	rg__stacks_fini();
+	pthread_barrier_destroy(&boot.ready);
+	pthread_barrier_destroy(&boot.go);
+	rg__free(boot.ps);
+	boot.ps = NULL;
+	rg__p **allp = rg__sched.allp;
+	rg__sched.allp = NULL;
+	rg__free(allp);
+	int result = err ? err : rg__sched.main_result;
+	atomic_store(&rg__sched.running, 0);
+	return result;
+}

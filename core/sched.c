@@ -1,0 +1,996 @@
+/*
+ * core/sched.c — the scheduler: run queues, stealing, parking, idle Ps.
+ *
+ * Model (Go's proc.go, with Ps that never change thread):
+ * - Each P is a thread pinned to a CPU.  It runs tasks from its runnext slot
+ *   and its 256-slot run queue; the owner pushes at the tail, anyone pops at
+ *   the head, and other Ps steal half of it.  A global queue (under
+ *   sched.lock) takes overflow and tasks readied by threads without a P.
+ * - A task leaves the CPU only by calling in (park, yield, exit): there is
+ *   no signal-based preemption.  sysmon flags tasks that ran > 10 ms and
+ *   rg_yield / rg_preempt_point honour the flag.
+ * - Switching: a task that stops running switches directly to the next
+ *   runnable task of its P when there is one (fast path), else to the P's
+ *   own stack ("g0"), which runs the loop below.  Work that must wait until
+ *   the task's context is saved — the park's unlock, the yield's requeue,
+ *   the exit's free — is left in m->post and run by whatever runs next on
+ *   the thread, before anything else.  That is the "park, then unlock"
+ *   invariant: a task is published (made wakeable) only once it is safe for
+ *   another P to resume it.
+ *
+ * The loop of a P (find_runnable), step by step; the code follows it:
+ *   0. stopping?  Then leave.  A stop-the-world pending?  Stop here.
+ *   1. Timers due on this P: ready their tasks (in deadline order).
+ *   2. Every 61st tick: one task from the global queue first (so it is not
+ *      starved by two tasks handing the P back and forth), and a
+ *      non-blocking poll of the ring.
+ *   3. Local work: runnext, then the run queue.
+ *   4. The global queue.
+ *   5. A non-blocking poll of the ring (I/O completions, wakes).
+ *   6. Steal: if fewer than half the busy Ps are already spinning, become
+ *      spinning and make 4 passes over the other Ps in random order,
+ *      taking half a victim's queue (its runnext too on the last pass).
+ *   7. Idle: join the idle list, recheck the global queue and, if we were
+ *      spinning, every run queue; then block in the ring (submitting what
+ *      is queued) until a completion, a wake or the next timer.
+ *
+ * Wake-up rule (no lost wake-ups, few useless ones): whoever makes a task
+ * runnable enqueues it, issues a full barrier, then wakes an idle P only if
+ * no P is spinning (wakep).  A spinning P that finds work stops spinning and,
+ * if it was the last spinner, wakes another (which spins and finds the rest
+ * or goes back to sleep).  A P going idle first publishes itself on the idle
+ * list and drops its spinning count, then (full barrier) rechecks the queues.
+ * A wake is a completion in the target's ring (IORING_OP_MSG_RING from
+ * another P, an eventfd write from other threads), so a wake sent just
+ * before the target blocks is not lost: its io_uring_enter returns at once.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/sched_int.h"
+
+#ifdef RG_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef RG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define RG_CANARY 0x5a17c0ffee0dd5a1ULL
+
+struct rg__sched rg__sched = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.stw_mu = PTHREAD_MUTEX_INITIALIZER,
+	.stw_lock = PTHREAD_MUTEX_INITIALIZER,
+	.stw_cond = PTHREAD_COND_INITIALIZER,
+};
+__thread rg__m *rg__tls_m;
+
+/* Never inlined: a task may move to another thread between two calls, and
+ * the compiler must not reuse a thread-local address computed before. */
+__attribute__((noinline)) rg__m *rg__m_get(void)
+{
+	rg__m *m = rg__tls_m;
+	__asm__ volatile("" ::: "memory");
+	return m;
+}
+
+rg__task *rg__self(void)
+{
+	rg__m *m = rg__m_get();
+	return m ? m->cur : NULL;
+}
+
+rg__p *rg__getp(void)
+{
+	rg__m *m = rg__m_get();
+	return m ? m->p : NULL;
+}
+
+int rg__p_index(const rg__p *p) { return p->id; }
+int rg__nprocs(void) { return atomic_load(&rg__sched.running) ? rg__sched.nprocs : 0; }
+rg__p *rg__p_at(int i)
+{
+	if (i < 0 || i >= rg__sched.nprocs || !rg__sched.allp)
+		return NULL;
+	return rg__sched.allp[i];
+}
+int64_t rg__task_id(const rg__task *t) { return t->id; }
+const char *rg__task_name(const rg__task *t) { return t->name; }
+int rg__task_state(const rg__task *t) { return atomic_load_explicit(&t->state, memory_order_relaxed); }
+int rg__task_wait_reason(const rg__task *t) { return t->wait_reason; }
+
+/* --- context switch with sanitizer annotations ------------------------- */
+
+/* Switch from the current context (whose sp goes to *save and whose ASan
+ * fake stack to *my_fake; NULL for a context that never resumes) to task
+ * `to`, or to the thread's g0 when to == NULL.  Returns the M the context
+ * resumed on. */
+static inline rg__m *sw(rg__m *m, void **save, void **my_fake, rg__task *to)
+{
+#ifdef RG_ASAN
+	if (to)
+		__sanitizer_start_switch_fiber(my_fake, to->lo, (size_t)(to->hi - to->lo));
+	else
+		__sanitizer_start_switch_fiber(my_fake, m->g0_lo, m->g0_size);
+#else
+	(void)my_fake;
+#endif
+#ifdef RG_TSAN
+	__tsan_switch_to_fiber(to ? to->tsan_fiber : m->g0_fiber, 0);
+#endif
+	rg__m *r = rg__ctx_swap(save, to ? to->sp : m->g0_sp, m);
+#ifdef RG_ASAN
+	__sanitizer_finish_switch_fiber(my_fake ? *my_fake : NULL, NULL, NULL);
+#endif
+	return r;
+}
+
+static inline void run_post(rg__m *m)
+{
+	rg__post_fn f = m->post;
+	if (f) {
+		m->post = NULL;
+		f(m, m->post_task, m->post_arg);
+	}
+}
+
+/* --- run queues (Go's runqput / runqget / runqgrab / runqsteal) --------- */
+
+static void globrunq_put_batch(rg__task *head, rg__task *tail, int n)
+{
+	pthread_mutex_lock(&rg__sched.lock);
+	tail->next = NULL;
+	if (rg__sched.gq_tail)
+		rg__sched.gq_tail->next = head;
+	else
+		rg__sched.gq_head = head;
+	rg__sched.gq_tail = tail;
+	atomic_store(&rg__sched.gq_size, rg__sched.gq_size + n);
+	pthread_mutex_unlock(&rg__sched.lock);
+}
+
+/* Queue full: move half of it plus t to the global queue. */
+static bool runq_put_slow(rg__p *p, rg__task *t, uint32_t h, uint32_t tl)
+{
+	rg__task *batch[RG_RUNQ_SIZE / 2 + 1];
+	uint32_t n = (tl - h) / 2;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = atomic_load_explicit(&p->runq[(h + i) % RG_RUNQ_SIZE], memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + n,
+	                                             memory_order_release, memory_order_relaxed))
+		return false;
+	batch[n] = t;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->next = batch[i + 1];
+	globrunq_put_batch(batch[0], batch[n], (int)n + 1);
+	return true;
+}
+
+void rg__runq_put(rg__p *p, rg__task *t, bool next)
+{
+	if (next) {
+		t = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
+		if (!t)
+			return;
+		/* kick the old runnext out to the regular queue */
+	}
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runq_head, memory_order_acquire);
+		uint32_t tl = atomic_load_explicit(&p->runq_tail, memory_order_relaxed);
+		if (tl - h < RG_RUNQ_SIZE) {
+			atomic_store_explicit(&p->runq[tl % RG_RUNQ_SIZE], t, memory_order_relaxed);
+			atomic_store_explicit(&p->runq_tail, tl + 1, memory_order_release);
+			return;
+		}
+		if (runq_put_slow(p, t, h, tl))
+			return;
+	}
+}
+
+/* Owner only.  *inherit: the task came from runnext and shares the time
+ * slice of the task that readied it. */
+static rg__task *runq_get(rg__p *p, bool *inherit)
+{
+	rg__task *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+	                                                    memory_order_acq_rel, memory_order_relaxed)) {
+		*inherit = true;
+		return next;
+	}
+	*inherit = false;
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runq_head, memory_order_acquire);
+		uint32_t tl = atomic_load_explicit(&p->runq_tail, memory_order_relaxed);
+		if (tl == h)
+			return NULL;
+		rg__task *t = atomic_load_explicit(&p->runq[h % RG_RUNQ_SIZE], memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + 1,
+		                                            memory_order_release, memory_order_relaxed))
+			return t;
+	}
+}
+
+static bool runq_empty(rg__p *p)
+{
+	for (;;) {
+		uint32_t h = atomic_load(&p->runq_head);
+		uint32_t tl = atomic_load(&p->runq_tail);
+		rg__task *next = atomic_load(&p->runnext);
+		if (tl == atomic_load(&p->runq_tail))
+			return h == tl && next == NULL;
+	}
+}
+
+/* Grab half of p2's queue into batch[bh...] (a ring of RG_RUNQ_SIZE). */
+static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh, bool steal_next)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p2->runq_head, memory_order_acquire);
+		uint32_t tl = atomic_load_explicit(&p2->runq_tail, memory_order_acquire);
+		uint32_t n = tl - h;
+		n = n - n / 2;
+		if (n == 0) {
+			if (steal_next) {
+				rg__task *next = atomic_load(&p2->runnext);
+				if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL)) {
+					atomic_store_explicit(&batch[bh % RG_RUNQ_SIZE], next, memory_order_relaxed);
+					return 1;
+				}
+			}
+			return 0;
+		}
+		if (n > RG_RUNQ_SIZE / 2)
+			continue; /* read inconsistent h and t */
+		for (uint32_t i = 0; i < n; i++) {
+			rg__task *t = atomic_load_explicit(&p2->runq[(h + i) % RG_RUNQ_SIZE], memory_order_relaxed);
+			atomic_store_explicit(&batch[(bh + i) % RG_RUNQ_SIZE], t, memory_order_relaxed);
+		}
+		if (atomic_compare_exchange_strong_explicit(&p2->runq_head, &h, h + n,
+		                                            memory_order_release, memory_order_relaxed))
+			return n;
+	}
+}
+
+static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
+{
+	uint32_t tl = atomic_load_explicit(&p->runq_tail, memory_order_relaxed);
+	uint32_t n = runq_grab(p2, p->runq, tl, steal_next);
+	if (n == 0)
+		return NULL;
+	n--;
+	rg__task *t = atomic_load_explicit(&p->runq[(tl + n) % RG_RUNQ_SIZE], memory_order_relaxed);
+	if (n)
+		atomic_store_explicit(&p->runq_tail, tl + n, memory_order_release);
+	atomic_fetch_add_explicit(&p->n_steals, n + 1, memory_order_relaxed);
+	return t;
+}
+
+/* sched.lock held.  Takes a fair share of the global queue; the first task
+ * is returned, the rest go to p's queue. */
+static rg__task *globrunq_get(rg__p *p, int max)
+{
+	int32_t size = rg__sched.gq_size;
+	if (size == 0)
+		return NULL;
+	int n = size / rg__sched.nprocs + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RG_RUNQ_SIZE / 2)
+		n = RG_RUNQ_SIZE / 2;
+	atomic_store(&rg__sched.gq_size, size - n);
+	rg__task *t = rg__sched.gq_head;
+	rg__sched.gq_head = t->next;
+	for (int i = 1; i < n; i++) {
+		rg__task *x = rg__sched.gq_head;
+		rg__sched.gq_head = x->next;
+		rg__runq_put(p, x, false);
+	}
+	if (!rg__sched.gq_head)
+		rg__sched.gq_tail = NULL;
+	return t;
+}
+
+/* --- idle Ps and waking -------------------------------------------------- */
+
+/* sched.lock held. */
+static void pidle_put(rg__p *p)
+{
+	p->idle_next = rg__sched.idle;
+	rg__sched.idle = p;
+	p->on_idle_list = true;
+	atomic_fetch_add(&rg__sched.npidle, 1);
+}
+
+static rg__p *pidle_get(void)
+{
+	rg__p *p = rg__sched.idle;
+	if (p) {
+		rg__sched.idle = p->idle_next;
+		p->on_idle_list = false;
+		atomic_fetch_sub(&rg__sched.npidle, 1);
+	}
+	return p;
+}
+
+static void pidle_remove(rg__p *p)
+{
+	for (rg__p **pp = &rg__sched.idle; *pp; pp = &(*pp)->idle_next)
+		if (*pp == p) {
+			*pp = p->idle_next;
+			p->on_idle_list = false;
+			atomic_fetch_sub(&rg__sched.npidle, 1);
+			return;
+		}
+}
+
+/* Wake an idle P to spin for work, unless one is spinning already. */
+void rg__wakep(void)
+{
+	if (atomic_load(&rg__sched.npidle) == 0 || atomic_load(&rg__sched.stopping))
+		return;
+	int32_t zero = 0;
+	if (atomic_load(&rg__sched.nmspinning) != 0 ||
+	    !atomic_compare_exchange_strong(&rg__sched.nmspinning, &zero, 1))
+		return;
+	pthread_mutex_lock(&rg__sched.lock);
+	rg__p *p = pidle_get();
+	pthread_mutex_unlock(&rg__sched.lock);
+	if (!p) {
+		atomic_fetch_sub(&rg__sched.nmspinning, 1);
+		return;
+	}
+	atomic_store(&p->wake_spinning, true);
+	atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
+	rg__sched.waiter->wake(p);
+}
+
+static inline void wake_if_idle(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&rg__sched.npidle, memory_order_relaxed) > 0 &&
+	    atomic_load_explicit(&rg__sched.nmspinning, memory_order_relaxed) == 0)
+		rg__wakep();
+}
+
+static void reset_spinning(rg__p *p)
+{
+	if (!p->spinning)
+		return;
+	p->spinning = false;
+	if (atomic_fetch_sub(&rg__sched.nmspinning, 1) == 1)
+		wake_if_idle();
+}
+
+/* --- stop the world (for gc/) --------------------------------------------- */
+
+/* At a safepoint of P p (its g0, between tasks): stop while a STW is on. */
+static void stw_park(rg__p *p)
+{
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	if (atomic_load(&rg__sched.stw_pending)) {
+		atomic_store(&p->status, RG__P_GCSTOP);
+		atomic_fetch_add(&rg__sched.stw_stopped, 1);
+		pthread_cond_broadcast(&rg__sched.stw_cond);
+		while (atomic_load(&rg__sched.stw_pending))
+			pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+		atomic_store(&p->status, RG__P_RUNNING);
+	}
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+/* A P back from blocking: it was idle, and a STW may have claimed it. */
+static void idle_exit(rg__p *p)
+{
+	int s = RG__P_IDLE;
+	if (atomic_compare_exchange_strong(&p->status, &s, RG__P_RUNNING))
+		return;
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	while (atomic_load(&rg__sched.stw_pending) && p->stw_claimed)
+		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	atomic_store(&p->status, RG__P_RUNNING);
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+void rg__stw_stop(void)
+{
+	rg__p *self = rg__getp();
+	pthread_mutex_lock(&rg__sched.stw_mu);
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	atomic_store(&rg__sched.stw_pending, 1);
+	int want = 0;
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p = rg__sched.allp[i];
+		if (p == self)
+			continue;
+		want++;
+		int s = RG__P_IDLE;
+		p->stw_claimed = false;
+		if (atomic_compare_exchange_strong(&p->status, &s, RG__P_GCSTOP)) {
+			p->stw_claimed = true;
+			atomic_fetch_add(&rg__sched.stw_stopped, 1);
+		}
+	}
+	while (atomic_load(&rg__sched.stw_stopped) < want)
+		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+void rg__stw_start(void)
+{
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p = rg__sched.allp[i];
+		if (p->stw_claimed) {
+			int s = RG__P_GCSTOP;
+			atomic_compare_exchange_strong(&p->status, &s, RG__P_IDLE);
+			p->stw_claimed = false;
+		}
+	}
+	atomic_store(&rg__sched.stw_stopped, 0);
+	atomic_store(&rg__sched.stw_pending, 0);
+	pthread_cond_broadcast(&rg__sched.stw_cond);
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+	pthread_mutex_unlock(&rg__sched.stw_mu);
+}
+
+void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg)
+{
+	rg__tasks_each(fn, arg);
+}
+
+void rg__task_stack_range(rg__task *t, void **lo, void **hi)
+{
+	*hi = t->hi;
+	if (t == rg__self())
+		*lo = __builtin_frame_address(0);
+	else
+		*lo = t->in_blocking ? t->blocking_sp : t->sp;
+}
+
+/* --- finding work ------------------------------------------------------- */
+
+static inline uint32_t fastrand(rg__p *p)
+{
+	uint32_t x = p->rand;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return p->rand = x;
+}
+
+static rg__task *steal_work(rg__p *p)
+{
+	int n = rg__sched.nprocs;
+	for (int pass = 0; pass < 4; pass++) {
+		uint32_t start = fastrand(p) % (uint32_t)n;
+		for (int i = 0; i < n; i++) {
+			rg__p *p2 = rg__sched.allp[(start + (uint32_t)i) % (uint32_t)n];
+			if (p2 == p)
+				continue;
+			rg__task *t = runq_steal(p, p2, pass == 3);
+			if (t)
+				return t;
+		}
+		if (atomic_load(&rg__sched.gq_size) > 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+static rg__task *global_get(rg__p *p, int max)
+{
+	if (atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) == 0)
+		return NULL;
+	pthread_mutex_lock(&rg__sched.lock);
+	rg__task *t = globrunq_get(p, max);
+	pthread_mutex_unlock(&rg__sched.lock);
+	return t;
+}
+
+static rg__task *find_runnable(rg__m *m, bool *inherit)
+{
+	rg__p *p = m->p;
+	rg__task *t;
+	for (;;) {
+		*inherit = false;
+		/* 0 */
+		if (atomic_load(&rg__sched.stopping))
+			return NULL;
+		if (atomic_load(&rg__sched.stw_pending))
+			stw_park(p);
+		/* 1 */
+		if (atomic_load_explicit(&p->timer_next, memory_order_relaxed) != INT64_MAX)
+			rg__timers_run(p, rg__mono());
+		/* 2 */
+		uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+		if (tick % RG_GLOBAL_CHECK == 0) {
+			if ((t = global_get(p, 1)))
+				return t;
+			rg__sched.waiter->poll(p, 0);
+		}
+		/* 3 */
+		if ((t = runq_get(p, inherit)))
+			return t;
+		/* 4 */
+		if ((t = global_get(p, 0)))
+			return t;
+		/* 5 */
+		rg__sched.waiter->poll(p, 0);
+		if ((t = runq_get(p, inherit)))
+			return t;
+		/* 6 */
+		int32_t busy = rg__sched.nprocs - atomic_load(&rg__sched.npidle);
+		if (rg__sched.nprocs > 1 &&
+		    (p->spinning || 2 * atomic_load(&rg__sched.nmspinning) < busy)) {
+			if (!p->spinning) {
+				p->spinning = true;
+				atomic_fetch_add(&rg__sched.nmspinning, 1);
+			}
+			if ((t = steal_work(p))) {
+				reset_spinning(p);
+				return t;
+			}
+			if ((t = global_get(p, 0))) {
+				reset_spinning(p);
+				return t;
+			}
+		}
+		/* 7 */
+		pthread_mutex_lock(&rg__sched.lock);
+		if (atomic_load(&rg__sched.stopping) || atomic_load(&rg__sched.stw_pending)) {
+			pthread_mutex_unlock(&rg__sched.lock);
+			continue;
+		}
+		if ((t = globrunq_get(p, 0))) {
+			pthread_mutex_unlock(&rg__sched.lock);
+			reset_spinning(p);
+			return t;
+		}
+		pidle_put(p);
+		pthread_mutex_unlock(&rg__sched.lock);
+		bool was_spinning = p->spinning;
+		if (was_spinning) {
+			p->spinning = false;
+			atomic_fetch_sub(&rg__sched.nmspinning, 1);
+		}
+		atomic_thread_fence(memory_order_seq_cst);
+		bool recheck = false;
+		if (was_spinning)
+			for (int i = 0; i < rg__sched.nprocs; i++)
+				if (rg__sched.allp[i] != p && !runq_empty(rg__sched.allp[i])) {
+					recheck = true;
+					break;
+				}
+		if (atomic_load(&rg__sched.gq_size) > 0 || !runq_empty(p))
+			recheck = true;
+		if (!recheck) {
+			int64_t next = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
+			int64_t timeout = -1;
+			if (next != INT64_MAX) {
+				timeout = next - rg__mono();
+				if (timeout < 0)
+					timeout = 0;
+			}
+			/* Dekker with rg__stw_stop: publish IDLE, then look
+			 * for a pending STW; it either claims us or we see it. */
+			atomic_store(&p->status, RG__P_IDLE);
+			if (!atomic_load(&rg__sched.stw_pending))
+				rg__sched.waiter->poll(p, timeout);
+			idle_exit(p);
+		}
+		pthread_mutex_lock(&rg__sched.lock);
+		if (p->on_idle_list)
+			pidle_remove(p);
+		pthread_mutex_unlock(&rg__sched.lock);
+		if (atomic_exchange(&p->wake_spinning, false)) {
+			p->spinning = true; /* counted by the waker */
+		} else if (recheck && was_spinning) {
+			p->spinning = true;
+			atomic_fetch_add(&rg__sched.nmspinning, 1);
+		}
+	}
+}
+
+/* --- running tasks ------------------------------------------------------ */
+
+static inline void execute(rg__m *m, rg__task *t, bool inherit)
+{
+	rg__p *p = m->p;
+	m->cur = t;
+	atomic_store_explicit(&t->state, RG__RUNNING, memory_order_relaxed);
+	if (!inherit)
+		atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
+	atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+}
+
+/* The loop a P thread runs on its own stack (g0). */
+void rg__p_loop(rg__m *m)
+{
+	for (;;) {
+		run_post(m);
+		bool inherit;
+		rg__task *t = find_runnable(m, &inherit);
+		if (!t)
+			return;
+		execute(m, t, inherit);
+		sw(m, &m->g0_sp, &m->g0_fake, t);
+	}
+}
+
+/* May the leaving task hand the P straight to the next local task? */
+static inline bool fast_ok(rg__p *p)
+{
+	if (atomic_load_explicit(&rg__sched.stw_pending, memory_order_relaxed) ||
+	    atomic_load_explicit(&rg__sched.stopping, memory_order_relaxed))
+		return false;
+	if ((atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0)
+		return false;
+	int64_t tn = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
+	return tn == INT64_MAX || rg__mono() < tn;
+}
+
+/* The current task t stops running.  post(m, t, arg) runs once t's context
+ * is saved.  Returns the M that t later resumes on. */
+static rg__m *task_switch_out(rg__m *m, rg__task *t, rg__post_fn post, void *arg)
+{
+	if (t->canary && *t->canary != RG_CANARY)
+		rg__overflow_abort(t);
+	m->post = post;
+	m->post_task = t;
+	m->post_arg = arg;
+	rg__p *p = m->p;
+	rg__task *next = NULL;
+	bool inherit = false;
+	if (p && fast_ok(p))
+		next = runq_get(p, &inherit);
+	if (next) {
+		execute(m, next, inherit);
+		m = sw(m, &t->sp, &t->asan_fake, next);
+	} else {
+		m->cur = NULL;
+		m = sw(m, &t->sp, &t->asan_fake, NULL);
+	}
+	run_post(m);
+	return m;
+}
+
+rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg)
+{
+	if (t->canary && *t->canary != RG_CANARY)
+		rg__overflow_abort(t);
+	m->post = post;
+	m->post_task = t;
+	m->post_arg = arg;
+	m->cur = NULL;
+	m = sw(m, &t->sp, &t->asan_fake, NULL);
+	run_post(m);
+	return m;
+}
+
+/* --- park / ready --------------------------------------------------------- */
+
+struct park_args {
+	rg__unlock_fn unlock;
+	void *arg;
+	uint64_t ticket;
+};
+
+static void post_park(rg__m *m, rg__task *t, void *a)
+{
+	struct park_args *pa = a;
+	rg__unlock_fn unlock = pa->unlock;
+	void *arg = pa->arg;
+	uint64_t ticket = pa->ticket;
+	/* From here on t may run elsewhere: pa (on t's stack) is dead. */
+	if (!unlock || unlock(t, arg))
+		return;
+	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
+	if (atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
+		atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
+		rg__runq_put(m->p, t, true);
+	}
+	/* else a waker claimed it first and will ready it */
+}
+
+uint64_t rg__park_prepare(void)
+{
+	rg__task *t = rg__self();
+	if (!t)
+		return 0;
+	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
+	uint64_t ticket = (w >> 2) + 1;
+	atomic_store(&t->wake, ticket << 2 | RG__CLAIM_ARMED);
+	return ticket;
+}
+
+int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg)
+{
+	rg__m *m = rg__m_get();
+	rg__task *t = m ? m->cur : NULL;
+	if (!t || !m->p)
+		return -EPERM;
+	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
+	if ((w & 3) != RG__CLAIM_ARMED)
+		w = rg__park_prepare() << 2;
+	struct park_args pa = { unlock, arg, w >> 2 };
+	t->wait_reason = reason;
+	atomic_store_explicit(&t->state, RG__WAITING, memory_order_relaxed);
+	if (deadline >= 0) {
+		t->timer_ticket = w >> 2;
+		rg__timer_add(m->p, t, deadline);
+	}
+	m = task_switch_out(m, t, post_park, &pa);
+	if (t->timer_p)
+		rg__timer_del(t);
+	t->wait_reason = RG__WAIT_NONE;
+	switch (atomic_load(&t->wake) & 3) {
+	case RG__CLAIM_WOKEN:
+		return 0;
+	case RG__CLAIM_TIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		return -EAGAIN;
+	}
+}
+
+bool rg__claim(rg__task *t, uint64_t ticket)
+{
+	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
+	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_WOKEN);
+}
+
+bool rg__claim_timeout(rg__task *t, uint64_t ticket)
+{
+	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
+	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_TIMEDOUT);
+}
+
+static void ready_on(rg__m *m, rg__task *t, bool next)
+{
+	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
+	if (m && m->p) {
+		rg__p *p = m->p;
+		rg__runq_put(p, t, next && !atomic_load_explicit(&p->preempt, memory_order_relaxed));
+	} else {
+		globrunq_put_batch(t, t, 1);
+	}
+	wake_if_idle();
+}
+
+void rg__ready(rg__task *t) { ready_on(rg__m_get(), t, true); }
+void rg__ready_tail(rg__task *t) { ready_on(rg__m_get(), t, false); }
+
+bool rg__wake(rg__task *t, uint64_t ticket)
+{
+	if (!rg__claim(t, ticket))
+		return false;
+	rg__ready(t);
+	return true;
+}
+
+/* --- task entry, exit, yield ------------------------------------------- */
+
+static void post_exit(rg__m *m, rg__task *t, void *arg)
+{
+	rg__task_free(m->p, t);
+}
+
+static void task_exit(rg__m *m, rg__task *t)
+{
+	rg__tls_destroy(t);
+	if (m->p)
+		atomic_fetch_add_explicit(&m->p->n_exited, 1, memory_order_relaxed);
+	if (t->is_main) {
+		atomic_store(&rg__sched.stopping, 1);
+		for (int i = 0; i < rg__sched.nprocs; i++)
+			if (rg__sched.allp[i] != m->p)
+				rg__waiter_eventfd_wake(rg__sched.allp[i]);
+	}
+	if (t->canary && *t->canary != RG_CANARY)
+		rg__overflow_abort(t);
+	m->post = post_exit;
+	m->post_task = t;
+	m->cur = NULL;
+	atomic_store_explicit(&t->state, RG__DEAD, memory_order_relaxed);
+	/* Never resumes: no ASan fake stack to keep. */
+	sw(m, &t->sp, NULL, NULL);
+	__builtin_unreachable();
+}
+
+void rg__task_entry(rg__task *t, rg__m *m)
+{
+#ifdef RG_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	run_post(m);
+	t->fn(t->arg);
+	task_exit(rg__m_get(), t);
+}
+
+static void post_yield(rg__m *m, rg__task *t, void *arg)
+{
+	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
+	rg__runq_put(m->p, t, false);
+}
+
+void rg_yield(void)
+{
+	rg__m *m = rg__m_get();
+	rg__task *t = m ? m->cur : NULL;
+	if (!t || !m->p) {
+		sched_yield();
+		return;
+	}
+	t->wait_reason = RG__WAIT_YIELD;
+	task_switch_out(m, t, post_yield, NULL);
+	t->wait_reason = RG__WAIT_NONE;
+}
+
+void rg_preempt_point(void)
+{
+	rg__m *m = rg__m_get();
+	if (m && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
+		rg_yield();
+}
+
+void rg__safepoint(void)
+{
+	if (atomic_load_explicit(&rg__sched.stw_pending, memory_order_relaxed)) {
+		rg__m *m = rg__m_get();
+		rg__task *t = m ? m->cur : NULL;
+		if (t && m->p)
+			rg__switch_to_g0(m, t, post_yield, NULL);
+	}
+}
+
+int64_t rg_self(void)
+{
+	rg__task *t = rg__self();
+	return t ? t->id : 0;
+}
+
+int rg_procs(void) { return rg__nprocs(); }
+
+int rg_proc_id(void)
+{
+	rg__p *p = rg__getp();
+	return p ? p->id : -1;
+}
+
+int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts)
+{
+	if (!fn)
+		return -EINVAL;
+	size_t ss = 0;
+	if (opts && opts->stack_size) {
+		if (opts->stack_size < 16 * 1024 || opts->stack_size > ((size_t)1 << 30))
+			return -EINVAL;
+		ss = opts->stack_size;
+	}
+	if (!atomic_load(&rg__sched.running) || atomic_load(&rg__sched.stopping))
+		return -ESHUTDOWN;
+	size_t def = rg__stack_default();
+	if (!ss)
+		ss = def;
+	else
+		ss = (ss + 4095) & ~(size_t)4095;
+	rg__m *m = rg__m_get();
+	rg__p *p = m ? m->p : NULL;
+	rg__task *t = rg__task_alloc(p, ss);
+	if (!t)
+		return -ENOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	t->id = atomic_fetch_add_explicit(&rg__sched.next_id, 1, memory_order_relaxed);
+	if (opts && opts->name) {
+		strncpy(t->name, opts->name, RG_NAME_MAX - 1);
+		t->name[RG_NAME_MAX - 1] = 0;
+	}
+	rg__ctx_init(t);
+	if (p)
+		atomic_fetch_add_explicit(&p->n_spawned, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&rg__sched.foreign_spawned, 1, memory_order_relaxed);
+	int64_t id = t->id;
+	ready_on(m, t, true);
+	return id;
+}
+
+int64_t rg_go(rg_task_fn fn, void *arg) { return rg_go_opts(fn, arg, NULL); }
+
+/* --- blocking sections ------------------------------------------------ */
+
+void rg__blocking_submit(rg__task *t);
+
+static void post_to_pool(rg__m *m, rg__task *t, void *arg)
+{
+	rg__blocking_submit(t);
+}
+
+static void post_from_pool(rg__m *m, rg__task *t, void *arg)
+{
+	t->in_blocking = 0;
+	ready_on(m, t, false);
+}
+
+intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	rg__m *m = rg__m_get();
+	rg__task *t = m ? m->cur : NULL;
+	if (!t || !m->p)
+		return fn(arg);
+	atomic_fetch_add_explicit(&rg__sched.blocking_calls, 1, memory_order_relaxed);
+	t->wait_reason = RG__WAIT_BLOCKING;
+	t->in_blocking = 1;
+	t->blocking_sp = NULL;
+	m = task_switch_out(m, t, post_to_pool, NULL);
+	/* now on a blocking-pool thread */
+	t->wait_reason = RG__WAIT_NONE;
+	intptr_t r = fn(arg);
+	t->wait_reason = RG__WAIT_BLOCKING;
+	m = rg__switch_to_g0(m, t, post_from_pool, NULL);
+	/* back on a P */
+	t->wait_reason = RG__WAIT_NONE;
+	return r;
+}
+
+/* A pool thread's loop body: run t until it leaves the pool. */
+rg__m *rg__blocking_run(rg__m *m, rg__task *t)
+{
+	t->blocking_sp = t->sp;
+	m->cur = t;
+	atomic_store_explicit(&t->state, RG__RUNNING, memory_order_relaxed);
+	sw(m, &m->g0_sp, &m->g0_fake, t);
+	run_post(m);
+	return m;
+}
+
+/* --- misc ------------------------------------------------------------- */
+
+void *rg__p_slot(rg__p *p, enum rg__slot s) { return p->slot[s]; }
+
+void rg__p_slot_set(rg__p *p, enum rg__slot s, void *v, void (*dtor)(void *))
+{
+	p->slot[s] = v;
+	p->slot_dtor[s] = dtor;
+}
+
+static const char *const wait_names[RG__WAIT_COUNT] = {
+	"none", "sleep", "yield", "io", "chan send", "chan receive", "select",
+	"mutex", "rwmutex", "cond", "semaphore", "waitgroup", "context", "gc",
+	"blocking", "other",
+};
+
+const char *rg__wait_name(int r)
+{
+	return r >= 0 && r < RG__WAIT_COUNT ? wait_names[r] : "?";
+}
+
+void rg_sched_stats_get(rg_sched_stats *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof *out);
+	out->tasks_spawned = atomic_load(&rg__sched.foreign_spawned);
+	for (int i = 0; rg__sched.allp && i < rg__sched.nprocs; i++) {
+		rg__p *p = rg__sched.allp[i];
+		if (!p)
+			continue;
+		out->tasks_spawned += atomic_load_explicit(&p->n_spawned, memory_order_relaxed);
+		out->tasks_exited += atomic_load_explicit(&p->n_exited, memory_order_relaxed);
+		out->steals += atomic_load_explicit(&p->n_steals, memory_order_relaxed);
+		out->wakeups += atomic_load_explicit(&p->n_wakeups, memory_order_relaxed);
+	}
+	out->preempt_requests = atomic_load(&rg__sched.preempt_requests);
+	out->blocking_calls = atomic_load(&rg__sched.blocking_calls);
+	rg__stack_stats(&out->stacks_guarded, &out->stacks_canary);
+}

@@ -1,0 +1,286 @@
+/*
+ * core/sched_int.h — core's private structures: tasks (G), threads (M),
+ * processors (P) and the scheduler's globals.  Only core/ sources include this.
+ */
+#ifndef RG_CORE_SCHED_INT_H
+#define RG_CORE_SCHED_INT_H
+
+#include <pthread.h>
+#include <time.h>
+#include <stdatomic.h>
+
+#include "core/core.h"
+
+#define RG_RUNQ_SIZE 256      /* local run queue slots (power of two) */
+#define RG_GLOBAL_CHECK 61    /* ticks between global queue / poll checks */
+#define RG_TASK_CACHE 256     /* dead task records kept per P */
+#define RG_NAME_MAX 32
+
+typedef struct rg__m rg__m;
+
+/* Where a task's stack came from. */
+enum rg__stack_kind {
+	RG__STACK_GUARDED = 1, /* slab slot below a PROT_NONE guard page */
+	RG__STACK_CANARY,      /* slab slot with a canary word at its bottom */
+	RG__STACK_CUSTOM,      /* own mapping with a guard page (rg_go_opts) */
+};
+
+/* The park claim word, t->wake: (ticket << 2) | state. */
+enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
+       RG__CLAIM_ABANDONED = 3 };
+
+/*
+ * A task (Go's G).  The record lives at the top of its own stack slot, so a
+ * parked task that used little stack costs one page (core/stack.c).
+ * Ownership: fields are touched by the thread running the task, or, while
+ * the task is not running, by whoever holds it (a run queue, a waiter list,
+ * a timer); the hand-offs are the run queue's acquire/release atomics.
+ */
+struct rg__task {
+	void *sp;                  /* saved stack pointer while not running */
+	rg_task_fn fn;
+	void *arg;
+	int64_t id;
+	_Atomic int state;         /* enum rg__state; relaxed, for stats/GC */
+	int wait_reason;           /* enum rg__wait while waiting */
+	_Atomic uint64_t wake;     /* park claim: ticket << 2 | RG__CLAIM_* */
+	rg__task *next;            /* link: global queue, free lists */
+
+	/* stack: [lo, hi) is usable; the record sits at hi */
+	char *lo, *hi;
+	char *map_lo;              /* what to madvise/munmap from (page) */
+	size_t map_len;            /* RG__STACK_CUSTOM: mapping length */
+	uint64_t *canary;          /* RG__STACK_CANARY: the bottom word */
+	uint8_t kind;              /* enum rg__stack_kind */
+	uint8_t clean;             /* pages below the top returned to the OS */
+	uint8_t is_main;
+	uint8_t in_blocking;
+
+	/* timer (one per task: its park deadline), guarded by timer_p's lock */
+	int64_t when;
+	int32_t timer_idx;         /* index in timer_p's heap, -1 if none */
+	rg__p *timer_p;
+	uint64_t timer_ticket;
+
+	void **tls;                /* task-local values, or NULL */
+	void *blocking_sp;         /* sp when it entered rg_blocking (GC) */
+	intptr_t (*bfn)(void *);
+	void *barg;
+
+	void *asan_fake;           /* ASan fake stack while switched out */
+	void *tsan_fiber;
+	unsigned vg_stack_id;      /* Valgrind stack registration */
+	char name[RG_NAME_MAX];
+};
+
+/* Deferred work run by whoever next runs on the thread, after the switch:
+ * the park's unlock, the yield's requeue, the exit's free. */
+typedef void (*rg__post_fn)(rg__m *m, rg__task *prev, void *arg);
+
+/*
+ * A thread (Go's M): either a P's own pinned thread or a blocking-pool
+ * worker (p == NULL).  Only its own thread touches it.
+ */
+struct rg__m {
+	rg__p *p;
+	rg__task *cur;             /* running task, NULL on g0 */
+	void *g0_sp;               /* the thread's own stack, while switched out */
+	void *g0_lo;               /* ...and its bounds, for ASan */
+	size_t g0_size;
+	void *g0_fake;
+	void *g0_fiber;            /* TSan fiber of the native stack */
+	rg__post_fn post;
+	rg__task *post_task;
+	void *post_arg;
+	void *altstack;            /* sigaltstack for the overflow handler */
+	size_t altstack_size;
+	pthread_t thread;
+	rg__m *next;               /* blocking pool list */
+	int park_result;
+};
+
+/* A timer heap entry (4-ary min-heap on when). */
+typedef struct rg__timer {
+	int64_t when;
+	rg__task *t;
+} rg__timer;
+
+enum rg__pstatus { RG__P_RUNNING = 1, RG__P_IDLE, RG__P_GCSTOP, RG__P_DEAD };
+
+/* The P's idle wait/wake backend (io_uring, or eventfd without it). */
+typedef struct rg__waiter_ops {
+	const char *name;
+	int (*init)(rg__p *p);                 /* on the P's thread */
+	void (*fini)(rg__p *p);
+	/* submit queued work, reap completions; block up to timeout_ns
+	 * (-1 forever, 0 not at all) when nothing completes */
+	int (*poll)(rg__p *p, int64_t timeout_ns);
+	void (*wake)(rg__p *target);           /* any thread */
+} rg__waiter_ops;
+
+/*
+ * A processor (Go's P).  Fields are owned by the P's thread unless marked.
+ */
+struct rg__p {
+	/* run queue: owner pushes at tail, anyone pops at head (Go's runq) */
+	_Atomic uint32_t runq_head;            /* CAS by owner and stealers */
+	_Atomic uint32_t runq_tail;            /* store-release by owner */
+	rg__task *_Atomic runq[RG_RUNQ_SIZE];
+	rg__task *_Atomic runnext;             /* CAS by owner and stealers */
+
+	int id, cpu, node;
+	rg__m *m;
+	_Atomic int status;                    /* enum rg__pstatus; see stw */
+	_Atomic uint32_t schedtick;            /* owner writes; sysmon reads */
+	_Atomic int preempt;                   /* sysmon sets, owner clears */
+	uint32_t sysmon_tick;                  /* sysmon's own bookkeeping */
+	int64_t sysmon_when;
+	bool spinning;                         /* counted in sched.nmspinning */
+	_Atomic bool wake_spinning;            /* set by wakep before waking */
+	bool stw_claimed;                      /* stw: claimed while idle */
+	rg__p *idle_next;                      /* sched.lock */
+	bool on_idle_list;                     /* sched.lock */
+	uint32_t rand;                         /* steal order */
+
+	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
+	 * a woken task deletes its own entry from any P: hence the lock. */
+	_Atomic int timer_lock;
+	rg__timer *timers;
+	int ntimers, timers_cap;
+	_Atomic int64_t timer_next;            /* earliest when, INT64_MAX */
+
+	/* dead task records for reuse (default stack size only) */
+	rg__task *free_tasks;
+	int nfree;
+
+	/* wait/wake backend state */
+	void *ring;                            /* struct io_uring * */
+	int efd;                               /* eventfd: wakes from non-P */
+	uint64_t efd_buf;
+	rg__cqe_handler efd_handler;
+	_Atomic int sleeping;                  /* inside poll(-1/timeout) */
+
+	void *slot[RG__SLOT_COUNT];
+	void (*slot_dtor[RG__SLOT_COUNT])(void *);
+
+	/* counters, owner writes relaxed, anyone reads */
+	_Atomic uint64_t n_spawned, n_exited, n_steals, n_wakeups;
+};
+
+/* Scheduler globals (Go's schedt). */
+struct rg__sched {
+	pthread_mutex_t lock;                  /* guards the fields below it */
+	rg__task *gq_head, *gq_tail;           /* global run queue */
+	_Atomic int32_t gq_size;               /* written under lock */
+	rg__p *idle;                           /* idle P list */
+	/* lock-free */
+	_Atomic int32_t npidle;
+	_Atomic int32_t nmspinning;
+	_Atomic int stopping;
+	_Atomic int running;                   /* inside rg_run */
+	_Atomic int64_t next_id;
+	int nprocs;
+	rg__p **allp;
+	const rg__waiter_ops *waiter;
+	size_t stack_size;                     /* default */
+	unsigned ring_entries;
+	int sqpoll;
+	int quiet;
+	int main_result;
+	int64_t start_ns;
+
+	/* stop-the-world (gc/) */
+	pthread_mutex_t stw_mu;                /* one collector at a time */
+	pthread_mutex_t stw_lock;              /* guards stw_cond waits */
+	pthread_cond_t stw_cond;
+	_Atomic int stw_pending;
+	_Atomic int stw_stopped;
+
+	_Atomic uint64_t preempt_requests, blocking_calls, foreign_spawned;
+};
+extern struct rg__sched rg__sched;
+extern __thread rg__m *rg__tls_m;
+
+/* sched.c */
+rg__m *rg__m_get(void);
+void rg__p_loop(rg__m *m);
+void rg__runq_put(rg__p *p, rg__task *t, bool next);
+void rg__wakep(void);
+void rg__task_entry(rg__task *t, rg__m *m);
+rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg);
+bool rg__claim_timeout(rg__task *t, uint64_t ticket);
+void rg__ready_tail(rg__task *t);
+rg__m *rg__blocking_run(rg__m *m, rg__task *t);
+void rg__blocking_submit(rg__task *t);
+void rg__waiter_eventfd_wake(rg__p *p);
+
+/* ctx (core/arch/) */
+void *rg__ctx_swap(void **save_sp, void *new_sp, void *arg);
+void rg__ctx_entry(void);
+
+/* stack.c */
+int rg__stacks_init(size_t default_size);
+void rg__stacks_fini(void);
+rg__task *rg__task_alloc(rg__p *p, size_t stack_size);  /* NULL: -ENOMEM */
+void rg__task_free(rg__p *p, rg__task *t);
+void rg__task_cache_drain(rg__p *p);
+void rg__stack_scavenge(void);
+void rg__ctx_init(rg__task *t);
+void rg__overflow_abort(rg__task *t) __attribute__((noreturn));
+int rg__altstack_init(rg__m *m);
+void rg__altstack_fini(rg__m *m);
+void rg__tasks_each(void (*fn)(rg__task *t, void *arg), void *arg);
+void rg__stack_stats(uint64_t *guarded, uint64_t *canary);
+size_t rg__stack_default(void);
+
+/* timer.c */
+void rg__timer_add(rg__p *p, rg__task *t, int64_t when);
+void rg__timer_del(rg__task *t);
+int rg__timers_run(rg__p *p, int64_t now);  /* readies due tasks */
+int64_t rg__timer_next(rg__p *p);
+
+/* waiter backends */
+extern const rg__waiter_ops rg__waiter_uring;
+extern const rg__waiter_ops rg__waiter_eventfd;
+int rg__uring_probe(char *why, size_t n);
+
+/* blocking.c, sysmon.c, topo.c */
+int rg__blocking_init(void);
+void rg__blocking_fini(void);
+int rg__sysmon_start(void);
+void rg__sysmon_stop(void);
+int rg__topo_procs(int want, int *cpus, int max, char *err, size_t n);
+int rg__topo_node(int cpu);
+void rg__topo_pin(int cpu);
+
+/* task.c */
+void rg__tls_destroy(rg__task *t);
+
+static inline int64_t rg__mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void rg__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+static inline void rg__spin_lock(_Atomic int *l)
+{
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			rg__cpu_relax();
+}
+static inline void rg__spin_unlock(_Atomic int *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+#endif

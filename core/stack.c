@@ -1,0 +1,613 @@
+/*
+ * core/stack.c — task stacks, and the task records that live on them.
+ *
+ * The budget problem.  A stack with a guard page costs two mappings (the
+ * guard splits the VMA), and Linux caps a process at vm.max_map_count
+ * (65530 by default): one guarded mapping per task would stop near 32,000
+ * tasks, yet a server parks a million.  So stacks are carved from slabs:
+ *
+ *   guarded slab (64 slots):  [guard][stack ...... rec][guard][stack .. rec]
+ *   canary slab (256 slots):  [cnry|stack ....... rec|cnry|stack ..... rec|]
+ *
+ * Guarded slots are used while the mapping budget lasts (a quarter of
+ * max_map_count, at least 16384 mappings, is left to the rest of the
+ * process; each guarded slot costs two).  Past the budget, slots have a
+ * canary word at their bottom, checked every time the task is switched out:
+ * an overflow is then caught after the fact (it may have damaged the record
+ * of the slot below before the check), where a guard page catches it at the
+ * faulting instruction.  Both end the same way: one line naming the task,
+ * then abort.  The stats say how many stacks of each kind were made.
+ *
+ * One page per parked task.  The task record sits at the top of its own
+ * slot; canary slots start half a page into a page, so a slot's top page
+ * also holds the next slot's canary.  A task that parks using less than
+ * ~1.5 KiB of stack touches exactly one page: record, first frames and its
+ * neighbour's canary.  Pages are committed lazily (MAP_NORESERVE).
+ *
+ * Recycling.  Dead records (with their stacks) go to a per-P cache, then to
+ * a global pool; sysmon's scavenger gives the pages below the top page of
+ * pooled stacks back to the OS with madvise(MADV_DONTNEED), off the spawn
+ * path.  Stacks of a non-default size get a mapping of their own, with a
+ * guard page, unmapped when the task exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/sched_int.h"
+
+#ifdef RG_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#ifdef RG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define RG_VALGRIND 1
+#endif
+
+#define RG_CANARY 0x5a17c0ffee0dd5a1ULL
+#define GUARDED_SLOTS 64
+#define CANARY_SLOTS 256
+#define REC_SIZE ((sizeof(struct rg__task) + 63) & ~(size_t)63)
+
+struct slab {
+	struct slab *next, *prev;
+	char *base;       /* mapping */
+	size_t len;
+	size_t slot;      /* slot size */
+	char *first;      /* first slot's start */
+	int nslots, used; /* used: slots handed out so far (bump) */
+	uint8_t kind;
+};
+
+/* Guarded by st.lock unless marked. */
+static struct {
+	pthread_mutex_t lock;
+	struct slab *slabs;          /* every mapping, for GC walks and fini */
+	struct slab *cur[2];         /* bump slabs: [0] guarded, [1] canary */
+	rg__task *dirty, *clean;     /* global pool of dead default records */
+	size_t stack_size;           /* default, page multiple */
+	long guard_budget;           /* guarded slots still allowed */
+	_Atomic uint64_t n_guarded, n_canary; /* stats */
+	struct sigaction old_segv, old_bus;
+	bool handler_installed;
+} st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static size_t pagesz;
+
+static size_t page_up(size_t n) { return (n + pagesz - 1) & ~(pagesz - 1); }
+static char *ptr_page_up(char *p) { return (char *)page_up((uintptr_t)p); }
+static char *ptr_page_down(char *p) { return (char *)((uintptr_t)p & ~(pagesz - 1)); }
+
+static long read_max_map_count(void)
+{
+	long v = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 65530;
+		fclose(f);
+	}
+	return v;
+}
+
+static void overflow_handler(int sig, siginfo_t *si, void *uc);
+
+int rg__stacks_init(size_t default_size)
+{
+	pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	st.stack_size = page_up(default_size);
+	long max = read_max_map_count();
+	long reserve = max / 4 > 16384 ? max / 4 : 16384;
+	st.guard_budget = max > reserve ? (max - reserve) / 2 : 0;
+	if (getenv("RINGO_STACK_GUARDS")) /* for tests: force a budget */
+		st.guard_budget = atol(getenv("RINGO_STACK_GUARDS"));
+	st.n_guarded = st.n_canary = 0;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = overflow_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &st.old_segv) == 0 &&
+	    sigaction(SIGBUS, &sa, &st.old_bus) == 0)
+		st.handler_installed = true;
+	return 0;
+}
+
+static void slab_unmap(struct slab *s)
+{
+	/* Records of tasks still alive (discarded at shutdown) hold memory. */
+	for (int i = 0; i < s->used; i++) {
+		rg__task *t;
+		if (s->kind == RG__STACK_CUSTOM)
+			t = (rg__task *)(s->first + s->slot - REC_SIZE);
+		else
+			t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+		if (t->tls)
+			rg__free(t->tls);
+#ifdef RG_TSAN
+		if (t->tsan_fiber)
+			__tsan_destroy_fiber(t->tsan_fiber);
+#endif
+#ifdef RG_VALGRIND
+		if (t->vg_stack_id)
+			VALGRIND_STACK_DEREGISTER(t->vg_stack_id);
+#endif
+	}
+#ifdef RG_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(s->base, s->len);
+#endif
+	munmap(s->base, s->len);
+}
+
+void rg__stacks_fini(void)
+{
+	pthread_mutex_lock(&st.lock);
+	struct slab *s = st.slabs;
+	while (s) {
+		struct slab *n = s->next;
+		slab_unmap(s);
+		rg__free(s);
+		s = n;
+	}
+	st.slabs = NULL;
+	st.cur[0] = st.cur[1] = NULL;
+	st.dirty = st.clean = NULL;
+	if (st.handler_installed) {
+		sigaction(SIGSEGV, &st.old_segv, NULL);
+		sigaction(SIGBUS, &st.old_bus, NULL);
+		st.handler_installed = false;
+	}
+	pthread_mutex_unlock(&st.lock);
+}
+
+static void slab_link(struct slab *s)
+{
+	s->prev = NULL;
+	s->next = st.slabs;
+	if (st.slabs)
+		st.slabs->prev = s;
+	st.slabs = s;
+}
+
+static void slab_unlink(struct slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		st.slabs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
+/* A new slab of default-size slots; st.lock held. */
+static struct slab *slab_new(bool guarded)
+{
+	size_t S = st.stack_size;
+	struct slab *s = rg__calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->kind = guarded ? RG__STACK_GUARDED : RG__STACK_CANARY;
+	s->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
+	s->slot = guarded ? S + pagesz : S;
+	s->len = (size_t)s->nslots * s->slot + (guarded ? 0 : pagesz);
+	s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->base == MAP_FAILED) {
+		rg__free(s);
+		return NULL;
+	}
+	s->first = guarded ? s->base : s->base + pagesz / 2;
+	if (guarded) {
+		for (int i = 0; i < s->nslots; i++)
+			if (mprotect(s->base + (size_t)i * s->slot, pagesz, PROT_NONE) != 0) {
+				munmap(s->base, s->len);
+				rg__free(s);
+				return NULL;
+			}
+		st.guard_budget -= s->nslots;
+	}
+	slab_link(s);
+	return s;
+}
+
+/* Lay out slot `start` (size `slot`) of kind `kind` and return its record. */
+static rg__task *slot_init(char *start, size_t slot, uint8_t kind)
+{
+	rg__task *t = (rg__task *)(start + slot - REC_SIZE);
+	t->kind = kind;
+	t->hi = (char *)t;
+	t->timer_idx = -1;
+	if (kind == RG__STACK_CANARY) {
+		t->canary = (uint64_t *)start;
+		*t->canary = RG_CANARY;
+		t->lo = start + 16;
+		atomic_fetch_add_explicit(&st.n_canary, 1, memory_order_relaxed);
+	} else {
+		t->lo = start + pagesz;     /* above the guard page */
+		atomic_fetch_add_explicit(&st.n_guarded, 1, memory_order_relaxed);
+	}
+	t->map_lo = ptr_page_up(t->lo);
+#ifdef RG_TSAN
+	t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef RG_VALGRIND
+	t->vg_stack_id = VALGRIND_STACK_REGISTER(t->lo, t->hi);
+#endif
+	return t;
+}
+
+static rg__task *custom_alloc(size_t size)
+{
+	size_t len = page_up(size) + pagesz;
+	struct slab *s = rg__calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->base == MAP_FAILED) {
+		rg__free(s);
+		return NULL;
+	}
+	if (mprotect(s->base, pagesz, PROT_NONE) != 0) {
+		munmap(s->base, len);
+		rg__free(s);
+		return NULL;
+	}
+	s->len = len;
+	s->slot = len;
+	s->first = s->base;
+	s->nslots = s->used = 1;
+	s->kind = RG__STACK_CUSTOM;
+	rg__task *t = slot_init(s->base, len, RG__STACK_GUARDED);
+	t->kind = RG__STACK_CUSTOM;
+	t->map_len = len;
+	pthread_mutex_lock(&st.lock);
+	slab_link(s);
+	pthread_mutex_unlock(&st.lock);
+	return t;
+}
+
+static struct slab *slab_of_custom(rg__task *t)
+{
+	for (struct slab *s = st.slabs; s; s = s->next)
+		if (s->kind == RG__STACK_CUSTOM && (char *)t > s->base && (char *)t < s->base + s->len)
+			return s;
+	return NULL;
+}
+
+/* Take up to `want` records from the global pool into the P's cache. */
+static rg__task *pool_take(rg__p *p, int want)
+{
+	rg__task *got = NULL;
+	pthread_mutex_lock(&st.lock);
+	for (int i = 0; i < want; i++) {
+		rg__task *t = st.dirty ? st.dirty : st.clean;
+		if (!t)
+			break;
+		if (t == st.dirty)
+			st.dirty = t->next;
+		else
+			st.clean = t->next;
+		if (!got) {
+			got = t;
+		} else if (p) {
+			t->next = p->free_tasks;
+			p->free_tasks = t;
+			p->nfree++;
+		} else {
+			t->next = st.dirty;   /* no P: take one only */
+			st.dirty = t;
+			break;
+		}
+	}
+	if (!got) {
+		/* Carve a new slot: guarded while the budget lasts. */
+		bool guarded = st.guard_budget >= GUARDED_SLOTS;
+		int k = guarded ? 0 : 1;
+		struct slab *s = st.cur[k];
+		if (!s || s->used == s->nslots) {
+			s = slab_new(guarded);
+			if (!s && guarded) {
+				k = 1;
+				s = st.cur[1];
+				if (!s || s->used == s->nslots)
+					s = slab_new(false);
+			}
+			if (s)
+				st.cur[k] = s;
+		}
+		if (s) {
+			char *start = s->first + (size_t)s->used * s->slot;
+			s->used++;
+			got = slot_init(start, s->slot, s->kind);
+		}
+	}
+	pthread_mutex_unlock(&st.lock);
+	return got;
+}
+
+rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
+{
+	rg__task *t;
+	if (stack_size != st.stack_size) {
+		t = custom_alloc(stack_size);
+	} else if (p && p->free_tasks) {
+		t = p->free_tasks;
+		p->free_tasks = t->next;
+		p->nfree--;
+	} else {
+		t = pool_take(p, RG_TASK_CACHE / 4);
+	}
+	if (!t)
+		return NULL;
+#ifdef RG_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(t->lo, (size_t)(t->hi - t->lo));
+#endif
+	t->next = NULL;
+	t->tls = NULL;
+	t->is_main = 0;
+	t->in_blocking = 0;
+	t->clean = 0;
+	t->timer_p = NULL;
+	t->timer_idx = -1;
+	t->wait_reason = RG__WAIT_NONE;
+	t->name[0] = 0;
+	t->asan_fake = NULL;
+	/* t->wake keeps its ticket across reuse: a stale claim never matches */
+	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
+	atomic_store_explicit(&t->wake, ((w >> 2) + 1) << 2, memory_order_relaxed);
+	return t;
+}
+
+/* Runs after the switch away from t (post-switch callback of its exit). */
+void rg__task_free(rg__p *p, rg__task *t)
+{
+	atomic_store_explicit(&t->state, RG__DEAD, memory_order_relaxed);
+	if (t->kind == RG__STACK_CUSTOM) {
+		pthread_mutex_lock(&st.lock);
+		struct slab *s = slab_of_custom(t);
+		if (s)
+			slab_unlink(s);
+		pthread_mutex_unlock(&st.lock);
+		if (s) {
+#ifdef RG_TSAN
+			__tsan_destroy_fiber(t->tsan_fiber);
+#endif
+#ifdef RG_VALGRIND
+			VALGRIND_STACK_DEREGISTER(t->vg_stack_id);
+#endif
+#ifdef RG_ASAN
+			ASAN_UNPOISON_MEMORY_REGION(s->base, s->len);
+#endif
+			munmap(s->base, s->len);
+			rg__free(s);
+		}
+		return;
+	}
+	if (p) {
+		t->next = p->free_tasks;
+		p->free_tasks = t;
+		if (++p->nfree <= RG_TASK_CACHE)
+			return;
+		/* Cache full: move half to the global pool. */
+		rg__task *batch = NULL;
+		for (int i = 0; i < RG_TASK_CACHE / 2; i++) {
+			rg__task *x = p->free_tasks;
+			p->free_tasks = x->next;
+			x->next = batch;
+			batch = x;
+			p->nfree--;
+		}
+		t = batch;
+	} else {
+		t->next = NULL;
+	}
+	pthread_mutex_lock(&st.lock);
+	while (t) {
+		rg__task *n = t->next;
+		t->next = st.dirty;
+		st.dirty = t;
+		t = n;
+	}
+	pthread_mutex_unlock(&st.lock);
+}
+
+void rg__task_cache_drain(rg__p *p)
+{
+	rg__task *t = p->free_tasks;
+	p->free_tasks = NULL;
+	p->nfree = 0;
+	pthread_mutex_lock(&st.lock);
+	while (t) {
+		rg__task *n = t->next;
+		t->next = st.dirty;
+		st.dirty = t;
+		t = n;
+	}
+	pthread_mutex_unlock(&st.lock);
+}
+
+/* sysmon: return the pages of pooled stacks, 64 at a time, lock released
+ * during the madvise calls. */
+void rg__stack_scavenge(void)
+{
+	for (;;) {
+		rg__task *batch = NULL, *t;
+		int n = 0;
+		pthread_mutex_lock(&st.lock);
+		while (n < 64 && (t = st.dirty)) {
+			st.dirty = t->next;
+			t->next = batch;
+			batch = t;
+			n++;
+		}
+		pthread_mutex_unlock(&st.lock);
+		if (!batch)
+			return;
+		for (t = batch; t; t = t->next) {
+			char *top = ptr_page_down(t->hi);
+			if (top > t->map_lo)
+				madvise(t->map_lo, (size_t)(top - t->map_lo), MADV_DONTNEED);
+			t->clean = 1;
+		}
+		pthread_mutex_lock(&st.lock);
+		while (batch) {
+			t = batch->next;
+			batch->next = st.clean;
+			st.clean = batch;
+			batch = t;
+		}
+		pthread_mutex_unlock(&st.lock);
+	}
+}
+
+/* Initial frame: rg__ctx_swap into it "returns" to rg__ctx_entry, which
+ * calls rg__task_entry(t, m). */
+void rg__ctx_init(rg__task *t)
+{
+	uintptr_t top = (uintptr_t)t->hi & ~(uintptr_t)15;
+	uint64_t *w = (uint64_t *)top;
+#if defined(__x86_64__)
+	w[-1] = 0;                                /* fake return address */
+	w[-2] = (uint64_t)(uintptr_t)rg__ctx_entry;
+	w[-3] = 0;                                /* rbp */
+	w[-4] = (uint64_t)(uintptr_t)t;           /* rbx */
+	w[-5] = (uint64_t)(uintptr_t)rg__task_entry; /* r12 */
+	w[-6] = 0;                                /* r13 */
+	w[-7] = 0;                                /* r14 */
+	w[-8] = 0;                                /* r15 */
+	w[-9] = 0x1F80ULL | (0x037FULL << 32);    /* MXCSR, x87 CW */
+	t->sp = &w[-9];
+#elif defined(__aarch64__)
+	uint64_t *f = w - 22;                     /* 176-byte frame */
+	memset(f, 0, 176);
+	f[0] = (uint64_t)(uintptr_t)t;            /* x19 */
+	f[1] = (uint64_t)(uintptr_t)rg__task_entry; /* x20 */
+	f[11] = (uint64_t)(uintptr_t)rg__ctx_entry; /* x30 */
+	t->sp = f;
+#else
+#error "ringo: no context switch for this architecture"
+#endif
+}
+
+/* --- overflow detection ------------------------------------------------ */
+
+static size_t fmt_u64(char *b, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		b[i++] = tmp[--n];
+	return i;
+}
+
+/* Async-signal-safe: one line, then abort. */
+void rg__overflow_abort(rg__task *t)
+{
+	char b[160];
+	size_t n = 0;
+	const char *a = "ringo: task ";
+	memcpy(b, a, strlen(a));
+	n += strlen(a);
+	n += fmt_u64(b + n, (uint64_t)t->id);
+	b[n++] = ' ';
+	b[n++] = '(';
+	const char *nm = t->name[0] ? t->name : "unnamed";
+	size_t l = strnlen(nm, RG_NAME_MAX);
+	memcpy(b + n, nm, l);
+	n += l;
+	const char *c = ") overflowed its ";
+	memcpy(b + n, c, strlen(c));
+	n += strlen(c);
+	size_t kib = t->kind == RG__STACK_CUSTOM ? (t->map_len - pagesz) / 1024
+	                                         : st.stack_size / 1024;
+	n += fmt_u64(b + n, kib);
+	const char *d = " KiB stack\n";
+	memcpy(b + n, d, strlen(d));
+	n += strlen(d);
+	ssize_t r = write(2, b, n);
+	(void)r;
+	signal(SIGABRT, SIG_DFL);
+	abort();
+}
+
+static void overflow_handler(int sig, siginfo_t *si, void *uc)
+{
+	rg__m *m = rg__tls_m;
+	rg__task *t = m ? m->cur : NULL;
+	char *a = si->si_addr;
+	if (t && t->kind != RG__STACK_CANARY && a >= t->lo - pagesz && a < t->lo)
+		rg__overflow_abort(t);
+	if (t && t->kind == RG__STACK_CANARY && a < t->lo && a >= t->lo - 65536)
+		rg__overflow_abort(t);
+	/* Not ours: hand it to whoever had it before (or the default). */
+	struct sigaction *old = sig == SIGSEGV ? &st.old_segv : &st.old_bus;
+	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+		old->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN && old->sa_handler) {
+		old->sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL); /* re-fault into the default action */
+}
+
+int rg__altstack_init(rg__m *m)
+{
+	size_t sz = 64 * 1024;
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	stack_t ss = { .ss_sp = p, .ss_size = sz, .ss_flags = 0 };
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(p, sz);
+		return -errno;
+	}
+	m->altstack = p;
+	m->altstack_size = sz;
+	return 0;
+}
+
+void rg__altstack_fini(rg__m *m)
+{
+	if (!m->altstack)
+		return;
+	stack_t ss = { .ss_flags = SS_DISABLE };
+	sigaltstack(&ss, NULL);
+	munmap(m->altstack, m->altstack_size);
+	m->altstack = NULL;
+}
+
+void rg__tasks_each(void (*fn)(rg__task *t, void *arg), void *arg)
+{
+	pthread_mutex_lock(&st.lock);
+	for (struct slab *s = st.slabs; s; s = s->next)
+		for (int i = 0; i < s->used; i++) {
+			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
+			if (state == RG__RUNNABLE || state == RG__RUNNING || state == RG__WAITING)
+				fn(t, arg);
+		}
+	pthread_mutex_unlock(&st.lock);
+}
+
+void rg__stack_stats(uint64_t *guarded, uint64_t *canary)
+{
+	*guarded = atomic_load(&st.n_guarded);
+	*canary = atomic_load(&st.n_canary);
+}
+
+size_t rg__stack_default(void) { return st.stack_size; }

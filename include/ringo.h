@@ -1,0 +1,5 @@
+/* ringo — Go's runtime model in C on io_uring.  Include this one header. */
+#ifndef RINGO_H
+#define RINGO_H
+#include "ringo/core.h"
+#endif

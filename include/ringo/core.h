@@ -1,0 +1,115 @@
+/*
+ * ringo/core.h — the runtime: rg_run, tasks, sleeping, blocking sections.
+ *
+ * Conventions (whole library): functions return >= 0 on success and -errno on
+ * failure and never touch errno.  Time is int64_t nanoseconds on
+ * CLOCK_MONOTONIC; blocking calls take an absolute deadline, -1 meaning
+ * forever and 0 meaning "do not block".
+ *
+ * Thread-local storage moves.  A task may resume on another OS thread after
+ * any call that can park it (rg_yield, rg_sleep, channel and I/O calls, ...).
+ * Never keep &errno, a __thread variable's address or a value cached from
+ * one across such a call: use task-local storage (rg_tls_*) instead.
+ */
+#ifndef RINGO_CORE_H
+#define RINGO_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define RG_API __attribute__((visibility("default")))
+#else
+#define RG_API
+#endif
+
+/* Configuration for rg_run.  Zero means "default"; the environment
+ * (RINGO_PROCS, ...) is read after it.  Fields added later go at the end. */
+typedef struct rg_config {
+	int procs;           /* Ps to run; 0: usable CPUs (affinity mask and
+	                        cgroup cpu.max), or RINGO_PROCS */
+	size_t stack_size;   /* default task stack, bytes; 0: 64 KiB */
+	unsigned ring_entries; /* SQ entries per P ring; 0: 256 */
+	int sqpoll;          /* 1: ask for IORING_SETUP_SQPOLL (opt-in) */
+	int quiet;           /* 1: no informational line on stderr */
+} rg_config;
+
+typedef int (*rg_main_fn)(void *arg);
+typedef void (*rg_task_fn)(void *arg);
+
+/* Starts one P per usable CPU, runs main_fn(arg) as the first task and
+ * returns its result once it has returned and every P has stopped and every
+ * resource is released.  Tasks still parked or runnable when main returns
+ * are discarded, as Go discards goroutines when main returns.  Blocking
+ * sections still in progress (rg_blocking) are waited for.
+ * Returns a negative errno, after printing one line saying why, when the
+ * runtime cannot start (bad configuration, io_uring unusable, ...).
+ * Not reentrant: one rg_run at a time per process; may be called again
+ * after it returned. */
+RG_API int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg);
+
+/* Options for rg_go_opts; zero fields mean default. */
+typedef struct rg_task_opts {
+	size_t stack_size;   /* bytes, rounded up to pages; 0: the default.
+	                        Between 16 KiB and 1 GiB, else -EINVAL */
+	const char *name;    /* copied (first 31 bytes); shown in traces and
+	                        in the stack-overflow message */
+} rg_task_opts;
+
+/* Spawns a task.  Returns its id (> 0) or -EINVAL (NULL fn, bad options),
+ * -ENOMEM, -ESHUTDOWN (the runtime is stopping or not running). */
+RG_API int64_t rg_go(rg_task_fn fn, void *arg);
+RG_API int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts);
+
+/* Puts the calling task at the back of its P's run queue and runs another. */
+RG_API void rg_yield(void);
+/* Yields only when sysmon has asked this task to (it ran > 10 ms): call it
+ * in long loops.  Costs a load and a branch otherwise. */
+RG_API void rg_preempt_point(void);
+/* The calling task's id, or 0 outside a task. */
+RG_API int64_t rg_self(void);
+/* Number of Ps, or 0 outside rg_run. */
+RG_API int rg_procs(void);
+/* Index of the P running the caller, -1 outside a P (e.g. in rg_blocking). */
+RG_API int rg_proc_id(void);
+
+/* Time. */
+RG_API int64_t rg_now(void);                 /* CLOCK_MONOTONIC, ns */
+RG_API int rg_sleep(int64_t ns);             /* 0, or -EINVAL if ns < 0 */
+RG_API int rg_sleep_until(int64_t deadline); /* 0 */
+
+/* Runs fn(arg), which may block the OS thread (getaddrinfo, a foreign
+ * library, a blocking syscall), on a thread of the blocking pool; the P
+ * keeps running its other tasks meanwhile.  Returns fn's result, or
+ * -EINVAL for a NULL fn.  Inside fn, ringo calls that park are not
+ * available (rg_sleep sleeps the thread, rg_yield yields it). */
+RG_API intptr_t rg_blocking(intptr_t (*fn)(void *arg), void *arg);
+
+/* Task-local storage: like pthread keys, but the values follow the task
+ * across threads.  At most RG_TLS_KEYS keys per process (-EAGAIN after);
+ * the destructor runs at task exit for non-NULL values. */
+#define RG_TLS_KEYS 128
+typedef int rg_tls_key;
+RG_API int rg_tls_key_create(rg_tls_key *key, void (*destructor)(void *));
+RG_API int rg_tls_set(rg_tls_key key, void *value); /* 0, -EINVAL, -ENOMEM */
+RG_API void *rg_tls_get(rg_tls_key key);             /* NULL if unset */
+
+/* Counters since rg_run started (all Ps). */
+typedef struct rg_sched_stats {
+	uint64_t tasks_spawned, tasks_exited;
+	uint64_t steals;            /* tasks taken from another P's queue */
+	uint64_t wakeups;           /* idle Ps woken */
+	uint64_t preempt_requests;  /* sysmon found a task running > 10 ms */
+	uint64_t blocking_calls;
+	uint64_t stacks_guarded, stacks_canary; /* stacks made, by protection */
+} rg_sched_stats;
+RG_API void rg_sched_stats_get(rg_sched_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
