@@ -113,6 +113,15 @@ void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg);
  * For a task inside rg_blocking, the part above the blocking call. */
 void rg__task_stack_range(rg__task *t, void **lo, void **hi);
 
+/* Per-task pointers for other modules: io/ keeps the task's in-flight
+ * operation there (for rg_cancel), sync/ the task's bound Context. */
+enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_COUNT };
+void **rg__task_slot(rg__task *t, enum rg__tslot s);
+/* The live task with this id, or NULL (dead, or never was).  The record
+ * stays valid memory while the runtime runs, but may be reused by a later
+ * task: re-check rg__task_id() under whatever lock you use. */
+rg__task *rg__task_lookup(int64_t id);
+
 /* Per-P slots that other modules fill lazily, on the owning P.  The
  * destructor runs on that P when the runtime stops. */
 enum rg__slot { RG__SLOT_IO, RG__SLOT_SYNC, RG__SLOT_GC, RG__SLOT_COUNT };

@@ -63,6 +63,7 @@ struct rg__task {
 	uint64_t timer_ticket;
 
 	void **tls;                /* task-local values, or NULL */
+	void *tslot[RG__TSLOT_COUNT]; /* io/, sync/ per-task pointers */
 	void *blocking_sp;         /* sp when it entered rg_blocking (GC) */
 	intptr_t (*bfn)(void *);
 	void *barg;

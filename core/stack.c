@@ -353,6 +353,7 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 #endif
 	t->next = NULL;
 	t->tls = NULL;
+	memset(t->tslot, 0, sizeof t->tslot);
 	t->is_main = 0;
 	t->in_blocking = 0;
 	t->clean = 0;
@@ -611,3 +612,24 @@ void rg__stack_stats(uint64_t *guarded, uint64_t *canary)
 }
 
 size_t rg__stack_default(void) { return st.stack_size; }
+
+void **rg__task_slot(rg__task *t, enum rg__tslot s) { return &t->tslot[s]; }
+
+/* Linear in the number of slabs (a slab holds 64 or 256 tasks).  A task
+ * id is not an index, so this walks; callers are rare (rg_cancel). */
+rg__task *rg__task_lookup(int64_t id)
+{
+	rg__task *found = NULL;
+	pthread_mutex_lock(&st.lock);
+	for (struct slab *s = st.slabs; s && !found; s = s->next)
+		for (int i = 0; i < s->used; i++) {
+			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
+			if (t->id == id && state != RG__DEAD && state != 0) {
+				found = t;
+				break;
+			}
+		}
+	pthread_mutex_unlock(&st.lock);
+	return found;
+}
