@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "core/sched_int.h"
@@ -544,15 +545,32 @@ void rg__overflow_abort(rg__task *t)
 	abort();
 }
 
+static char *uc_sp(void *uc)
+{
+	ucontext_t *u = uc;
+#if defined(__x86_64__)
+	return (char *)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (char *)u->uc_mcontext.sp;
+#else
+	return NULL;
+#endif
+}
+
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
 	rg__m *m = rg__tls_m;
 	rg__task *t = m ? m->cur : NULL;
 	char *a = si->si_addr;
-	if (t && t->kind != RG__STACK_CANARY && a >= t->lo - pagesz && a < t->lo)
-		rg__overflow_abort(t);
-	if (t && t->kind == RG__STACK_CANARY && a < t->lo && a >= t->lo - 65536)
-		rg__overflow_abort(t);
+	/* Ours if the task's stack pointer ran below its stack, or the fault
+	 * is in its guard page (a large frame may fault before sp moves). */
+	if (t) {
+		char *sp = uc_sp(uc);
+		if (sp && sp < t->lo && sp > t->lo - ((size_t)64 << 20))
+			rg__overflow_abort(t);
+		if (t->kind != RG__STACK_CANARY && a >= t->lo - pagesz && a < t->lo)
+			rg__overflow_abort(t);
+	}
 	/* Not ours: hand it to whoever had it before (or the default). */
 	struct sigaction *old = sig == SIGSEGV ? &st.old_segv : &st.old_bus;
 	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {

@@ -6,6 +6,7 @@
  * procs, else RINGO_PROCS, overrides the count; Ps beyond the CPUs share
  * them round-robin.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -71,7 +72,7 @@ int rg__topo_procs(int want, int *cpus, int max, char *err, size_t errn)
 			char *end;
 			errno = 0;
 			long v = strtol(e, &end, 10);
-			if (*e == 0 || *end != 0 || errno || v < 1 || v > max) {
+			if (!isdigit((unsigned char)*e) || *end != 0 || errno || v < 1 || v > max) {
 				snprintf(err, errn, "RINGO_PROCS=\"%s\": want a whole number from 1 to %d", e, max);
 				return -EINVAL;
 			}

@@ -2,6 +2,7 @@
 #ifndef RG_TESTS_CHECK_H
 #define RG_TESTS_CHECK_H
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #define T_PASS 0

@@ -1,0 +1,73 @@
+/* Sleeps wake in deadline order and within tolerance; sleep edge cases. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "ringo.h"
+
+#define N 200
+static int64_t start;
+static int order[N];
+static _Atomic int nwoke;
+static int64_t late[N];
+
+static void sleeper(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	int64_t deadline = start + 20000000 + (int64_t)i * 500000; /* 20 ms + i*0.5 ms */
+	CHECK_EQ(rg_sleep_until(deadline), 0);
+	int64_t now = rg_now();
+	CHECK(now >= deadline);
+	late[i] = now - deadline;
+	order[atomic_fetch_add(&nwoke, 1)] = i;
+}
+
+static int main_fn(void *arg)
+{
+	CHECK_EQ(rg_sleep(-1), -EINVAL);
+	CHECK_EQ(rg_sleep_until(-5), -EINVAL);
+	int64_t t0 = rg_now();
+	CHECK_EQ(rg_sleep(0), 0);
+	CHECK_EQ(rg_sleep_until(t0 - 1000), 0); /* past: returns at once */
+	CHECK(rg_now() - t0 < 5000000);
+	t0 = rg_now();
+	CHECK_EQ(rg_sleep(10000000), 0);
+	int64_t el = rg_now() - t0;
+	CHECK(el >= 10000000);
+	CHECK(el < 60000000);
+
+	start = rg_now();
+	/* spawn in a shuffled order: wake order must follow deadlines */
+	int idx[N];
+	for (int i = 0; i < N; i++)
+		idx[i] = i;
+	srand(7);
+	for (int i = N - 1; i > 0; i--) {
+		int j = rand() % (i + 1), x = idx[i];
+		idx[i] = idx[j];
+		idx[j] = x;
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(rg_go(sleeper, (void *)(intptr_t)idx[i]) > 0);
+	while (atomic_load(&nwoke) < N)
+		rg_sleep(5000000);
+	return 0;
+}
+
+int main(void)
+{
+	rg_config cfg = { .procs = 1 };
+	CHECK_EQ(rg_run(main_fn, NULL, &cfg), 0);
+	int inversions = 0;
+	int64_t maxlate = 0;
+	for (int i = 0; i < N; i++) {
+		if (i && order[i] < order[i - 1])
+			inversions++;
+		if (late[i] > maxlate)
+			maxlate = late[i];
+	}
+	printf("inversions %d, max lateness %lld us\n", inversions, (long long)maxlate / 1000);
+	CHECK_EQ(inversions, 0);
+	CHECK(maxlate < (T_SANITIZED ? 50000000 : 20000000)); /* noisy 2-core VMs */
+	return T_PASS;
+}
