@@ -1,0 +1,543 @@
+/*
+ * gc/malloc.c — the allocator: size classes, per-P caches, central lists.
+ *
+ * Design (after Go's runtime/malloc.go, read it for the long version)
+ * ===================================================================
+ *
+ * The heap is made of 8 KiB pages grouped into spans.  A small object
+ * (up to 32 KiB) is rounded up to one of 67 size classes (sizeclass.c); a
+ * span of a small class is cut into equal objects of that class.  A span
+ * class is a size class plus a "noscan" bit: pointer-free objects live in
+ * spans of their own, which the collector never reads.  Objects allocated
+ * with a type (rg_gc_alloc_typed) live in scan spans of their own too, with
+ * one type pointer per object beside the span (span->types).  A large
+ * object (over 32 KiB) gets a span of its own straight from the page heap.
+ *
+ * Three levels, each faster and more local than the one below:
+ *
+ *   mcache     one per P, no locks and no atomics.  For each span class it
+ *              holds one span; allocating is "take the lowest set bit of
+ *              the span's 64-bit free mask" (span->alloc_cache, the free
+ *              objects of one word of alloc_bits), plus zeroing when the
+ *              span's memory may be dirty.  That is the whole fast path.
+ *   mcentral   one per span class, a mutex, a list of swept spans with
+ *              free objects (partial) and one of full spans.  When an
+ *              mcache's span runs out it gives it back here and takes a
+ *              partial one.
+ *   mheap      (mheap.c) pages: a reserved range, 64 MiB arenas placed on
+ *              the NUMA node of the P that asked, first-fit page runs, a
+ *              per-page span map, and the scavenger that returns free pages
+ *              to the OS.
+ *
+ * Allocation step by step (rg_gc_alloc, small):
+ *   1. size -> size class with one table load; span class = class|noscan.
+ *   2. the P's mcache (rg__getp, then the P's GC slot).
+ *   3. mcache->alloc[span class]: if its free mask is non-zero, take the
+ *      lowest bit, clear it, compute base + index * size, zero the object
+ *      if the span needzero.  Done.
+ *   4. Otherwise (slow path): fold the mask back into alloc_bits and load
+ *      the next word of the span that has a free object.  If the span is
+ *      full, stop at a safepoint (a collection may be waiting for this P),
+ *      start a collection if the heap reached its goal, then hand the span
+ *      back to its mcentral and take a partial one, or a fresh one from the
+ *      heap.
+ *
+ * Pointer-free objects under 16 bytes go through the tiny allocator: the
+ * mcache keeps one 16-byte block and packs several tiny objects into it
+ * (aligned to their size's natural alignment).  The block is freed only
+ * when none of its objects is reachable.
+ *
+ * Threads without a P (the blocking pool, foreign threads, a program
+ * outside rg_run) share one mcache under a mutex: the "locked slow path".
+ *
+ * How the collector sees this: alloc_bits says which objects are allocated,
+ * exactly, once every mcache has been flushed (rg__mcache_flush_all, world
+ * stopped): that folds each cached mask back.  Mark sets mark_bits; sweep
+ * makes mark_bits the new alloc_bits, clears the other, marks the span
+ * needzero (freed objects hold old bytes) and files it in its mcentral, or
+ * frees it to the heap when nothing in it survived.
+ *
+ * Accounting follows Go: when an mcache takes a span, all of the span's
+ * free bytes count as allocated (heap_live); when it gives the span back,
+ * the bytes it did not use are subtracted.  heap_live is what the
+ * collector's goal is compared with, in the slow path only.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "gc/gc_int.h"
+
+int rg__heap_node_here(void);
+
+uint64_t rg__zerobase;
+
+/* An mcache slot with nothing cached: its mask is empty, so the fast path
+ * falls to the slow path without a NULL check. */
+static rg__span empty_span = {.cache_word = -1};
+
+static rg__mcentral central[RG__NUM_SPANCLASS];
+static rg__mcentral central_typed[RG__NUM_CLASSES];
+static pthread_once_t central_once = PTHREAD_ONCE_INIT;
+
+/* Every mcache (caches_lock); the shared mcache of threads without a P
+ * (every field under shared_lock). */
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static rg__mcache *caches;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static rg__mcache shared_cache;
+static bool shared_ready; /* shared_lock */
+
+/* Threads without a P that have allocated (counted once per thread). */
+static _Atomic int foreign_threads;
+static __thread bool tl_counted;
+
+int rg__foreign_threads(void);
+int rg__foreign_threads(void) { return atomic_load_explicit(&foreign_threads, memory_order_relaxed); }
+
+static void central_init(void)
+{
+	for (int i = 0; i < RG__NUM_SPANCLASS; i++)
+		pthread_mutex_init(&central[i].lock, NULL);
+	for (int i = 0; i < RG__NUM_CLASSES; i++)
+		pthread_mutex_init(&central_typed[i].lock, NULL);
+}
+
+static void mcache_init(rg__mcache *c)
+{
+	for (int i = 0; i < RG__NUM_SPANCLASS; i++)
+		c->alloc[i] = &empty_span;
+	for (int i = 0; i < RG__NUM_CLASSES; i++)
+		c->typed[i] = &empty_span;
+	c->tiny = 0;
+	c->tiny_off = 0;
+	c->node = rg__heap_node_here();
+}
+
+static void mcache_register(rg__mcache *c)
+{
+	pthread_mutex_lock(&caches_lock);
+	c->all_next = caches;
+	c->all_prev = &caches;
+	if (caches)
+		caches->all_prev = &c->all_next;
+	caches = c;
+	pthread_mutex_unlock(&caches_lock);
+}
+
+static void mcache_dtor(void *v)
+{
+	rg__mcache *c = v;
+	rg__mcache_flush(c);
+	pthread_mutex_lock(&caches_lock);
+	*c->all_prev = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	pthread_mutex_unlock(&caches_lock);
+	rg__free(c);
+}
+
+/* ---- spans ---------------------------------------------------------- */
+
+static inline uint64_t word_valid(const rg__span *s, unsigned w)
+{
+	unsigned nw = (s->nelems + 63u) / 64u;
+	unsigned tail = s->nelems % 64u;
+	return (w == nw - 1 && tail) ? (1ull << tail) - 1 : ~(uint64_t)0;
+}
+
+static unsigned span_nalloc(const rg__span *s)
+{
+	unsigned n = 0, nw = (s->nelems + 63u) / 64u;
+	for (unsigned w = 0; w < nw; w++)
+		n += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+	return n;
+}
+
+void rg__span_commit(rg__span *s)
+{
+	if (s->cache_word >= 0 && (unsigned)s->cache_word < (s->nelems + 63u) / 64u)
+		s->alloc_bits[s->cache_word] |= word_valid(s, (unsigned)s->cache_word) & ~s->alloc_cache;
+	s->cache_word = -1;
+	s->alloc_cache = 0;
+}
+
+/* Loads the next word with a free object into the cache; false if full. */
+static bool span_next_word(rg__span *s)
+{
+	unsigned nw = (s->nelems + 63u) / 64u;
+	int w = s->cache_word;
+	if (w >= 0 && (unsigned)w < nw)
+		s->alloc_bits[w] |= word_valid(s, (unsigned)w) & ~s->alloc_cache;
+	for (unsigned i = (unsigned)(w + 1); i < nw; i++) {
+		uint64_t f = ~s->alloc_bits[i] & word_valid(s, i);
+		if (f) {
+			s->cache_word = (int32_t)i;
+			s->alloc_cache = f;
+			return true;
+		}
+	}
+	s->cache_word = (int32_t)nw;
+	s->alloc_cache = 0;
+	return false;
+}
+
+/* The fast path: one object from the span's cached mask, or NULL. */
+static inline void *span_take(rg__span *s, size_t *idxp)
+{
+	uint64_t ac = s->alloc_cache;
+	if (RG__UNLIKELY(!ac))
+		return NULL;
+	s->alloc_cache = ac & (ac - 1);
+	size_t idx = (size_t)s->cache_word * 64 + (size_t)__builtin_ctzll(ac);
+	void *p = (void *)(s->base + idx * s->elemsize);
+	if (s->needzero)
+		memset(p, 0, s->elemsize);
+	*idxp = idx;
+	return p;
+}
+
+/* ---- mcentral ---------------------------------------------------------- */
+
+static rg__mcentral *central_of(unsigned spc, bool typed)
+{
+	return typed ? &central_typed[spc >> 1] : &central[spc];
+}
+
+/* An mcache gives a span back: file it by fullness, un-count the bytes it
+ * did not use. */
+static void uncache_span(rg__span *s, bool typed)
+{
+	rg__span_commit(s);
+	unsigned nfree = s->nelems - span_nalloc(s);
+	uint64_t unused = (uint64_t)nfree * s->elemsize;
+	atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
+	rg__mcentral *m = central_of(s->spanclass, typed);
+	pthread_mutex_lock(&m->lock);
+	if (nfree) {
+		s->next = m->partial;
+		m->partial = s;
+	} else {
+		s->next = m->full;
+		m->full = s;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* A span with a free object for an mcache, or NULL (out of memory). */
+static rg__span *cache_span(unsigned spc, bool typed, int node)
+{
+	rg__mcentral *m = central_of(spc, typed);
+	pthread_mutex_lock(&m->lock);
+	rg__span *s = m->partial;
+	if (s)
+		m->partial = s->next;
+	pthread_mutex_unlock(&m->lock);
+	if (!s) {
+		unsigned sc = spc >> 1;
+		s = rg__heap_alloc_span(rg__class_npages[sc], spc, typed, false, node);
+		if (!s)
+			return NULL;
+	}
+	s->next = NULL;
+	s->cache_word = -1;
+	s->alloc_cache = 0;
+	uint64_t fresh = (uint64_t)(s->nelems - span_nalloc(s)) * s->elemsize;
+	atomic_fetch_add_explicit(&rg__heap_live, fresh, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rg__total_alloc, fresh, memory_order_relaxed);
+	return s;
+}
+
+void rg__mcentral_reset(void)
+{
+	for (int i = 0; i < RG__NUM_SPANCLASS; i++)
+		central[i].partial = central[i].full = NULL;
+	for (int i = 0; i < RG__NUM_CLASSES; i++)
+		central_typed[i].partial = central_typed[i].full = NULL;
+}
+
+void rg__mcentral_put_swept(rg__span *s)
+{
+	rg__mcentral *m = central_of(s->spanclass, s->typed);
+	pthread_mutex_lock(&m->lock);
+	if (s->nlive < s->nelems) {
+		s->next = m->partial;
+		m->partial = s;
+	} else {
+		s->next = m->full;
+		m->full = s;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- mcache ----------------------------------------------------------- */
+
+void rg__mcache_flush(rg__mcache *c)
+{
+	for (int i = 0; i < RG__NUM_SPANCLASS; i++) {
+		if (c->alloc[i] != &empty_span) {
+			uncache_span(c->alloc[i], false);
+			c->alloc[i] = &empty_span;
+		}
+	}
+	for (int i = 0; i < RG__NUM_CLASSES; i++) {
+		if (c->typed[i] != &empty_span) {
+			uncache_span(c->typed[i], true);
+			c->typed[i] = &empty_span;
+		}
+	}
+	c->tiny = 0;
+	c->tiny_off = 0;
+}
+
+/* The collector, world stopped: blocks threads without a P (shared_lock)
+ * and the creation of mcaches (caches_lock) until rg__mcache_world_unlock,
+ * and flushes every mcache. */
+void rg__mcache_world_lock(void);
+void rg__mcache_world_unlock(void);
+void rg__mcache_world_lock(void)
+{
+	pthread_mutex_lock(&shared_lock);
+	pthread_mutex_lock(&caches_lock);
+}
+void rg__mcache_world_unlock(void)
+{
+	pthread_mutex_unlock(&caches_lock);
+	pthread_mutex_unlock(&shared_lock);
+}
+void rg__mcache_flush_all(void)
+{
+	for (rg__mcache *c = caches; c; c = c->all_next)
+		rg__mcache_flush(c);
+	if (shared_ready)
+		rg__mcache_flush(&shared_cache);
+}
+
+/* Refills c's span for span class spc; NULL when out of memory. */
+static rg__span *refill(rg__mcache *c, unsigned spc, bool typed)
+{
+	rg__span **slot = typed ? &c->typed[spc >> 1] : &c->alloc[spc];
+	rg__span *s = *slot;
+	if (s != &empty_span) {
+		if (span_next_word(s))
+			return s;
+		uncache_span(s, typed);
+		*slot = &empty_span;
+	}
+	s = cache_span(spc, typed, c->node);
+	if (!s)
+		return NULL;
+	if (!span_next_word(s)) { /* cannot happen: partial spans have room */
+		uncache_span(s, typed);
+		return NULL;
+	}
+	*slot = s;
+	return s;
+}
+
+/* The tiny allocator's fast case: room left in the current block. */
+static inline void *tiny_fit(rg__mcache *c, size_t size)
+{
+	size_t off = c->tiny_off;
+	if (!(size & 7))
+		off = (off + 7) & ~(size_t)7;
+	else if (!(size & 3))
+		off = (off + 3) & ~(size_t)3;
+	else if (!(size & 1))
+		off = (off + 1) & ~(size_t)1;
+	if (c->tiny && off + size <= RG__TINY_SIZE) {
+		c->tiny_off = off + size;
+		return (void *)(c->tiny + off);
+	}
+	return NULL;
+}
+
+/* Allocation with an mcache the caller may use (its P's, or the shared one
+ * under shared_lock).  NULL: out of memory or over the limit. */
+static void *alloc_in(rg__mcache *c, size_t size, bool noscan, rg_gc_type *type)
+{
+	size_t idx = 0;
+	if (size <= RG__MAX_SMALL) {
+		if (noscan && size < RG__TINY_SIZE) {
+			void *t = tiny_fit(c, size);
+			if (t)
+				return t;
+			unsigned spc = rg__spanclass(RG__TINY_CLASS, true);
+			void *o = span_take(c->alloc[spc], &idx);
+			if (!o) {
+				rg__span *s = refill(c, spc, false);
+				if (!s)
+					return NULL;
+				o = span_take(s, &idx);
+			}
+			/* keep whichever block has more room left */
+			if (!c->tiny || size < c->tiny_off) {
+				c->tiny = (uintptr_t)o;
+				c->tiny_off = size;
+			}
+			return o;
+		}
+		unsigned sc = rg__size_to_class(size);
+		unsigned spc = rg__spanclass(sc, noscan);
+		rg__span *s = type ? c->typed[sc] : c->alloc[spc];
+		void *o = span_take(s, &idx);
+		if (!o) {
+			s = refill(c, spc, type != NULL);
+			if (!s)
+				return NULL;
+			o = span_take(s, &idx);
+		}
+		if (type)
+			s->types[idx] = type;
+		return o;
+	}
+	size_t npages = (size + RG__PAGE_SIZE - 1) / RG__PAGE_SIZE;
+	rg__span *s = rg__heap_alloc_span(npages, rg__spanclass(0, noscan), type != NULL, true,
+	                                  c->node);
+	if (!s)
+		return NULL;
+	if (type)
+		s->types[0] = type;
+	/* make the object visible to the collector: alloc bit 0 */
+	s->alloc_bits[0] = 1;
+	atomic_fetch_add_explicit(&rg__heap_live, s->elemsize, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rg__total_alloc, s->elemsize, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rg__large_allocs, 1, memory_order_relaxed);
+	return (void *)s->base;
+}
+
+#define MAX_REQUEST ((size_t)1 << 46) /* 64 TiB: anything above is a bug */
+
+static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
+{
+	if (size == 0)
+		return &rg__zerobase;
+	if (size > MAX_REQUEST)
+		return NULL;
+	if (rg__gc_init() < 0)
+		return NULL;
+	pthread_once(&central_once, central_init);
+	for (int attempt = 0;; attempt++) {
+		rg__p *p = rg__getp();
+		void *o;
+		if (p) {
+			rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+			if (!c) {
+				c = rg__malloc(sizeof *c);
+				if (!c)
+					return NULL;
+				mcache_init(c);
+				mcache_register(c);
+				rg__p_slot_set(p, RG__SLOT_GC, c, mcache_dtor);
+			}
+			rg__safepoint();
+			rg__gc_maybe_trigger();
+			/* a collection may have run: the task is still on its P
+			 * (parking at a safepoint does not migrate it), and the
+			 * cache was flushed, so start again from the slot */
+			p = rg__getp();
+			c = p ? rg__p_slot(p, RG__SLOT_GC) : NULL;
+			if (!c)
+				continue;
+			o = alloc_in(c, size, noscan, type);
+		} else {
+			if (!tl_counted) {
+				tl_counted = true;
+				atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
+			}
+			rg__gc_maybe_trigger();
+			pthread_mutex_lock(&shared_lock);
+			if (!shared_ready) {
+				mcache_init(&shared_cache);
+				shared_ready = true;
+			}
+			o = alloc_in(&shared_cache, size, noscan, type);
+			pthread_mutex_unlock(&shared_lock);
+		}
+		if (o || attempt)
+			return o;
+		/* out of memory or over the limit: collect once, then retry */
+		if (!rg__gc_try_reclaim())
+			return NULL;
+	}
+}
+
+static inline void *alloc_fast(size_t size, bool noscan)
+{
+	if (RG__LIKELY(size - 1 < RG__SMALL_SIZE_MAX - 8)) {
+		rg__p *p = rg__getp();
+		if (RG__LIKELY(p != NULL)) {
+			rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+			if (RG__LIKELY(c != NULL)) {
+				void *o;
+				size_t idx = 0;
+				if (noscan && size < RG__TINY_SIZE) {
+					o = tiny_fit(c, size);
+				} else {
+					unsigned spc = rg__spanclass(
+					    rg__size_to_class8[(size + RG__SMALL_SIZE_DIV - 1) /
+					                       RG__SMALL_SIZE_DIV],
+					    noscan);
+					o = span_take(c->alloc[spc], &idx);
+				}
+				if (RG__LIKELY(o != NULL))
+					return o;
+			}
+		}
+	}
+	return alloc_slow(size, noscan, NULL);
+}
+
+RG_API void *rg_gc_alloc(size_t size) { return alloc_fast(size, false); }
+RG_API void *rg_gc_alloc_noscan(size_t size) { return alloc_fast(size, true); }
+
+int rg__type_bitmap(rg_gc_type *t);
+
+RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type)
+{
+	if (!type || !type->size || !size || size % type->size)
+		return NULL;
+	if (rg__type_bitmap(type) < 0)
+		return NULL;
+	return alloc_slow(size, false, type);
+}
+
+RG_API void *rg_gc_base(const void *p)
+{
+	rg__span *s = rg__span_of((uintptr_t)p);
+	if (!s)
+		return NULL;
+	if (s->large)
+		return (void *)s->base;
+	uint64_t off = (uintptr_t)p - s->base;
+	size_t idx = (size_t)((off * s->divmul) >> 32);
+	if (idx >= s->nelems)
+		return NULL;
+	return (void *)(s->base + idx * s->elemsize);
+}
+
+RG_API size_t rg_gc_size(const void *p)
+{
+	rg__span *s = rg__span_of((uintptr_t)p);
+	if (!s || !rg_gc_base(p))
+		return 0;
+	return s->elemsize;
+}
+
+/* For tests and the heap verifier: is the object p points into allocated
+ * right now?  Only meaningful while no one allocates from its span. */
+bool rg__gc_allocated(const void *p);
+bool rg__gc_allocated(const void *p)
+{
+	rg__span *s = rg__span_of((uintptr_t)p);
+	if (!s)
+		return false;
+	size_t idx = s->large ? 0 : (size_t)((((uint64_t)((uintptr_t)p - s->base)) * s->divmul) >> 32);
+	if (idx >= s->nelems)
+		return false;
+	uint64_t m = 1ull << (idx % 64);
+	if (s->alloc_bits[idx / 64] & m)
+		return true;
+	/* in the free mask of an mcache: allocated if no longer in the mask */
+	return s->cache_word >= 0 && (size_t)s->cache_word == idx / 64 && !(s->alloc_cache & m);
+}

@@ -1,0 +1,607 @@
+/*
+ * gc/mgc.c — the stop-the-world mark-sweep collector.
+ *
+ * This is ringo's first collector and will stay as the checkmark oracle of
+ * the concurrent one: simple enough to trust.
+ *
+ *   1. Stop the world.  From a task: rg__stw_stop() returns once every
+ *      other P is parked at a safepoint (park, yield, allocation slow
+ *      path); their tasks' contexts are saved.  Threads without a P are
+ *      kept out of the heap by the shared-cache lock.
+ *   2. Flush every mcache: each cached free mask is folded back into its
+ *      span's alloc_bits, tiny blocks are dropped.  From here alloc_bits
+ *      says exactly which objects exist.
+ *   3. Mark, from the roots: registered ranges; the collecting task's own
+ *      stack from its current stack pointer up, after spilling its
+ *      callee-saved registers onto it; every other task's stack from its
+ *      saved stack pointer up (its registers are saved inside that range).
+ *      Roots and stacks are read conservatively: a word counts if it lands
+ *      inside an allocated object (interior pointers included; the span map
+ *      makes the lookup O(1)).  Marked objects of scan spans go on the mark
+ *      stack and are scanned in turn: word by word, or only the words their
+ *      type names (typed spans).  If the mark stack cannot grow, marking
+ *      goes on, and a rescan of every marked object repeats until nothing
+ *      new is marked (Boehm's overflow recovery).
+ *   4. Sweep every span: a span with no marked object goes back to the page
+ *      heap; otherwise its mark bits become its alloc bits, it is marked
+ *      needzero, and it goes to its mcentral's partial or full list.
+ *   5. Set the next goal, GOGC-style: live * (1 + GOGC/100), at least
+ *      4 MiB; restart the world; wake the scavenger.
+ *
+ * Invariant: between collections, every object not in alloc_bits (or the
+ * cached mask of the mcache that holds its span) is free, and every object
+ * in them was allocated and not found unreachable since.
+ *
+ * Locks, in order: gc_lock (one collection at a time) -> the world (STW) ->
+ * shared_lock, caches_lock (malloc.c) -> roots_lock -> heap lock ->
+ * mcentral locks.  A task waiting for gc_lock must keep reaching safepoints
+ * (the holder may be stopping the world), so it spins with trylock.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gc/gc_int.h"
+
+void rg__mcache_world_lock(void);
+void rg__mcache_world_unlock(void);
+int rg__foreign_threads(void);
+
+_Atomic uint64_t rg__heap_live;
+_Atomic uint64_t rg__heap_trigger = RG__MIN_HEAP;
+_Atomic uint64_t rg__total_alloc;
+_Atomic uint64_t rg__large_allocs;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result;
+static int gogc = 100;          /* -1: off; immutable after init */
+static uint64_t memlimit;       /* 0: none; immutable after init */
+static bool gctrace;            /* immutable after init */
+static int64_t start_ns;        /* immutable after init */
+
+static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t num_gc;
+
+/* Statistics of finished collections (stats_lock). */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t st_marked, st_pause_total, st_pause_last, st_pause_max;
+
+/* Roots (roots_lock). */
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct root { uintptr_t lo, hi; } *roots;
+static size_t nroots, caproots;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t rg__memlimit(void) { return memlimit; }
+
+/* "123", "64M", "2GiB", "1.5G" -> bytes; 0 when unparsable. */
+static uint64_t parse_bytes(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return 0;
+	double m = 1;
+	switch (*end) {
+	case 'k': case 'K': m = 1024.0; break;
+	case 'm': case 'M': m = 1024.0 * 1024; break;
+	case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
+	case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; break;
+	case 'B': case '\0': break;
+	default: return 0;
+	}
+	return (uint64_t)(v * m);
+}
+
+static void init_once_fn(void)
+{
+	start_ns = now_ns();
+	const char *e = getenv("RINGO_GOGC");
+	if (e && *e) {
+		if (!strcmp(e, "off"))
+			gogc = -1;
+		else {
+			char *end;
+			long v = strtol(e, &end, 10);
+			if (*end || v < 0)
+				rg__log("gc: RINGO_GOGC=%s is not a number or \"off\"; using 100", e);
+			else
+				gogc = v > 1000000 ? 1000000 : (int)v;
+		}
+	}
+	e = getenv("RINGO_MEMLIMIT");
+	if (e && *e) {
+		memlimit = parse_bytes(e);
+		if (!memlimit)
+			rg__log("gc: RINGO_MEMLIMIT=%s is not a size; no limit", e);
+	}
+	e = getenv("RINGO_DEBUG");
+	if (e && strstr(e, "gctrace=1"))
+		gctrace = true;
+	int r = rg__sizeclass_init();
+	if (r < 0) {
+		rg__log("gc: size class table came out wrong");
+		init_result = r;
+		return;
+	}
+	r = rg__heap_init();
+	if (r < 0) {
+		rg__log("gc: cannot reserve address space for the heap");
+		init_result = r;
+	}
+}
+
+int rg__gc_init(void)
+{
+	pthread_once(&init_once, init_once_fn);
+	return init_result;
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+/* Builds (once) the pointer bitmap of t: bit i set if word i of an element
+ * holds a pointer.  0, or -EINVAL for a bad layout. */
+int rg__type_bitmap(rg_gc_type *t)
+{
+	uint64_t *bm = __atomic_load_n((uint64_t **)&t->priv_, __ATOMIC_ACQUIRE);
+	if (bm)
+		return 0;
+	size_t words = (t->size + 7) / 8;
+	if (t->nptrs && !t->ptr_offsets)
+		return -EINVAL;
+	bm = rg__calloc((words + 63) / 64 + 1, sizeof *bm);
+	if (!bm)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nptrs; i++) {
+		size_t off = t->ptr_offsets[i];
+		if (off % sizeof(void *) || off + sizeof(void *) > t->size) {
+			rg__free(bm);
+			return -EINVAL;
+		}
+		bm[off / 8 / 64] |= 1ull << (off / 8 % 64);
+	}
+	uint64_t *expect = NULL;
+	if (!__atomic_compare_exchange_n((uint64_t **)&t->priv_, &expect, bm, false,
+	                                 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		rg__free(bm);
+	return 0;
+}
+
+/* ---- roots ------------------------------------------------------------ */
+
+RG_API int rg_gc_root_add(void *addr, size_t len)
+{
+	if (!addr || !len || (uintptr_t)addr + len < (uintptr_t)addr)
+		return -EINVAL;
+	pthread_mutex_lock(&roots_lock);
+	if (nroots == caproots) {
+		size_t cap = caproots ? caproots * 2 : 16;
+		struct root *n = rg__realloc(roots, cap * sizeof *n);
+		if (!n) {
+			pthread_mutex_unlock(&roots_lock);
+			return -ENOMEM;
+		}
+		roots = n;
+		caproots = cap;
+	}
+	roots[nroots].lo = (uintptr_t)addr;
+	roots[nroots].hi = (uintptr_t)addr + len;
+	nroots++;
+	pthread_mutex_unlock(&roots_lock);
+	return 0;
+}
+
+RG_API int rg_gc_root_remove(void *addr, size_t len)
+{
+	int r = -ENOENT;
+	pthread_mutex_lock(&roots_lock);
+	for (size_t i = nroots; i-- > 0;) {
+		if (roots[i].lo == (uintptr_t)addr && roots[i].hi == (uintptr_t)addr + len) {
+			roots[i] = roots[--nroots];
+			r = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&roots_lock);
+	return r;
+}
+
+/* ---- mark ------------------------------------------------------------- */
+
+/* Collector state: only the collecting thread (gc_lock, world stopped). */
+static struct {
+	struct item { uintptr_t obj; rg__span *span; } *stack;
+	size_t n, cap;
+	bool overflow;
+	uintptr_t lo, hi;           /* heap bounds, for a cheap first filter */
+	uint64_t marked_bytes;
+} mk;
+
+static void push(uintptr_t obj, rg__span *s)
+{
+	if (mk.n == mk.cap) {
+		size_t cap = mk.cap ? mk.cap * 2 : 4096;
+		struct item *n = rg__realloc(mk.stack, cap * sizeof *n);
+		if (!n) {
+			mk.overflow = true;
+			return;
+		}
+		mk.stack = n;
+		mk.cap = cap;
+	}
+	mk.stack[mk.n].obj = obj;
+	mk.stack[mk.n].span = s;
+	mk.n++;
+}
+
+static inline void mark_word(uintptr_t v)
+{
+	if (v - mk.lo >= mk.hi - mk.lo)
+		return;
+	rg__span *s = rg__span_of(v);
+	if (!s)
+		return;
+	size_t idx = 0;
+	uintptr_t obj = s->base;
+	if (!s->large) {
+		idx = (size_t)(((uint64_t)(v - s->base) * s->divmul) >> 32);
+		if (idx >= s->nelems)
+			return;
+		obj += idx * s->elemsize;
+	}
+	uint64_t m = 1ull << (idx % 64);
+	if (!(s->alloc_bits[idx / 64] & m) || (s->mark_bits[idx / 64] & m))
+		return;
+	s->mark_bits[idx / 64] |= m;
+	mk.marked_bytes += s->elemsize;
+	if (!(s->spanclass & 1))
+		push(obj, s);
+}
+
+/* Conservative scan of [lo, hi): stacks and roots hold redzones and
+ * uninitialised slots, hence no sanitizer instrumentation here. */
+__attribute__((no_sanitize("address", "thread", "undefined")))
+static void scan_range(uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+	for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t))
+		mark_word(*(const uintptr_t *)p);
+}
+
+static void scan_object(uintptr_t obj, rg__span *s)
+{
+	if (s->typed) {
+		size_t idx = s->large ? 0 : (size_t)(((uint64_t)(obj - s->base) * s->divmul) >> 32);
+		const rg_gc_type *t = s->types[idx];
+		const uint64_t *bm = t ? __atomic_load_n((uint64_t *const *)&t->priv_, __ATOMIC_ACQUIRE) : NULL;
+		if (bm) {
+			size_t words = (t->size + 7) / 8;
+			for (size_t e = 0; e + t->size <= s->elemsize; e += t->size) {
+				for (size_t w = 0; w < words; w++)
+					if (bm[w / 64] >> (w % 64) & 1)
+						mark_word(*(const uintptr_t *)(obj + e + w * 8));
+			}
+			return;
+		}
+	}
+	scan_range(obj, obj + s->elemsize);
+}
+
+static void drain(void)
+{
+	while (mk.n) {
+		struct item it = mk.stack[--mk.n];
+		scan_object(it.obj, it.span);
+	}
+}
+
+/* After an overflow: scan every marked object of every scan span again
+ * until a pass marks nothing new. */
+static void recover_overflow(void)
+{
+	while (mk.overflow) {
+		mk.overflow = false;
+		rg__heap_lock();
+		size_t n;
+		rg__span **all = rg__heap_allspans(&n);
+		rg__span **copy = rg__malloc(n * sizeof *copy);
+		if (copy)
+			memcpy(copy, all, n * sizeof *copy);
+		rg__heap_unlock();
+		if (!copy) {
+			mk.overflow = true; /* cannot even copy: try harder below */
+			rg__heap_lock();
+			all = rg__heap_allspans(&n);
+			for (size_t i = 0; i < n; i++)
+				for (size_t j = 0; j < all[i]->nelems; j++)
+					if (!(all[i]->spanclass & 1) && all[i]->mark_bits[j / 64] >> (j % 64) & 1)
+						scan_object(all[i]->base + j * all[i]->elemsize, all[i]);
+			rg__heap_unlock();
+			if (mk.overflow)
+				continue;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			rg__span *s = copy[i];
+			if (s->spanclass & 1)
+				continue;
+			for (size_t j = 0; j < s->nelems; j++)
+				if (s->mark_bits[j / 64] >> (j % 64) & 1) {
+					scan_object(s->base + j * s->elemsize, s);
+					drain();
+				}
+		}
+		rg__free(copy);
+	}
+}
+
+static void scan_task(rg__task *t, void *arg)
+{
+	void *lo = NULL, *hi = NULL;
+	rg__task_stack_range(t, &lo, &hi);
+	if (lo && hi > lo)
+		scan_range((uintptr_t)lo, (uintptr_t)hi);
+	drain();
+}
+
+__attribute__((noinline)) static void scan_from_here(uintptr_t hi)
+{
+	uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+	if (hi > lo)
+		scan_range(lo, hi);
+	drain();
+}
+
+/* Spills callee-saved registers into this frame, then scans the stack
+ * from below it up to hi. */
+__attribute__((noinline)) static void scan_own_stack(uintptr_t hi)
+{
+	jmp_buf regs;
+	__builtin_unwind_init();
+	setjmp(regs);
+	scan_from_here(hi);
+	__asm__ volatile("" : : "r"(&regs) : "memory");
+}
+
+static uintptr_t thread_stack_top(void)
+{
+	static __thread uintptr_t top;
+	if (!top) {
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &size) == 0)
+				top = (uintptr_t)addr + size;
+			pthread_attr_destroy(&a);
+		}
+	}
+	return top;
+}
+
+/* ---- sweep ------------------------------------------------------------ */
+
+static void sweep_all(void)
+{
+	rg__heap_lock();
+	rg__mcentral_reset();
+	size_t n;
+	rg__span **all = rg__heap_allspans(&n);
+	uint64_t live = 0;
+	for (size_t i = n; i-- > 0;) {
+		rg__span *s = all[i];
+		unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
+		for (unsigned w = 0; w < nw; w++)
+			nlive += (unsigned)__builtin_popcountll(s->mark_bits[w]);
+		if (!nlive) {
+			rg__heap_free_span_locked(s);
+			continue;
+		}
+		uint64_t *t = s->alloc_bits;
+		s->alloc_bits = s->mark_bits;
+		s->mark_bits = t;
+		memset(t, 0, nw * sizeof *t);
+		s->nlive = (uint16_t)nlive;
+		s->cache_word = -1;
+		s->alloc_cache = 0;
+		live += (uint64_t)nlive * s->elemsize;
+		if (s->large)
+			continue;
+		s->needzero = 1;
+		rg__mcentral_put_swept(s);
+	}
+	rg__heap_unlock();
+	(void)live;
+}
+
+/* ---- the collection --------------------------------------------------- */
+
+/* World stopped (or no runtime), gc_lock held.  own_hi: top of the
+ * caller's stack; tasks: scan every other task too. */
+static void collect_stopped(uintptr_t own_hi, bool tasks)
+{
+	rg__mcache_world_lock();
+	rg__mcache_flush_all();
+	mk.lo = rg__heap_lo();
+	mk.hi = rg__heap_hi();
+	mk.marked_bytes = 0;
+	mk.overflow = false;
+
+	pthread_mutex_lock(&roots_lock);
+	for (size_t i = 0; i < nroots; i++) {
+		scan_range(roots[i].lo, roots[i].hi);
+		drain();
+	}
+	pthread_mutex_unlock(&roots_lock);
+	if (own_hi)
+		scan_own_stack(own_hi);
+	if (tasks)
+		rg__for_each_task(scan_task, NULL);
+	drain();
+	recover_overflow();
+
+	sweep_all();
+	uint64_t marked = mk.marked_bytes;
+	uint64_t goal = gogc < 0 ? UINT64_MAX : marked + marked / 100 * (uint64_t)gogc;
+	if (goal < RG__MIN_HEAP)
+		goal = RG__MIN_HEAP;
+	atomic_store_explicit(&rg__heap_live, marked, memory_order_relaxed);
+	atomic_store_explicit(&rg__heap_trigger, goal, memory_order_relaxed);
+	if (mk.cap > (1u << 20)) { /* do not keep a huge mark stack around */
+		rg__free(mk.stack);
+		mk.stack = NULL;
+		mk.cap = 0;
+	}
+	rg__mcache_world_unlock();
+	pthread_mutex_lock(&stats_lock);
+	st_marked = marked;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+static void finish(int64_t t0, uint64_t before)
+{
+	int64_t pause = now_ns() - t0;
+	uint64_t n = atomic_fetch_add_explicit(&num_gc, 1, memory_order_relaxed) + 1;
+	pthread_mutex_lock(&stats_lock);
+	st_pause_total += (uint64_t)pause;
+	st_pause_last = (uint64_t)pause;
+	if ((uint64_t)pause > st_pause_max)
+		st_pause_max = (uint64_t)pause;
+	uint64_t marked = st_marked;
+	pthread_mutex_unlock(&stats_lock);
+	if (gctrace)
+		rg__log("gc %llu @%.3fs: %.3f ms stw, %.1f -> %.1f MiB, %.1f MiB goal, %d P",
+		        (unsigned long long)n, (double)(t0 - start_ns) / 1e9, (double)pause / 1e6,
+		        (double)before / 1048576.0, (double)marked / 1048576.0,
+		        (double)atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed) / 1048576.0,
+		        rg__nprocs());
+	rg__heap_scavenger_kick();
+}
+
+/* From a task on a P.  triggered: skip if someone collected meanwhile. */
+static void collect_task(bool triggered)
+{
+	uint64_t n0 = atomic_load_explicit(&num_gc, memory_order_relaxed);
+	while (pthread_mutex_trylock(&gc_lock) != 0) {
+		rg__safepoint();
+		sched_yield();
+	}
+	if (triggered && (atomic_load_explicit(&num_gc, memory_order_relaxed) != n0 ||
+	                  atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
+	                      atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))) {
+		pthread_mutex_unlock(&gc_lock);
+		return;
+	}
+	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
+	int64_t t0 = now_ns();
+	rg__stw_stop();
+	void *lo = NULL, *hi = NULL;
+	rg__task_stack_range(rg__self(), &lo, &hi);
+	collect_stopped((uintptr_t)hi, true);
+	rg__stw_start();
+	finish(t0, before);
+	pthread_mutex_unlock(&gc_lock);
+}
+
+/* Outside rg_run: the calling thread's stack and the roots. */
+static void collect_thread(bool triggered)
+{
+	pthread_mutex_lock(&gc_lock);
+	if (triggered && atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
+	                     atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed)) {
+		pthread_mutex_unlock(&gc_lock);
+		return;
+	}
+	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
+	int64_t t0 = now_ns();
+	collect_stopped(thread_stack_top(), false);
+	finish(t0, before);
+	pthread_mutex_unlock(&gc_lock);
+}
+
+static bool in_task(void) { return rg__getp() && rg__self(); }
+/* Outside rg_run a collection is automatic only while one thread has ever
+ * allocated: other threads' stacks could not be scanned. */
+static bool lone_thread(void) { return rg__nprocs() == 0 && rg__foreign_threads() <= 1; }
+
+void rg__gc_maybe_trigger(void)
+{
+	if (gogc < 0 || atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
+	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
+		return;
+	if (in_task())
+		collect_task(true);
+	else if (lone_thread())
+		collect_thread(true);
+}
+
+bool rg__gc_try_reclaim(void)
+{
+	if (in_task()) {
+		collect_task(false);
+		return true;
+	}
+	if (lone_thread()) {
+		collect_thread(false);
+		return true;
+	}
+	return false;
+}
+
+RG_API int rg_gc_collect(void)
+{
+	int r = rg__gc_init();
+	if (r < 0)
+		return r;
+	if (in_task()) {
+		collect_task(false);
+		return 0;
+	}
+	if (rg__nprocs() > 0)
+		return -EPERM;
+	collect_thread(false);
+	return 0;
+}
+
+RG_API int rg_gc_free_os_memory(void)
+{
+	int r = rg_gc_collect();
+	if (r < 0)
+		return r;
+	rg__heap_scavenge(SIZE_MAX);
+	return 0;
+}
+
+RG_API int rg_gc_stats_get(rg_gc_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof *out);
+	int r = rg__gc_init();
+	if (r < 0)
+		return r;
+	out->heap_alloc = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
+	out->heap_goal = atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed);
+	out->total_alloc = atomic_load_explicit(&rg__total_alloc, memory_order_relaxed);
+	out->large_allocs = atomic_load_explicit(&rg__large_allocs, memory_order_relaxed);
+	out->num_gc = atomic_load_explicit(&num_gc, memory_order_relaxed);
+	out->gogc = gogc;
+	pthread_mutex_lock(&stats_lock);
+	out->heap_marked = st_marked;
+	out->pause_total_ns = st_pause_total;
+	out->pause_last_ns = st_pause_last;
+	out->pause_max_ns = st_pause_max;
+	pthread_mutex_unlock(&stats_lock);
+	rg__heap_stats(out);
+	return 0;
+}
