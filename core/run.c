@@ -113,6 +113,7 @@ static void *p_main(void *arg)
 	p->m = m;
 	atomic_store(&p->status, RG__P_RUNNING);
 	atomic_store(&p->timer_next, INT64_MAX);
+	p->sysmon_when = rg__mono();
 	m->p = p;
 	rg__m_init_thread(m);
 	ps->err = rg__sched.waiter->init(p);
@@ -121,12 +122,9 @@ static void *p_main(void *arg)
 	pthread_barrier_wait(&boot.go);
 	if (!boot.failed) {
 		if (p->id == 0) {
-			int64_t id = rg_go_opts(main_task, NULL, &(rg_task_opts){ .name = "main" });
+			int64_t id = rg__spawn(main_task, NULL, &(rg_task_opts){ .name = "main" }, true);
 			if (id < 0)
 				rg__fatal("cannot start the main task: %s", strerror((int)-id));
-			/* it is p0's runnext: mark it */
-			rg__task *t = atomic_load(&p->runnext);
-			t->is_main = 1;
 		}
 		rg__p_loop(m);
 		p_shutdown(p);

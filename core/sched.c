@@ -369,29 +369,38 @@ static void reset_spinning(rg__p *p)
 
 /* --- stop the world (for gc/) --------------------------------------------- */
 
-/* At a safepoint of P p (its g0, between tasks): stop while a STW is on. */
+/*
+ * Stop-the-world.  All transitions of a P into and out of GCSTOP happen
+ * under stw_lock.  A running P stops itself at its next scheduling point
+ * (stw_park) and waits for the end of *that* STW (stw_gen): waiting on
+ * "pending" instead would miss a stop-start-stop that happens while it
+ * sleeps.  An idle P (asleep in its ring, status IDLE) is claimed by the
+ * collector (CAS IDLE -> GCSTOP): if it wakes during the STW it waits until
+ * released (idle_exit).
+ */
 static void stw_park(rg__p *p)
 {
 	pthread_mutex_lock(&rg__sched.stw_lock);
 	if (atomic_load(&rg__sched.stw_pending)) {
+		uint64_t gen = rg__sched.stw_gen;
 		atomic_store(&p->status, RG__P_GCSTOP);
 		atomic_fetch_add(&rg__sched.stw_stopped, 1);
 		pthread_cond_broadcast(&rg__sched.stw_cond);
-		while (atomic_load(&rg__sched.stw_pending))
+		while (rg__sched.stw_gen == gen)
 			pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
 		atomic_store(&p->status, RG__P_RUNNING);
 	}
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
 
-/* A P back from blocking: it was idle, and a STW may have claimed it. */
+/* A P back from blocking in its ring: it was IDLE, a STW may have claimed it. */
 static void idle_exit(rg__p *p)
 {
 	int s = RG__P_IDLE;
 	if (atomic_compare_exchange_strong(&p->status, &s, RG__P_RUNNING))
 		return;
 	pthread_mutex_lock(&rg__sched.stw_lock);
-	while (atomic_load(&rg__sched.stw_pending) && p->stw_claimed)
+	while (p->stw_claimed)
 		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
 	atomic_store(&p->status, RG__P_RUNNING);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
@@ -410,7 +419,6 @@ void rg__stw_stop(void)
 			continue;
 		want++;
 		int s = RG__P_IDLE;
-		p->stw_claimed = false;
 		if (atomic_compare_exchange_strong(&p->status, &s, RG__P_GCSTOP)) {
 			p->stw_claimed = true;
 			atomic_fetch_add(&rg__sched.stw_stopped, 1);
@@ -432,6 +440,7 @@ void rg__stw_start(void)
 			p->stw_claimed = false;
 		}
 	}
+	rg__sched.stw_gen++;
 	atomic_store(&rg__sched.stw_stopped, 0);
 	atomic_store(&rg__sched.stw_pending, 0);
 	pthread_cond_broadcast(&rg__sched.stw_cond);
@@ -864,7 +873,7 @@ int rg_proc_id(void)
 	return p ? p->id : -1;
 }
 
-int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts)
+int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main)
 {
 	if (!fn)
 		return -EINVAL;
@@ -893,6 +902,7 @@ int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts)
 		strncpy(t->name, opts->name, RG_NAME_MAX - 1);
 		t->name[RG_NAME_MAX - 1] = 0;
 	}
+	t->is_main = is_main;
 	rg__ctx_init(t);
 	if (p)
 		atomic_fetch_add_explicit(&p->n_spawned, 1, memory_order_relaxed);
@@ -903,7 +913,12 @@ int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts)
 	return id;
 }
 
-int64_t rg_go(rg_task_fn fn, void *arg) { return rg_go_opts(fn, arg, NULL); }
+int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts)
+{
+	return rg__spawn(fn, arg, opts, false);
+}
+
+int64_t rg_go(rg_task_fn fn, void *arg) { return rg__spawn(fn, arg, NULL, false); }
 
 /* --- blocking sections ------------------------------------------------ */
 

@@ -138,7 +138,7 @@ struct rg__p {
 	int64_t sysmon_when;
 	bool spinning;                         /* counted in sched.nmspinning */
 	_Atomic bool wake_spinning;            /* set by wakep before waking */
-	bool stw_claimed;                      /* stw: claimed while idle */
+	bool stw_claimed;                      /* stw_lock: claimed while idle */
 	rg__p *idle_next;                      /* sched.lock */
 	bool on_idle_list;                     /* sched.lock */
 	uint32_t rand;                         /* steal order */
@@ -196,6 +196,7 @@ struct rg__sched {
 	pthread_cond_t stw_cond;
 	_Atomic int stw_pending;
 	_Atomic int stw_stopped;
+	uint64_t stw_gen;                      /* stw_lock: bumped by each start */
 
 	_Atomic uint64_t preempt_requests, blocking_calls, foreign_spawned;
 };
@@ -207,6 +208,7 @@ rg__m *rg__m_get(void);
 void rg__p_loop(rg__m *m);
 void rg__runq_put(rg__p *p, rg__task *t, bool next);
 void rg__wakep(void);
+int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main);
 void rg__task_entry(rg__task *t, rg__m *m);
 rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg);
 bool rg__claim_timeout(rg__task *t, uint64_t ticket);

@@ -205,6 +205,8 @@ static struct slab *slab_new(bool guarded)
 		rg__free(s);
 		return NULL;
 	}
+	/* Huge pages would turn one touched page per stack into 2 MiB. */
+	madvise(s->base, s->len, MADV_NOHUGEPAGE);
 	s->first = guarded ? s->base : s->base + pagesz / 2;
 	if (guarded) {
 		for (int i = 0; i < s->nslots; i++)
