@@ -1,0 +1,283 @@
+/*
+ * io/cancel.c — rg_cancel: interrupting a task's in-flight operation from
+ * any thread, while only the op's own P touches its ring.
+ *
+ * The slot.  Each task's RG__TSLOT_IO word (used as an atomic uintptr_t)
+ * holds, while the task makes an I/O call, the address of the call's
+ * rg__io_op (on the task's stack, 8-byte aligned), plus two low bits:
+ *   CANCEL  a cancel was asked for (with no op: for the next call);
+ *   LOCK    someone is reading the op through the slot; the op's task may
+ *           not unpublish it (and so may not return) until LOCK clears.
+ * Transitions:
+ *   task, begin:  0 -> op            CANCEL -> 0 (the call returns -ECANCELED)
+ *   task, end:    op[|CANCEL] -> 0, or -> CANCEL when the cancel was not
+ *                 consumed (the op completed first: its result is kept and
+ *                 the next call is cancelled instead); waits while LOCK.
+ *   canceller:    0 -> CANCEL;  op -> op|LOCK -> op|CANCEL
+ *   owner P:      op[|CANCEL] -> |LOCK -> back (validating a request)
+ *
+ * Routing (single issuer).  The ASYNC_CANCEL SQE must go on the ring of the
+ * op's P.  A canceller on that P's own thread issues it at once.  Any other
+ * thread, holding LOCK (so the op cannot go away), reads op->p and op->seq,
+ * pushes a small request {task, seq} on that P's lock-free request stack,
+ * releases LOCK (setting CANCEL) and writes the P's cancel eventfd.  The P
+ * has a read of that eventfd in its ring (on epoll: the fd in its set); its
+ * handler pops every request and, for each, takes LOCK again and checks
+ * that the slot still holds an op of this P with the same seq that has not
+ * completed (op->pending, which only this thread writes) — the op may have
+ * finished, and the task moved on to another op, meanwhile — and only then
+ * issues ASYNC_CANCEL.  The op's CQE then arrives as usual (-ECANCELED) and
+ * the task, woken by its final CQE, returns -ECANCELED.  So a call returns
+ * only after its final CQE, cancelled or not.
+ *
+ * On the epoll backend nothing of the kernel's holds the task's buffers
+ * while it waits for readiness: the canceller (holding LOCK) claims the
+ * task's park directly (rg__epoll_cancel_op).
+ */
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "io/io_int.h"
+
+#define S_CANCEL ((uintptr_t)1)
+#define S_LOCK ((uintptr_t)2)
+#define S_BITS (S_CANCEL | S_LOCK)
+#define RG_IO_MAXP 1024
+
+struct creq {
+	struct creq *next;
+	rg__task *t;
+	uint32_t seq;
+};
+
+/* Per-P io state.  head: any thread pushes, the owner pops.  efd: set by
+ * the owner before any op of this P is published (which is the only way a
+ * canceller learns of this P), closed at shutdown.  The rest: owner only. */
+struct pio {
+	_Alignas(64) struct creq *_Atomic head;
+	int efd;
+	rg__p *p;
+	uint32_t seq;
+	bool ready;
+	uint64_t efd_buf;
+	rg__cqe_handler h;
+};
+static struct pio g_pio[RG_IO_MAXP];
+
+static inline _Atomic uintptr_t *slotp(rg__task *t)
+{
+	return (_Atomic uintptr_t *)rg__task_slot(t, RG__TSLOT_IO);
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* ---- per-P request stack and its eventfd ---------------------------------- */
+
+static void handle(struct pio *pio, struct creq *r)
+{
+	_Atomic uintptr_t *s = slotp(r->t);
+	uintptr_t v;
+	for (;;) {
+		v = atomic_load_explicit(s, memory_order_acquire);
+		if (!(v & ~S_BITS))
+			return; /* no op in flight any more */
+		if (v & S_LOCK) {
+			relax();
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(s, &v, v | S_LOCK, memory_order_acquire,
+		                                          memory_order_relaxed))
+			break;
+	}
+	rg__io_op *op = (rg__io_op *)(v & ~S_BITS);
+	if (op->p == pio->p && op->seq == r->seq) {
+		if (rg__io_use_epoll)
+			rg__epoll_cancel_op(op);
+		else
+			rg__uring_cancel_op(op);
+	}
+	atomic_store_explicit(s, v, memory_order_release);
+}
+
+static void efd_arm(struct pio *pio);
+
+static void drain(struct pio *pio)
+{
+	struct creq *r = atomic_exchange_explicit(&pio->head, NULL, memory_order_acquire);
+	while (r) {
+		struct creq *next = r->next;
+		handle(pio, r);
+		rg__free(r);
+		r = next;
+	}
+}
+
+static void efd_cqe(rg__cqe_handler *h, int res, unsigned flags)
+{
+	struct pio *pio = (struct pio *)((char *)h - offsetof(struct pio, h));
+	if (!pio->ready)
+		return;
+	if (rg__io_use_epoll) {
+		uint64_t v;
+		ssize_t n = read(pio->efd, &v, sizeof v);
+		(void)n;
+	}
+	drain(pio);
+	if (!rg__io_use_epoll && res != -ECANCELED)
+		efd_arm(pio);
+}
+
+static void efd_arm(struct pio *pio)
+{
+	struct io_uring_sqe *sqe = rg__p_sqe(pio->p);
+	io_uring_prep_read(sqe, pio->efd, &pio->efd_buf, sizeof pio->efd_buf, 0);
+	io_uring_sqe_set_data(sqe, &pio->h);
+}
+
+void rg__epoll_add_handler(rg__p *p, int fd, rg__cqe_handler *h);
+
+static void pio_fini(void *arg)
+{
+	struct pio *pio = arg;
+	drain(pio);
+	pio->ready = false;
+	if (pio->efd >= 0)
+		close(pio->efd);
+	pio->efd = -1;
+}
+
+void rg__io_p_init(rg__p *p)
+{
+	int i = rg__p_index(p);
+	if (i >= RG_IO_MAXP)
+		rg__fatal("io: more than %d Ps", RG_IO_MAXP);
+	struct pio *pio = &g_pio[i];
+	pio->p = p;
+	pio->h.fn = efd_cqe;
+	pio->efd = eventfd(0, EFD_CLOEXEC | (rg__io_use_epoll ? EFD_NONBLOCK : 0));
+	if (pio->efd < 0)
+		rg__fatal("io: eventfd: out of file descriptors");
+	if (rg__io_use_epoll)
+		rg__epoll_add_handler(p, pio->efd, &pio->h);
+	else
+		efd_arm(pio);
+	pio->ready = true;
+	rg__p_slot_set(p, RG__SLOT_IO, pio, pio_fini);
+}
+
+/* ---- the task's side -------------------------------------------------------- */
+
+uint32_t rg__io_next_seq(void)
+{
+	return ++g_pio[rg__p_index(rg__getp())].seq;
+}
+
+int rg__io_op_begin(rg__task *t, rg__io_op *op)
+{
+	rg__p *p = op->p;
+	struct pio *pio = &g_pio[rg__p_index(p)];
+	if (__builtin_expect(!pio->ready || pio->p != p, 0))
+		rg__io_p_init(p);
+	op->seq = ++pio->seq;
+	_Atomic uintptr_t *s = slotp(t);
+	uintptr_t v = 0;
+	for (;;) {
+		if (atomic_compare_exchange_weak_explicit(s, &v, (uintptr_t)op, memory_order_release,
+		                                          memory_order_relaxed))
+			return 0;
+		if (v == S_CANCEL) {
+			if (atomic_compare_exchange_weak_explicit(s, &v, 0, memory_order_relaxed,
+			                                          memory_order_relaxed))
+				return -ECANCELED;
+			continue;
+		}
+		if (v != 0)
+			rg__fatal("io: task %lld starts an I/O call inside another", (long long)rg__task_id(t));
+	}
+}
+
+bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed)
+{
+	_Atomic uintptr_t *s = slotp(t);
+	for (;;) {
+		uintptr_t v = atomic_load_explicit(s, memory_order_acquire);
+		if (v & S_LOCK) {
+			relax();
+			continue;
+		}
+		uintptr_t nv = (v & S_CANCEL) && !consumed ? S_CANCEL : 0;
+		if (atomic_compare_exchange_weak_explicit(s, &v, nv, memory_order_acq_rel, memory_order_relaxed))
+			return (v & S_CANCEL) != 0;
+	}
+}
+
+/* ---- the canceller's side ------------------------------------------------------ */
+
+void rg__io_cancel_task(rg__task *t)
+{
+	_Atomic uintptr_t *s = slotp(t);
+	struct creq *req = NULL;
+	for (;;) {
+		uintptr_t v = atomic_load_explicit(s, memory_order_acquire);
+		if (v & S_CANCEL)
+			break; /* already asked */
+		if (v & S_LOCK) {
+			relax();
+			continue;
+		}
+		if (v == 0) {
+			if (atomic_compare_exchange_weak_explicit(s, &v, S_CANCEL, memory_order_release,
+			                                          memory_order_relaxed))
+				break;
+			continue;
+		}
+		if (!req && !(req = rg__malloc(sizeof *req)))
+			return; /* out of memory: the cancel is lost */
+		if (!atomic_compare_exchange_weak_explicit(s, &v, v | S_LOCK, memory_order_acquire,
+		                                           memory_order_relaxed))
+			continue;
+		rg__io_op *op = (rg__io_op *)v;
+		rg__p *p = op->p;
+		if (rg__io_use_epoll) {
+			rg__epoll_cancel_op(op);
+		} else if (p == rg__getp()) {
+			rg__uring_cancel_op(op);
+		} else {
+			struct pio *pio = &g_pio[rg__p_index(p)];
+			req->t = t;
+			req->seq = op->seq;
+			req->next = atomic_load_explicit(&pio->head, memory_order_relaxed);
+			while (!atomic_compare_exchange_weak_explicit(&pio->head, &req->next, req,
+			                                              memory_order_release, memory_order_relaxed))
+				;
+			int efd = pio->efd;
+			atomic_store_explicit(s, v | S_CANCEL, memory_order_release);
+			uint64_t one = 1;
+			ssize_t n = write(efd, &one, sizeof one);
+			(void)n;
+			return;
+		}
+		atomic_store_explicit(s, v | S_CANCEL, memory_order_release);
+		break;
+	}
+	rg__free(req);
+}
+
+int rg_cancel(int64_t id)
+{
+	if (id <= 0 || !rg__nprocs())
+		return -ESRCH;
+	rg__task *t = rg__task_lookup(id);
+	if (!t)
+		return -ESRCH;
+	rg__io_cancel_task(t);
+	return 0;
+}

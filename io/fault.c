@@ -1,0 +1,130 @@
+/*
+ * io/fault.c — RINGO_FAULTS: injected short transfers, -EAGAIN, -ENOBUFS,
+ * -ECONNRESET and delays, so code built on io/ can prove it loses nothing.
+ *
+ *   RINGO_FAULTS=short:0.2,eagain:0.1,enobufs:0.05,reset:0.001,delay:0.01,delay_us:500,seed:7
+ *
+ * Each kind:rate makes that fault happen on that fraction of the calls it
+ * applies to (rates 0..1; a kind without a rate gets 0.1):
+ *   short    recv/send/read/write/pread/pwrite move at most a random part
+ *            of the buffer (>= 1 byte): the short count is real, no byte is
+ *            lost or invented;
+ *   eagain   a deadline-0 call (socket, read/write, poll) returns -EAGAIN
+ *            without trying (blocking calls never get -EAGAIN);
+ *   enobufs  rg_send/rg_sendmsg returns -ENOBUFS, nothing sent;
+ *   reset    rg_recv/rg_send/rg_recvmsg/rg_sendmsg returns -ECONNRESET,
+ *            nothing moved (the socket itself is untouched: the caller is
+ *            expected to close it, as after a real reset);
+ *   delay    the task sleeps delay_us (default 1000) before the call.
+ * seed:N makes the choice of calls repeatable per P.  An unknown word is
+ * reported once on stderr and ignored.  Parsed at the first rg_run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io_int.h"
+
+int rg__io_faults_on;
+
+enum { F_SHORT, F_EAGAIN, F_ENOBUFS, F_RESET, F_DELAY, F_N };
+static const char *const names[F_N] = { "short", "eagain", "enobufs", "reset", "delay" };
+static uint32_t rate[F_N];   /* out of 2^32 - 1 */
+static int64_t delay_ns = 1000000;
+static uint64_t seed = 0x9e3779b97f4a7c15ull;
+static _Atomic uint64_t hits[F_N];
+/* per thread: read and advanced without parking in between */
+static __thread uint64_t rng;
+
+static uint32_t rnd(void)
+{
+	if (!rng) {
+		rng = seed ^ (uint64_t)(rg__p_index(rg__getp()) + 1) * 0xbf58476d1ce4e5b9ull;
+		if (!rng)
+			rng = 1;
+	}
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 32);
+}
+
+static bool hit(int k)
+{
+	if (!rate[k] || rnd() > rate[k])
+		return false;
+	atomic_fetch_add_explicit(&hits[k], 1, memory_order_relaxed);
+	return true;
+}
+
+/* Parses RINGO_FAULTS; called by rg_run's backend choice. */
+void rg__io_faults_init(void)
+{
+	const char *env = getenv("RINGO_FAULTS");
+	rg__io_faults_on = 0;
+	if (!env || !*env)
+		return;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", env);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		if (!colon)
+			colon = strchr(tok, '=');
+		const char *val = colon ? colon + 1 : NULL;
+		if (colon)
+			*colon = 0;
+		if (!strcmp(tok, "seed") && val) {
+			seed = strtoull(val, NULL, 0);
+			continue;
+		}
+		if (!strcmp(tok, "delay_us") && val) {
+			delay_ns = strtoll(val, NULL, 0) * 1000;
+			continue;
+		}
+		int k = 0;
+		while (k < F_N && strcmp(tok, names[k]))
+			k++;
+		if (k == F_N) {
+			rg__log("RINGO_FAULTS: unknown fault '%s' ignored", tok);
+			continue;
+		}
+		double r = val ? strtod(val, NULL) : 0.1;
+		if (r < 0)
+			r = 0;
+		if (r > 1)
+			r = 1;
+		rate[k] = (uint32_t)(r * 4294967295.0);
+		rg__io_faults_on = 1;
+	}
+	if (rg__io_faults_on)
+		rg__log("io: injecting faults: %s", env);
+}
+
+static bool is_sock_data(int op)
+{
+	return op == RG__OP_RECV || op == RG__OP_SEND || op == RG__OP_RECVMSG || op == RG__OP_SENDMSG;
+}
+
+int64_t rg__fault_before(rg__io_req *q, bool nonblock)
+{
+	if (hit(F_DELAY))
+		rg_sleep(delay_ns);
+	if (nonblock && (is_sock_data(q->op) || q->op == RG__OP_READ || q->op == RG__OP_WRITE ||
+	                 q->op == RG__OP_POLL || q->op == RG__OP_ACCEPT) && hit(F_EAGAIN))
+		return -EAGAIN;
+	if ((q->op == RG__OP_SEND || q->op == RG__OP_SENDMSG) && hit(F_ENOBUFS))
+		return -ENOBUFS;
+	if (is_sock_data(q->op) && hit(F_RESET))
+		return -ECONNRESET;
+	if ((q->op == RG__OP_RECV || q->op == RG__OP_SEND || q->op == RG__OP_READ || q->op == RG__OP_WRITE) &&
+	    q->len > 1 && hit(F_SHORT))
+		q->len = 1 + rnd() % (q->len - 1);
+	return 1;
+}
+
+/* For tests: how often each fault fired. */
+uint64_t rg__io_fault_hits(int kind)
+{
+	return kind >= 0 && kind < F_N ? atomic_load(&hits[kind]) : 0;
+}

@@ -1,0 +1,473 @@
+/*
+ * io/io.c — the public calls: validate, check the deadline, turn the call
+ * into a rg__io_req, let fault injection bend it, run it on the backend.
+ *
+ * The path of one call (the one to keep short):
+ *   1. bad arguments -> -errno here, before anything is queued;
+ *   2. not on a task -> -EPERM; deadline < -1 -> -EINVAL; deadline in the
+ *      past -> -ETIMEDOUT (deadline -1 costs no clock read);
+ *   3. RINGO_FAULTS set?  rg__fault_before may answer for the call;
+ *   4. deadline 0: rg__io_try makes the non-blocking syscall where one
+ *      exists (recv/send with MSG_DONTWAIT, read/write with RWF_NOWAIT,
+ *      poll with timeout 0);
+ *   5. else the backend runs it: io_uring (io/uring.c) or epoll (io/epoll.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "io/io_int.h"
+
+bool rg__io_use_epoll;
+
+static inline bool on_task(void)
+{
+	return rg__self() && rg__getp();
+}
+
+/* Steps 2-5 of the path above. */
+static int64_t run(rg__io_req *q, int64_t deadline)
+{
+	if (__builtin_expect(!on_task(), 0))
+		return -EPERM;
+	if (deadline != -1) {
+		if (deadline < -1)
+			return -EINVAL;
+		if (deadline > 0 && deadline <= rg_now())
+			return -ETIMEDOUT;
+	}
+	bool nb = deadline == 0;
+	if (__builtin_expect(rg__io_faults_on, 0)) {
+		int64_t r = rg__fault_before(q, nb);
+		if (r != 1)
+			return r;
+	}
+	if (nb) {
+		int64_t r = rg__io_try(q);
+		if (r != -ENOSYS)
+			return r;
+	}
+	return rg__io_use_epoll ? rg__epoll_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
+}
+
+/* Non-blocking attempt for deadline 0; -ENOSYS: no such attempt exists,
+ * run the op with an already-expired deadline instead. */
+int64_t rg__io_try(rg__io_req *q)
+{
+	ssize_t r;
+	switch (q->op) {
+	case RG__OP_RECV:
+		r = recv(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT);
+		break;
+	case RG__OP_SEND:
+		r = send(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+		break;
+	case RG__OP_RECVMSG:
+		r = recvmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT);
+		break;
+	case RG__OP_SENDMSG:
+		r = sendmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+		break;
+	case RG__OP_READ:
+	case RG__OP_WRITE: {
+		struct iovec iov = { q->buf, q->len };
+		r = q->op == RG__OP_READ ? preadv2(q->fd, &iov, 1, q->off, RWF_NOWAIT)
+		                         : pwritev2(q->fd, &iov, 1, q->off, RWF_NOWAIT);
+		if (r < 0 && errno == EOPNOTSUPP)
+			return -ENOSYS;
+		break;
+	}
+	case RG__OP_READV:
+		r = preadv2(q->fd, q->buf, (int)q->len, q->off, RWF_NOWAIT);
+		if (r < 0 && errno == EOPNOTSUPP)
+			return -ENOSYS;
+		break;
+	case RG__OP_WRITEV:
+		r = pwritev2(q->fd, q->buf, (int)q->len, q->off, RWF_NOWAIT);
+		if (r < 0 && errno == EOPNOTSUPP)
+			return -ENOSYS;
+		break;
+	case RG__OP_POLL: {
+		struct pollfd pfd = { .fd = q->fd, .events = (short)q->flags };
+		int n = poll(&pfd, 1, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EAGAIN;
+		if (pfd.revents & POLLNVAL)
+			return -EBADF;
+		return pfd.revents;
+	}
+	default:
+		return -ENOSYS;
+	}
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return r;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+int rg_socket(int domain, int type, int protocol)
+{
+	int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+	return fd < 0 ? -errno : fd;
+}
+
+int rg_sockaddr(const char *host, int port, struct sockaddr_storage *ss)
+{
+	if (!host || !ss)
+		return -EINVAL;
+	memset(ss, 0, sizeof *ss);
+	if (host[0] == '@' || strchr(host, '/')) {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		size_t n = strlen(host);
+		if (n == 0 || n >= sizeof un->sun_path)
+			return -EINVAL;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, host, n);
+		if (host[0] == '@') {
+			un->sun_path[0] = 0;
+			return (int)(offsetof(struct sockaddr_un, sun_path) + n);
+		}
+		return (int)sizeof *un;
+	}
+	if (port < 0 || port > 65535)
+		return -EINVAL;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		return (int)sizeof *in4;
+	}
+	char tmp[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof tmp) {
+		memcpy(tmp, host + 1, n - 2);
+		tmp[n - 2] = 0;
+		host = tmp;
+	}
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return (int)sizeof *in6;
+	}
+	return -EINVAL;
+}
+
+int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog, int flags)
+{
+	if (!addr || addrlen < sizeof(sa_family_t) || (flags & ~7))
+		return -EINVAL;
+	int fam = addr->sa_family;
+	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	if (fam != AF_UNIX) {
+		if ((flags & RG_LISTEN_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
+			goto fail;
+		if ((flags & RG_LISTEN_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one))
+			goto fail;
+		if (fam == AF_INET6 && (flags & RG_LISTEN_V6ONLY) &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one))
+			goto fail;
+	}
+	if (bind(fd, addr, addrlen) || listen(fd, backlog > 0 ? backlog : SOMAXCONN))
+		goto fail;
+	if (rg__io_use_epoll)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
+int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (addr && !addrlen)
+		return -EFAULT;
+	rg__io_req q = { .op = RG__OP_ACCEPT, .fd = fd, .buf = addr, .aux = addr ? addrlen : NULL };
+	return (int)run(&q, deadline);
+}
+
+int rg_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!addr)
+		return -EFAULT;
+	rg__io_req q = { .op = RG__OP_CONNECT, .fd = fd, .buf = (void *)addr, .len = addrlen };
+	return (int)run(&q, deadline);
+}
+
+static inline int check_buf(int fd, const void *buf, size_t len)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!buf && len)
+		return -EFAULT;
+	if (len > SSIZE_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+ssize_t rg_recv(int fd, void *buf, size_t len, int flags, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_RECV, .fd = fd, .buf = buf, .len = (size_t)rg__io_clamp(len),
+	                 .flags = flags };
+	return run(&q, deadline);
+}
+
+ssize_t rg_send(int fd, const void *buf, size_t len, int flags, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_SEND, .fd = fd, .buf = (void *)buf, .len = (size_t)rg__io_clamp(len),
+	                 .flags = flags };
+	return run(&q, deadline);
+}
+
+static int check_msg(int fd, const struct msghdr *msg)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!msg || (!msg->msg_iov && msg->msg_iovlen))
+		return -EFAULT;
+	if (msg->msg_iovlen > IOV_MAX)
+		return -EMSGSIZE;
+	return 0;
+}
+
+ssize_t rg_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline)
+{
+	int e = check_msg(fd, msg);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_RECVMSG, .fd = fd, .buf = msg, .flags = flags };
+	return run(&q, deadline);
+}
+
+ssize_t rg_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t deadline)
+{
+	int e = check_msg(fd, msg);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_SENDMSG, .fd = fd, .buf = (void *)msg, .flags = flags };
+	return run(&q, deadline);
+}
+
+int rg_shutdown(int fd, int how)
+{
+	if (fd < 0)
+		return -EBADF;
+	return shutdown(fd, how) ? -errno : 0;
+}
+
+ssize_t rg_send_all(int fd, const void *buf, size_t len, int64_t deadline, size_t *done)
+{
+	int e = check_buf(fd, buf, len);
+	size_t off = 0;
+	if (!e) {
+		while (off < len) {
+			ssize_t n = rg_send(fd, (const char *)buf + off, len - off, 0, deadline);
+			if (n < 0) {
+				e = (int)n;
+				break;
+			}
+			off += (size_t)n;
+		}
+	}
+	if (done)
+		*done = off;
+	return e ? e : (ssize_t)len;
+}
+
+ssize_t rg_recv_exact(int fd, void *buf, size_t len, int64_t deadline, size_t *done)
+{
+	int e = check_buf(fd, buf, len);
+	size_t off = 0;
+	if (!e) {
+		while (off < len) {
+			ssize_t n = rg_recv(fd, (char *)buf + off, len - off, 0, deadline);
+			if (n < 0) {
+				e = (int)n;
+				break;
+			}
+			if (n == 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	if (done)
+		*done = off;
+	return e ? e : (ssize_t)off;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline)
+{
+	if (!path)
+		return -EFAULT;
+	rg__io_req q = { .op = RG__OP_OPENAT, .fd = dirfd, .buf = (void *)path, .flags = flags | O_CLOEXEC,
+	                 .mode = mode };
+	return (int)run(&q, deadline == 0 ? -1 : deadline);
+}
+
+int rg_open(const char *path, int flags, mode_t mode, int64_t deadline)
+{
+	return rg_openat(AT_FDCWD, path, flags, mode, deadline);
+}
+
+int rg_close(int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	rg__io_req q = { .op = RG__OP_CLOSE, .fd = fd };
+	return (int)run(&q, -1);
+}
+
+ssize_t rg_read(int fd, void *buf, size_t len, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_READ, .fd = fd, .buf = buf, .len = (size_t)rg__io_clamp(len), .off = -1 };
+	return run(&q, deadline);
+}
+
+ssize_t rg_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = (size_t)rg__io_clamp(len),
+	                 .off = -1 };
+	return run(&q, deadline);
+}
+
+static int check_iov(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	if (!iov && iovcnt)
+		return -EFAULT;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return -EFAULT;
+		if (iov[i].iov_len > SSIZE_MAX)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+ssize_t rg_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+	int e = check_iov(fd, iov, iovcnt);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_READV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt, .off = -1 };
+	return run(&q, deadline);
+}
+
+ssize_t rg_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+	int e = check_iov(fd, iov, iovcnt);
+	if (e)
+		return e;
+	rg__io_req q = { .op = RG__OP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt, .off = -1 };
+	return run(&q, deadline);
+}
+
+ssize_t rg_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	if (off < 0)
+		return -EINVAL;
+	rg__io_req q = { .op = RG__OP_READ, .fd = fd, .buf = buf, .len = (size_t)rg__io_clamp(len), .off = off };
+	return run(&q, deadline);
+}
+
+ssize_t rg_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline)
+{
+	int e = check_buf(fd, buf, len);
+	if (e)
+		return e;
+	if (off < 0)
+		return -EINVAL;
+	rg__io_req q = { .op = RG__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = (size_t)rg__io_clamp(len),
+	                 .off = off };
+	return run(&q, deadline);
+}
+
+int rg_fsync(int fd, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	rg__io_req q = { .op = RG__OP_FSYNC, .fd = fd };
+	return (int)run(&q, deadline == 0 ? -1 : deadline);
+}
+
+int rg_fdatasync(int fd, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	rg__io_req q = { .op = RG__OP_FSYNC, .fd = fd, .flags = 1 };
+	return (int)run(&q, deadline == 0 ? -1 : deadline);
+}
+
+int rg_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out, int64_t deadline)
+{
+	if (!path || !out)
+		return -EFAULT;
+	rg__io_req q = { .op = RG__OP_STATX, .fd = dirfd, .buf = (void *)path, .flags = flags, .mode = mask,
+	                 .aux = out };
+	return (int)run(&q, deadline == 0 ? -1 : deadline);
+}
+
+int rg_fallocate(int fd, int mode, off_t off, off_t len, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	rg__io_req q = { .op = RG__OP_FALLOCATE, .fd = fd, .flags = mode, .off = off, .len = (size_t)len };
+	return (int)run(&q, deadline == 0 ? -1 : deadline);
+}
+
+int rg_poll(int fd, int events, int64_t deadline)
+{
+	if (fd < 0)
+		return -EBADF;
+	rg__io_req q = { .op = RG__OP_POLL, .fd = fd, .flags = events };
+	return (int)run(&q, deadline);
+}
+
+const char *rg_io_backend(void)
+{
+	if (!rg__nprocs())
+		return NULL;
+	return rg__io_use_epoll ? "epoll" : "io_uring";
+}

@@ -1,0 +1,103 @@
+/*
+ * io/io_int.h — io/'s private header: the request that every public call
+ * builds, the two backends that run it, cancellation, fault injection, and
+ * shims for liburing 2.3.
+ *
+ * One request, two executors (STYLE 5): io/io.c turns each public call into
+ * a rg__io_req (validated, deadline checked), fault injection may bend it,
+ * and then exactly one of
+ *   rg__uring_exec  (io/uring.c: one SQE + optional LINK_TIMEOUT, park until
+ *                    the final CQE)
+ *   rg__epoll_exec  (io/epoll.c: readiness on the P's epoll set, then the
+ *                    non-blocking syscall)
+ * runs it.  rg__io_use_epoll says which; it is fixed for one rg_run.
+ */
+#ifndef RG_IO_IO_INT_H
+#define RG_IO_IO_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+#include "ringo/io.h"
+
+enum rg__io_opcode {
+	RG__OP_READ = 1, RG__OP_WRITE, RG__OP_READV, RG__OP_WRITEV,
+	RG__OP_RECV, RG__OP_SEND, RG__OP_RECVMSG, RG__OP_SENDMSG,
+	RG__OP_ACCEPT, RG__OP_CONNECT, RG__OP_POLL,
+	RG__OP_OPENAT, RG__OP_CLOSE, RG__OP_FSYNC, RG__OP_STATX, RG__OP_FALLOCATE,
+};
+
+/* One call's arguments.  Lives on the calling task's stack. */
+typedef struct rg__io_req {
+	int op;            /* enum rg__io_opcode */
+	int fd;            /* or dirfd */
+	void *buf;         /* data / iovec / msghdr / path / sockaddr */
+	size_t len;        /* bytes / iovcnt / addrlen */
+	int64_t off;       /* file offset, -1: current position; fallocate len */
+	int flags;         /* MSG_*, O_*, poll events, AT_*, fallocate mode, fsync */
+	unsigned mode;     /* open mode, statx mask */
+	void *aux;         /* accept: socklen_t *; statx: struct statx * */
+} rg__io_req;
+
+/* The in-flight record of an operation, on the task's stack.  Published in
+ * the task's RG__TSLOT_IO slot while in flight (see io/cancel.c).
+ * Written by the task before publishing; pending/res/tres/cancel_issued
+ * afterwards only by the owning P's thread (CQE handlers, cancel
+ * requests), read by the task after its wake (which orders them). */
+typedef struct rg__io_op {
+	rg__cqe_handler h;      /* the operation's CQE */
+	rg__cqe_handler ht;     /* its LINK_TIMEOUT's CQE */
+	rg__task *t;
+	rg__p *p;               /* the P whose ring (or epoll set) owns it */
+	uint64_t ticket;
+	uint32_t seq;           /* tells a later op at the same address apart */
+	int res, tres;
+	int pending;            /* CQEs still to come */
+	bool cancel_issued;
+	/* epoll backend */
+	int ep_fd, ep_events;
+	_Atomic int ep_state;   /* see io/epoll.c */
+	struct rg__io_op *ep_next;
+} rg__io_op;
+
+extern bool rg__io_use_epoll;
+
+/* backends: run req until its final completion; -errno or result.
+ * deadline is -1, or an absolute time still in the future. */
+int64_t rg__uring_exec(rg__io_req *req, int64_t deadline, bool nonblock);
+int64_t rg__epoll_exec(rg__io_req *req, int64_t deadline, bool nonblock);
+/* one immediate non-blocking attempt (deadline 0), both backends;
+ * -EAGAIN if it would block.  Returns -ENOSYS for ops it cannot try. */
+int64_t rg__io_try(rg__io_req *req);
+
+/* cancellation (io/cancel.c) */
+int rg__io_op_begin(rg__task *t, rg__io_op *op);   /* -ECANCELED if pending */
+/* After the final completion: unpublishes op; returns true if a cancel
+ * was asked for while it was in flight (which stays pending unless
+ * consumed is true). */
+bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed);
+uint32_t rg__io_next_seq(void);
+/* Library-internal hook for sync/'s Context: interrupt t's I/O. */
+void rg__io_cancel_task(rg__task *t);
+/* io_uring: issue ASYNC_CANCEL for op on its own P (owner thread only). */
+void rg__uring_cancel_op(rg__io_op *op);
+/* epoll: wake op's task with the cancel (any thread, op pinned). */
+void rg__epoll_cancel_op(rg__io_op *op);
+/* Per-P io state, lazily made on the P's thread (io/cancel.c). */
+void rg__io_p_init(rg__p *p);
+
+/* fault injection (io/fault.c) */
+extern int rg__io_faults_on;
+/* May change req (short transfer) or answer for it (returns != 1: the
+ * injected result to return without running req; 1: run it). */
+int64_t rg__fault_before(rg__io_req *req, bool nonblock);
+
+static inline int64_t rg__io_clamp(size_t len)
+{
+	return len > 0x7ffff000u ? 0x7ffff000 : (int64_t)len;
+}
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * io/uring.c — the io_uring executor: one request, one SQE on the ring of
+ * the caller's P, and a park until the final CQE.
+ *
+ *   1. The record (rg__io_op) goes on the task's stack and is published in
+ *      the task's RG__TSLOT_IO slot (io/cancel.c), so rg_cancel can find it.
+ *   2. Room for 2 SQEs is made first: an op and its LINK_TIMEOUT must go to
+ *      the kernel in the same submit, or the link would be cut.  A full SQ
+ *      is submitted (never dropped) to make room.
+ *   3. The op's SQE points at op.h; with a deadline it carries IO_LINK and a
+ *      LINK_TIMEOUT follows (absolute, CLOCK_MONOTONIC), pointing at op.ht.
+ *      Nothing is submitted here: the P submits every queued SQE with its
+ *      next io_uring_enter (run queue empty, or every 61 ticks).
+ *   4. The task parks with no deadline of its own: the kernel's timeout is
+ *      the deadline, so the wake always comes from a CQE and the task can
+ *      never leave while the kernel may still write to its buffers.
+ *   5. Each CQE decrements op.pending on the P; the last one wakes the task.
+ *   6. Result: op cancelled by rg_cancel -> -ECANCELED; op cancelled by its
+ *      timeout (op -ECANCELED, timeout -ETIME) -> -ETIMEDOUT (-EAGAIN for a
+ *      deadline-0 call); otherwise the op's own result, even if a cancel or
+ *      the timeout lost the race to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <string.h>
+
+#include "io/io_int.h"
+
+static void op_cqe(rg__cqe_handler *h, int res, unsigned flags)
+{
+	rg__io_op *op = (rg__io_op *)((char *)h - offsetof(rg__io_op, h));
+	op->res = res;
+	if (--op->pending == 0)
+		rg__wake(op->t, op->ticket);
+}
+
+static void tmo_cqe(rg__cqe_handler *h, int res, unsigned flags)
+{
+	rg__io_op *op = (rg__io_op *)((char *)h - offsetof(rg__io_op, ht));
+	op->tres = res;
+	if (--op->pending == 0)
+		rg__wake(op->t, op->ticket);
+}
+
+/* Make room for n SQEs in the P's SQ (submitting what is queued). */
+static void sq_reserve(rg__p *p, struct io_uring *r, unsigned n)
+{
+	while (io_uring_sq_space_left(r) < n) {
+		rg__p_submit(p);
+		if (r->flags & IORING_SETUP_SQPOLL)
+			io_uring_sqring_wait(r);
+	}
+}
+
+static void prep(struct io_uring_sqe *sqe, const rg__io_req *q)
+{
+	switch (q->op) {
+	case RG__OP_READ:
+		io_uring_prep_read(sqe, q->fd, q->buf, (unsigned)q->len, (uint64_t)q->off);
+		break;
+	case RG__OP_WRITE:
+		io_uring_prep_write(sqe, q->fd, q->buf, (unsigned)q->len, (uint64_t)q->off);
+		break;
+	case RG__OP_READV:
+		io_uring_prep_readv(sqe, q->fd, q->buf, (unsigned)q->len, (uint64_t)q->off);
+		break;
+	case RG__OP_WRITEV:
+		io_uring_prep_writev(sqe, q->fd, q->buf, (unsigned)q->len, (uint64_t)q->off);
+		break;
+	case RG__OP_RECV:
+		io_uring_prep_recv(sqe, q->fd, q->buf, q->len, q->flags);
+		break;
+	case RG__OP_SEND:
+		io_uring_prep_send(sqe, q->fd, q->buf, q->len, q->flags | MSG_NOSIGNAL);
+		break;
+	case RG__OP_RECVMSG:
+		io_uring_prep_recvmsg(sqe, q->fd, q->buf, (unsigned)q->flags);
+		break;
+	case RG__OP_SENDMSG:
+		io_uring_prep_sendmsg(sqe, q->fd, q->buf, (unsigned)(q->flags | MSG_NOSIGNAL));
+		break;
+	case RG__OP_ACCEPT:
+		io_uring_prep_accept(sqe, q->fd, q->buf, q->aux, SOCK_CLOEXEC);
+		break;
+	case RG__OP_CONNECT:
+		io_uring_prep_connect(sqe, q->fd, q->buf, (socklen_t)q->len);
+		break;
+	case RG__OP_POLL:
+		io_uring_prep_poll_add(sqe, q->fd, (unsigned)q->flags);
+		break;
+	case RG__OP_OPENAT:
+		io_uring_prep_openat(sqe, q->fd, q->buf, q->flags, q->mode);
+		break;
+	case RG__OP_CLOSE:
+		io_uring_prep_close(sqe, q->fd);
+		break;
+	case RG__OP_FSYNC:
+		io_uring_prep_fsync(sqe, q->fd, q->flags ? IORING_FSYNC_DATASYNC : 0);
+		break;
+	case RG__OP_STATX:
+		io_uring_prep_statx(sqe, q->fd, q->buf, q->flags, q->mode, q->aux);
+		break;
+	case RG__OP_FALLOCATE:
+		io_uring_prep_fallocate(sqe, q->fd, q->flags, q->off, (off_t)q->len);
+		break;
+	default:
+		rg__fatal("io: bad opcode %d", q->op);
+	}
+}
+
+int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
+{
+	rg__task *t = rg__self();
+	rg__p *p = rg__getp();
+	rg__io_op op;
+	op.h.fn = op_cqe;
+	op.ht.fn = tmo_cqe;
+	op.t = t;
+	op.p = p;
+	op.res = 0;
+	op.tres = 0;
+	op.cancel_issued = false;
+	int r = rg__io_op_begin(t, &op);
+	if (r)
+		return r;
+	struct io_uring *ring = rg__p_ring(p);
+	bool timed = deadline >= 0;
+	struct __kernel_timespec ts;
+	sq_reserve(p, ring, timed ? 2 : 1);
+	op.ticket = rg__park_prepare();
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	prep(sqe, q);
+	io_uring_sqe_set_data(sqe, &op.h);
+	op.pending = 1;
+	if (timed) {
+		sqe->flags |= IOSQE_IO_LINK;
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		struct io_uring_sqe *ts_sqe = io_uring_get_sqe(ring);
+		io_uring_prep_link_timeout(ts_sqe, &ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data(ts_sqe, &op.ht);
+		op.pending = 2;
+	}
+	rg__park(RG__WAIT_IO, -1, NULL, NULL);
+
+	int res = op.res;
+	bool cancelled = op.cancel_issued && (res == -ECANCELED || res == -EINTR);
+	bool timedout = !cancelled && timed && res == -ECANCELED && op.tres == -ETIME;
+	rg__io_op_end(t, &op, cancelled);
+	if (cancelled)
+		return -ECANCELED;
+	if (timedout)
+		return nonblock ? -EAGAIN : -ETIMEDOUT;
+	return res;
+}
+
+void rg__uring_cancel_op(rg__io_op *op)
+{
+	if (op->pending == 0 || op->cancel_issued)
+		return;
+	op->cancel_issued = true;
+	struct io_uring_sqe *sqe = rg__p_sqe(op->p);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&op->h, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}

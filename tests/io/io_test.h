@@ -1,0 +1,109 @@
+/* tests/io/io_test.h — helpers shared by the io tests (header only). */
+#ifndef RG_TESTS_IO_TEST_H
+#define RG_TESTS_IO_TEST_H
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ringo.h"
+#include "ringo/io.h"
+
+#define MS (1000000LL)
+
+/* A listener on 127.0.0.1 (or ::1) with an ephemeral port; *port set. */
+static inline int t_listen(int family, int *port)
+{
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr(family == AF_INET6 ? "::1" : "127.0.0.1", 0, &ss);
+	CHECK(len > 0);
+	int fd = rg_listen((struct sockaddr *)&ss, (socklen_t)len, 4096, RG_LISTEN_REUSEADDR);
+	if (fd < 0)
+		return fd;
+	socklen_t sl = sizeof ss;
+	CHECK(getsockname(fd, (struct sockaddr *)&ss, &sl) == 0);
+	*port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+	                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static inline int t_connect(int family, int port, int64_t deadline)
+{
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr(family == AF_INET6 ? "::1" : "127.0.0.1", port, &ss);
+	CHECK(len > 0);
+	int fd = rg_socket(family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return fd;
+	int r = rg_connect(fd, (struct sockaddr *)&ss, (socklen_t)len, deadline);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* A connected TCP pair over loopback: fds[0] client, fds[1] server side. */
+static inline void t_tcp_pair(int family, int fds[2])
+{
+	int port;
+	int l = t_listen(family, &port);
+	CHECK(l >= 0);
+	fds[0] = t_connect(family, port, -1);
+	CHECK(fds[0] >= 0);
+	fds[1] = rg_accept(l, NULL, NULL, -1);
+	CHECK(fds[1] >= 0);
+	close(l);
+}
+
+static inline void t_raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Open fds, not counting eventfds (each P makes its own lazily). */
+static inline int t_open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 65536; fd++) {
+		if (fcntl(fd, F_GETFD) < 0)
+			continue;
+		char p[64], l[128];
+		snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+		ssize_t k = readlink(p, l, sizeof l - 1);
+		if (k > 0) {
+			l[k] = 0;
+			if (strstr(l, "eventfd") || strstr(l, "io_uring") || strstr(l, "eventpoll"))
+				continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+static inline int t_run(rg_main_fn fn, int procs)
+{
+	rg_config c = { .procs = procs, .quiet = 1 };
+	return rg_run(fn, NULL, &c);
+}
+
+/* A simple task join: counter + spin-sleep. */
+static inline void t_wait_count(_Atomic int *c, int want)
+{
+	while (atomic_load(c) < want)
+		rg_sleep(MS / 2);
+}
+#endif

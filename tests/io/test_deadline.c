@@ -1,0 +1,109 @@
+/* Deadlines: recv, accept, connect-less poll, read on a pipe time out
+ * within tolerance with -ETIMEDOUT; a past deadline fails at once; many
+ * tasks with staggered deadlines all wake in time; a deadline that is not
+ * reached does not disturb the call. */
+// ctest-timeout: 60
+#include <poll.h>
+
+#include "io_test.h"
+
+#define TOL (T_SANITIZED ? 60 * MS : 25 * MS)
+
+static int64_t elapsed_check(int64_t t0, int64_t want)
+{
+	int64_t d = rg_now() - t0;
+	if (d < want - MS || d > want + TOL) {
+		fprintf(stderr, "deadline off: wanted %lld ms, took %.3f ms\n", (long long)(want / MS),
+		        (double)d / MS);
+		CHECK(0);
+	}
+	return d;
+}
+
+static int fds[2], lfd;
+static _Atomic int done;
+
+static void waiter(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	char c;
+	int64_t want = (10 + (i % 20) * 5) * MS;
+	int64_t t0 = rg_now();
+	CHECK_EQ(rg_recv(sp[0], &c, 1, 0, t0 + want), -ETIMEDOUT);
+	elapsed_check(t0, want);
+	close(sp[0]);
+	close(sp[1]);
+	atomic_fetch_add(&done, 1);
+}
+
+static void late_sender(void *arg)
+{
+	rg_sleep(20 * MS);
+	CHECK_EQ(rg_send(fds[0], "z", 1, 0, -1), 1);
+}
+
+static int main_fn(void *arg)
+{
+	t_tcp_pair(AF_INET, fds);
+	char buf[16];
+	int64_t t0 = rg_now();
+	CHECK_EQ(rg_recv(fds[1], buf, sizeof buf, 0, t0 + 50 * MS), -ETIMEDOUT);
+	elapsed_check(t0, 50 * MS);
+	t0 = rg_now();
+	CHECK_EQ(rg_poll(fds[1], POLLIN, t0 + 30 * MS), -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+	/* a past deadline: at once, even with data ready */
+	CHECK_EQ(rg_send(fds[0], "a", 1, 0, -1), 1);
+	CHECK_EQ(rg_recv(fds[1], buf, 1, 0, 1), -ETIMEDOUT);
+	CHECK_EQ(rg_recv(fds[1], buf, 1, 0, rg_now() - MS), -ETIMEDOUT);
+	CHECK_EQ(rg_recv(fds[1], buf, 1, 0, rg_now() + 1000 * MS), 1);
+	CHECK_EQ(rg_recv(fds[1], buf, 1, 0, -2), -EINVAL);
+	/* the data arrives before the deadline: the call gets it */
+	CHECK(rg_go(late_sender, NULL) > 0);
+	t0 = rg_now();
+	CHECK_EQ(rg_recv(fds[1], buf, 1, 0, t0 + 2000 * MS), 1);
+	CHECK(rg_now() - t0 < 1000 * MS);
+	/* accept */
+	int port;
+	lfd = t_listen(AF_INET, &port);
+	CHECK(lfd >= 0);
+	t0 = rg_now();
+	CHECK_EQ(rg_accept(lfd, NULL, NULL, t0 + 40 * MS), -ETIMEDOUT);
+	elapsed_check(t0, 40 * MS);
+	/* pipe read */
+	int pp[2];
+	CHECK(pipe2(pp, O_CLOEXEC) == 0);
+	t0 = rg_now();
+	CHECK_EQ(rg_read(pp[0], buf, 1, t0 + 30 * MS), -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+	/* send on a full socket times out */
+	int sndbuf = 4096;
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+	static char big[1 << 16];
+	size_t sent = 0;
+	ssize_t r;
+	t0 = rg_now();
+	while ((r = rg_send(fds[0], big, sizeof big, 0, rg_now() + 30 * MS)) > 0)
+		sent += (size_t)r;
+	CHECK_EQ(r, -ETIMEDOUT);
+	CHECK(sent > 0);
+	/* many at once, staggered */
+	int n = T_SANITIZED ? 100 : 500;
+	for (int i = 0; i < n; i++)
+		CHECK(rg_go(waiter, (void *)(intptr_t)i) > 0);
+	t_wait_count(&done, n);
+	close(pp[0]);
+	close(pp[1]);
+	close(lfd);
+	close(fds[0]);
+	close(fds[1]);
+	return 0;
+}
+
+int main(void)
+{
+	CHECK_EQ(t_run(main_fn, 2), 0);
+	return T_PASS;
+}
