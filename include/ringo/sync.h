@@ -1,0 +1,219 @@
+/*
+ * ringo/sync.h — channels and select, Mutex, RWMutex, WaitGroup, Once,
+ * Cond, weighted Semaphore and Context, with Go's semantics.
+ *
+ * Conventions (see ringo/core.h): >= 0 on success, -errno on failure, errno
+ * untouched.  Deadlines are absolute CLOCK_MONOTONIC nanoseconds (rg_now());
+ * -1 waits forever, 0 does not block.  Errors of blocking calls:
+ *   -EAGAIN     deadline 0 and the operation would have had to wait
+ *   -ETIMEDOUT  the deadline passed (or the bound Context's deadline did)
+ *   -ECANCELED  the task's bound Context was cancelled (rg_ctx_bind)
+ *   -EPIPE      send on a closed channel, or a second close
+ * Blocking calls may only be made from a task.  The lock-like objects
+ * (rg_mutex, rg_rwmutex, rg_waitgroup, rg_once, rg_cond, rg_sema) are
+ * plain structs: zero them (or use the *_INIT macros) and they are ready;
+ * they need no destroy call once no task uses them.
+ */
+#ifndef RINGO_SYNC_H
+#define RINGO_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringo/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- channels --------------------------------------------------------- */
+
+typedef struct rg_chan rg_chan;
+
+/* A channel of elements of elem_size bytes (0 allowed) with a buffer of
+ * cap elements (0: unbuffered).  NULL when out of memory or on overflow. */
+RG_API rg_chan *rg_chan_make(size_t elem_size, size_t cap);
+/* Frees a channel no task uses any more (none waits on it, none will). */
+RG_API void rg_chan_free(rg_chan *ch);
+
+/* Copies elem_size bytes from *v into the channel: handed directly to a
+ * waiting receiver if there is one, else into the buffer, else waits.
+ * 0, -EPIPE (closed, even while waiting), -EAGAIN, -ETIMEDOUT,
+ * -ECANCELED.  A NULL channel is never ready (waits until the deadline). */
+RG_API int rg_chan_send(rg_chan *ch, const void *v, int64_t deadline);
+/* Receives into *out (may be NULL to drop the value).  *ok (may be NULL)
+ * is true for a value sent, false once the channel is closed and drained
+ * (then *out is zeroed and the result is 0).  0, -EAGAIN, -ETIMEDOUT,
+ * -ECANCELED. */
+RG_API int rg_chan_recv(rg_chan *ch, void *out, bool *ok, int64_t deadline);
+/* Closes: every waiting receiver gets ok=false, every waiting sender
+ * -EPIPE; receivers drain the buffer first.  0, or -EPIPE if already
+ * closed (-EINVAL for NULL). */
+RG_API int rg_chan_close(rg_chan *ch);
+RG_API size_t rg_chan_len(const rg_chan *ch); /* buffered elements now */
+RG_API size_t rg_chan_cap(const rg_chan *ch);
+
+/* --- select ------------------------------------------------------------ */
+
+enum { RG_SELECT_RECV = 0, RG_SELECT_SEND = 1 };
+
+typedef struct rg_select_case {
+	rg_chan *ch;  /* NULL: this case is never ready */
+	int dir;      /* RG_SELECT_RECV or RG_SELECT_SEND */
+	void *val;    /* send: the value; receive: where to store (or NULL) */
+	bool ok;      /* out, for the chosen case.  Receive: as rg_chan_recv's
+	                 ok.  Send: true if sent, false if the channel was closed
+	                 (Go panics there; ringo reports it) */
+} rg_select_case;
+
+/* Waits until one of the n cases can proceed, performs it and returns its
+ * index.  When several are ready one is chosen uniformly at random.  A
+ * "default" case is deadline 0: -EAGAIN when no case is ready.  -ETIMEDOUT,
+ * -ECANCELED as for a channel operation; -EINVAL for a bad case or n < 0.
+ * n == 0 (or all channels NULL) waits until the deadline. */
+RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
+
+/* --- Mutex -------------------------------------------------------------- */
+
+/* Go's sync.Mutex: a waiter spins briefly while the owner runs on another
+ * P, then parks; a waiter that waited over 1 ms switches the mutex to
+ * starvation mode, where the unlocker hands ownership to the first waiter.
+ * Not recursive; any task may unlock it. */
+typedef struct rg_mutex {
+	_Alignas(8) unsigned char _priv[32];
+} rg_mutex;
+#define RG_MUTEX_INIT {{0}}
+
+RG_API void rg_mutex_lock(rg_mutex *m);
+/* 0, -EAGAIN (deadline 0, locked), -ETIMEDOUT, -ECANCELED (bound ctx). */
+RG_API int rg_mutex_lock_until(rg_mutex *m, int64_t deadline);
+RG_API bool rg_mutex_trylock(rg_mutex *m);
+/* Aborts with "ringo: fatal: sync: unlock of unlocked mutex" if unlocked. */
+RG_API void rg_mutex_unlock(rg_mutex *m);
+
+/* --- RWMutex ------------------------------------------------------------ */
+
+/* Go's sync.RWMutex: many readers or one writer; a writer waiting blocks
+ * new readers, so writers are not starved.  A reader must not take the
+ * read lock again while it holds it (a waiting writer would deadlock it). */
+typedef struct rg_rwmutex {
+	_Alignas(8) unsigned char _priv[128];
+} rg_rwmutex;
+#define RG_RWMUTEX_INIT {{0}}
+
+RG_API void rg_rwmutex_rlock(rg_rwmutex *rw);
+RG_API bool rg_rwmutex_tryrlock(rg_rwmutex *rw);
+RG_API void rg_rwmutex_runlock(rg_rwmutex *rw);
+RG_API void rg_rwmutex_lock(rg_rwmutex *rw);
+RG_API bool rg_rwmutex_trylock(rg_rwmutex *rw);
+RG_API void rg_rwmutex_unlock(rg_rwmutex *rw);
+
+/* --- WaitGroup ------------------------------------------------------------ */
+
+typedef struct rg_waitgroup {
+	_Alignas(8) unsigned char _priv[32];
+} rg_waitgroup;
+#define RG_WAITGROUP_INIT {{0}}
+
+/* Adds delta (may be negative) to the counter; aborts if it goes
+ * negative.  When it reaches zero every waiter is released. */
+RG_API void rg_waitgroup_add(rg_waitgroup *wg, int64_t delta);
+RG_API void rg_waitgroup_done(rg_waitgroup *wg);
+/* 0 once the counter is zero; -EAGAIN, -ETIMEDOUT, -ECANCELED. */
+RG_API int rg_waitgroup_wait(rg_waitgroup *wg, int64_t deadline);
+
+/* --- Once ----------------------------------------------------------------- */
+
+typedef struct rg_once {
+	_Alignas(8) unsigned char _priv[40];
+} rg_once;
+#define RG_ONCE_INIT {{0}}
+
+/* Calls fn(arg) the first time only; every caller returns after it has
+ * returned. */
+RG_API void rg_once_do(rg_once *o, void (*fn)(void *arg), void *arg);
+
+/* --- Cond ----------------------------------------------------------------- */
+
+typedef struct rg_cond {
+	_Alignas(8) unsigned char _priv[32];
+} rg_cond;
+#define RG_COND_INIT {{0}}
+
+/* Unlocks m, waits for a signal, locks m again.  As in Go, wake-ups are
+ * not tied to a predicate: wait in a loop. */
+RG_API void rg_cond_wait(rg_cond *c, rg_mutex *m);
+RG_API void rg_cond_signal(rg_cond *c);    /* wakes the longest waiter */
+RG_API void rg_cond_broadcast(rg_cond *c); /* wakes every waiter */
+
+/* --- weighted Semaphore (golang.org/x/sync/semaphore) --------------------- */
+
+typedef struct rg_sema {
+	_Alignas(8) unsigned char _priv[40];
+} rg_sema;
+
+RG_API void rg_sema_init(rg_sema *s, int64_t size);
+/* Acquires n units, FIFO (a large request is not overtaken by small
+ * ones).  0, -EAGAIN, -ETIMEDOUT, -ECANCELED, -EINVAL (n < 0 or n >
+ * size: could never succeed). */
+RG_API int rg_sema_acquire(rg_sema *s, int64_t n, int64_t deadline);
+RG_API bool rg_sema_try_acquire(rg_sema *s, int64_t n);
+/* Aborts if more is released than held. */
+RG_API void rg_sema_release(rg_sema *s, int64_t n);
+
+/* --- Context ---------------------------------------------------------------- */
+
+/* Go's context.Context.  A context is reference counted: a constructor
+ * returns one reference, which the caller gives back with rg_ctx_release
+ * (that also cancels it, like calling Go's CancelFunc: always release).
+ * A child keeps its parent alive.  rg_ctx_background() is never freed.
+ * Every function is safe from any task or thread. */
+typedef struct rg_ctx rg_ctx;
+
+RG_API rg_ctx *rg_ctx_background(void);
+/* 0, -EINVAL (NULL parent or out), -ENOMEM. */
+RG_API int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out);
+/* The child's deadline is min(deadline, the parent's).  A past deadline
+ * gives a context already done with -ETIMEDOUT. */
+RG_API int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out);
+RG_API int rg_ctx_with_timeout(rg_ctx *parent, int64_t ns, rg_ctx **out);
+/* Carries key -> val (compared by address); lookups walk to the root. */
+RG_API int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out);
+
+/* Cancels ctx and every descendant (error -ECANCELED); no-op once done
+ * and on contexts that cannot be cancelled (background, values). */
+RG_API void rg_ctx_cancel(rg_ctx *ctx);
+RG_API void rg_ctx_retain(rg_ctx *ctx);
+/* Cancels (as rg_ctx_cancel) if this is a cancellable context, then
+ * drops one reference. */
+RG_API void rg_ctx_release(rg_ctx *ctx);
+
+/* A channel closed when ctx is done, usable in rg_select; NULL (never
+ * ready) for a context that can never be done.  Owned by ctx. */
+RG_API rg_chan *rg_ctx_done(rg_ctx *ctx);
+/* 0 while not done, then -ECANCELED or -ETIMEDOUT (deadline). */
+RG_API int rg_ctx_err(rg_ctx *ctx);
+/* Stores the deadline and returns true if ctx has one. */
+RG_API bool rg_ctx_deadline(rg_ctx *ctx, int64_t *deadline);
+RG_API void *rg_ctx_value(rg_ctx *ctx, const void *key);
+
+/* Runs fn(arg) in a new task once ctx is done (at once if it is already).
+ * Returns an id > 0 for rg_ctx_after_stop, or -ENOMEM. */
+RG_API int64_t rg_ctx_after_func(rg_ctx *ctx, void (*fn)(void *arg), void *arg);
+/* true if this stopped fn from being run; false if it ran or is running. */
+RG_API bool rg_ctx_after_stop(rg_ctx *ctx, int64_t id);
+
+/* Binds ctx to the calling task (NULL unbinds) and returns the previous
+ * binding.  While bound, the task's blocking calls of this header —
+ * channel operations and select, rg_mutex_lock_until, rg_waitgroup_wait,
+ * rg_sema_acquire — end with rg_ctx_err(ctx) once ctx is done, instead of
+ * waiting on.  (Operations that can complete at once still do.)  The
+ * caller keeps ctx alive while it is bound; no reference is taken. */
+RG_API rg_ctx *rg_ctx_bind(rg_ctx *ctx);
+RG_API rg_ctx *rg_ctx_current(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

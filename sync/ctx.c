@@ -1,0 +1,546 @@
+/*
+ * sync/ctx.c — Context, after Go's context/context.go.
+ *
+ * Three kinds: the background (never done), cancel contexts (WithCancel,
+ * WithDeadline, WithTimeout) and value contexts.  Cancellation state lives
+ * in cancel contexts only; a value context refers to its nearest cancel
+ * ancestor (`owner`), whose error, done channel and waiters it shares.
+ *
+ * Cancelling a context (under its lock): set err once, detach its
+ * children, its after-funcs, the tasks parked under it (rg__park_ctx) and
+ * its deadline task; claim those tasks' parks.  Then, unlocked: close the
+ * done channel, ready the claimed tasks, start the after-funcs, and do the
+ * same to every detached child with the same error — iteratively, through
+ * a worklist, so a deep chain cannot overflow a task's stack.
+ *
+ * Lifetime: reference counts.  The creator holds one (rg_ctx_release), a
+ * child holds one on its parent, a parent's children list holds one on each
+ * child (dropped when the child is detached: cancelled, by either side),
+ * and a deadline task holds one until it ends.
+ *
+ * Parking under a bound context: the unlock callback of rg__park_ctx links
+ * a record into the owner's waiters *before* releasing the primitive's
+ * lock(s), so the record is published only once the task's context is
+ * saved, and is visible to the canceller before any other waker could let
+ * the task run on.  If the context is already done it abandons the park.
+ * Lock order: a primitive's queue lock, then a context lock; a context lock
+ * is never held while taking a channel lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sync/sync_int.h"
+
+enum { CTX_BG, CTX_CANCEL, CTX_VALUE };
+
+struct ctxwait {
+	rg__task *task;        /* const while linked */
+	uint64_t ticket;       /* const while linked */
+	struct ctxwait *next, *prev; /* owner lock */
+	bool linked;           /* owner lock */
+	bool fired;            /* written by the canceller that won the claim */
+	bool abandoned;        /* written by the unlock callback */
+};
+
+struct after {
+	int64_t id;
+	void (*fn)(void *);
+	void *arg;
+	struct after *next;    /* owner lock */
+};
+
+struct rg_ctx {
+	_Atomic int64_t refs;
+	int kind;              /* const */
+	rg_ctx *parent;        /* const; a reference */
+	rg_ctx *owner;         /* const: nearest cancel ctx (self, ancestor) or NULL */
+	int64_t deadline;      /* const: INT64_MAX for none */
+	const void *key;       /* const (value kind) */
+	void *val;             /* const (value kind) */
+
+	rg__spin lock;         /* guards the fields below (cancel kind) */
+	_Atomic int err;       /* lock to write; read lock-free, acquire */
+	rg_chan *_Atomic done; /* lock to create; read lock-free, acquire */
+	rg_ctx *children;      /* lock: children registered here */
+	struct ctxwait *waiters; /* lock: tasks parked under this context */
+	struct after *afters;  /* lock */
+	rg__task *timer_task;  /* lock: the deadline task, while armed */
+	uint64_t timer_ticket; /* lock */
+	bool timer_armed;      /* lock */
+
+	/* In the children list of registered_in; guarded by ITS lock. */
+	rg_ctx *registered_in;
+	rg_ctx *sib_next, *sib_prev;
+
+	rg_ctx *work_next;     /* private to the canceller that detached it */
+};
+
+static rg_ctx background = {
+	.refs = INT64_MAX / 2,
+	.kind = CTX_BG,
+	.deadline = INT64_MAX,
+};
+
+static _Atomic int64_t after_ids = 1;
+
+rg_ctx *rg_ctx_background(void) { return &background; }
+
+static void ctx_unref(rg_ctx *c);
+
+static void ctx_free(rg_ctx *c)
+{
+	rg_chan *d = atomic_load(&c->done);
+	if (d)
+		rg_chan_free(d);
+	struct after *a = c->afters;
+	while (a) {
+		struct after *n = a->next;
+		rg__free(a);
+		a = n;
+	}
+	rg_ctx *p = c->parent;
+	rg__free(c);
+	if (p)
+		ctx_unref(p);
+}
+
+static void ctx_unref(rg_ctx *c)
+{
+	if (c->kind == CTX_BG)
+		return;
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		ctx_free(c);
+}
+
+void rg_ctx_retain(rg_ctx *c)
+{
+	if (c && c->kind != CTX_BG)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+static void after_tramp(void *arg)
+{
+	struct after *a = arg;
+	a->fn(a->arg);
+	rg__free(a);
+}
+
+static void after_start(struct after *a)
+{
+	rg_task_opts o = { .stack_size = 64 * 1024, .name = "ctx.after_func" };
+	if (rg_go_opts(after_tramp, a, &o) < 0)
+		after_tramp(a); /* runtime stopping: run it here */
+}
+
+/* Cancel one context: mark it, wake what waits on it, and append its
+ * children (each carrying the list's reference) to *work. */
+static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
+{
+	rg__spin_lock(&c->lock);
+	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
+		rg__spin_unlock(&c->lock);
+		return;
+	}
+	atomic_store_explicit(&c->err, err, memory_order_release);
+	rg_ctx *kids = c->children;
+	c->children = NULL;
+	for (rg_ctx *k = kids; k; k = k->sib_next)
+		k->registered_in = NULL;
+	struct ctxwait *wake = NULL;
+	for (struct ctxwait *w = c->waiters, *n; w; w = n) {
+		n = w->next;
+		w->linked = false;
+		if (rg__claim(w->task, w->ticket)) {
+			w->fired = true;
+			w->next = wake;
+			wake = w;
+		}
+	}
+	c->waiters = NULL;
+	struct after *afters = c->afters;
+	c->afters = NULL;
+	rg__task *timer = NULL;
+	if (c->timer_armed) {
+		c->timer_armed = false;
+		if (rg__claim(c->timer_task, c->timer_ticket))
+			timer = c->timer_task;
+	}
+	rg_chan *done = atomic_load_explicit(&c->done, memory_order_relaxed);
+	rg__spin_unlock(&c->lock);
+
+	if (done)
+		rg_chan_close(done);
+	while (wake) {
+		struct ctxwait *n = wake->next;
+		rg__task *t = wake->task;
+		rg__ready(t);
+		wake = n;
+	}
+	if (timer)
+		rg__ready(timer);
+	while (afters) {
+		struct after *n = afters->next;
+		after_start(afters);
+		afters = n;
+	}
+	while (kids) {
+		rg_ctx *n = kids->sib_next;
+		kids->sib_next = kids->sib_prev = NULL;
+		kids->work_next = *work;
+		*work = kids;
+		kids = n;
+	}
+}
+
+static void cancel_tree(rg_ctx *c, int err)
+{
+	rg_ctx *work = NULL;
+	cancel_one(c, err, &work);
+	while (work) {
+		rg_ctx *k = work;
+		work = k->work_next;
+		cancel_one(k, err, &work);
+		ctx_unref(k); /* the parent list's reference */
+	}
+}
+
+/* Detach c from its parent's children list, if still there. */
+static void detach(rg_ctx *c)
+{
+	rg_ctx *o = c->parent ? c->parent->owner : NULL;
+	if (!o)
+		return;
+	bool dropped = false;
+	rg__spin_lock(&o->lock);
+	if (c->registered_in == o) {
+		if (c->sib_prev)
+			c->sib_prev->sib_next = c->sib_next;
+		else
+			o->children = c->sib_next;
+		if (c->sib_next)
+			c->sib_next->sib_prev = c->sib_prev;
+		c->sib_next = c->sib_prev = NULL;
+		c->registered_in = NULL;
+		dropped = true;
+	}
+	rg__spin_unlock(&o->lock);
+	if (dropped)
+		ctx_unref(c);
+}
+
+void rg_ctx_cancel(rg_ctx *c)
+{
+	if (!c || c->kind != CTX_CANCEL)
+		return;
+	cancel_tree(c, -ECANCELED);
+	detach(c);
+}
+
+void rg_ctx_release(rg_ctx *c)
+{
+	if (!c || c->kind == CTX_BG)
+		return;
+	if (c->kind == CTX_CANCEL)
+		rg_ctx_cancel(c);
+	ctx_unref(c);
+}
+
+static rg_ctx *ctx_new(rg_ctx *parent, int kind)
+{
+	rg_ctx *c = rg__calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->kind = kind;
+	c->parent = parent;
+	rg_ctx_retain(parent);
+	c->deadline = parent->deadline;
+	c->owner = kind == CTX_CANCEL ? c : parent->owner;
+	return c;
+}
+
+/* Register a new cancel context under its parent's owner, or cancel it
+ * at once if the owner is done. */
+static void propagate(rg_ctx *c)
+{
+	rg_ctx *o = c->parent->owner;
+	if (!o)
+		return;
+	int err = 0;
+	rg__spin_lock(&o->lock);
+	err = atomic_load_explicit(&o->err, memory_order_relaxed);
+	if (!err) {
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+		c->registered_in = o;
+		c->sib_prev = NULL;
+		c->sib_next = o->children;
+		if (o->children)
+			o->children->sib_prev = c;
+		o->children = c;
+	}
+	rg__spin_unlock(&o->lock);
+	if (err)
+		cancel_tree(c, err);
+}
+
+int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out)
+{
+	if (!parent || !out)
+		return -EINVAL;
+	rg_ctx *c = ctx_new(parent, CTX_CANCEL);
+	if (!c)
+		return -ENOMEM;
+	propagate(c);
+	*out = c;
+	return 0;
+}
+
+static void timer_main(void *arg)
+{
+	rg_ctx *c = arg;
+	rg__spin_lock(&c->lock);
+	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
+		rg__spin_unlock(&c->lock);
+		ctx_unref(c);
+		return;
+	}
+	c->timer_task = rg__self();
+	c->timer_ticket = rg__park_prepare();
+	c->timer_armed = true;
+	int r = rg__park(RG__WAIT_CTX, c->deadline, rg__spin_unlock_cb, &c->lock);
+	if (r != 0) {
+		rg__spin_lock(&c->lock);
+		c->timer_armed = false;
+		rg__spin_unlock(&c->lock);
+		cancel_tree(c, -ETIMEDOUT);
+	}
+	ctx_unref(c);
+}
+
+int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
+{
+	if (!parent || !out)
+		return -EINVAL;
+	if (deadline >= parent->deadline)
+		return rg_ctx_with_cancel(parent, out); /* the parent's comes first */
+	rg_ctx *c = ctx_new(parent, CTX_CANCEL);
+	if (!c)
+		return -ENOMEM;
+	c->deadline = deadline;
+	propagate(c);
+	*out = c;
+	if (deadline <= rg_now()) {
+		cancel_tree(c, -ETIMEDOUT);
+		return 0;
+	}
+	if (atomic_load(&c->err))
+		return 0;
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	rg_task_opts o = { .stack_size = 16 * 1024, .name = "ctx.deadline" };
+	int64_t id = rg_go_opts(timer_main, c, &o);
+	if (id < 0) {
+		ctx_unref(c);
+		rg_ctx_release(c);
+		*out = NULL;
+		return (int)id;
+	}
+	return 0;
+}
+
+int rg_ctx_with_timeout(rg_ctx *parent, int64_t ns, rg_ctx **out)
+{
+	int64_t now = rg_now();
+	int64_t d = ns > INT64_MAX - now ? INT64_MAX - 1 : now + ns;
+	return rg_ctx_with_deadline(parent, d, out);
+}
+
+int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out)
+{
+	if (!parent || !out)
+		return -EINVAL;
+	rg_ctx *c = ctx_new(parent, CTX_VALUE);
+	if (!c)
+		return -ENOMEM;
+	c->key = key;
+	c->val = val;
+	*out = c;
+	return 0;
+}
+
+int rg_ctx_err(rg_ctx *c)
+{
+	if (!c || !c->owner)
+		return 0;
+	return atomic_load_explicit(&c->owner->err, memory_order_acquire);
+}
+
+rg_chan *rg_ctx_done(rg_ctx *c)
+{
+	if (!c || !c->owner)
+		return NULL;
+	rg_ctx *o = c->owner;
+	rg_chan *d = atomic_load_explicit(&o->done, memory_order_acquire);
+	if (d)
+		return d;
+	rg__spin_lock(&o->lock);
+	d = atomic_load_explicit(&o->done, memory_order_relaxed);
+	if (!d) {
+		d = rg_chan_make(0, 0);
+		if (!d)
+			rg__fatal("sync: out of memory for a context's done channel");
+		/* closed before it is published: nobody else can hold it */
+		if (atomic_load_explicit(&o->err, memory_order_relaxed))
+			rg_chan_close(d);
+		atomic_store_explicit(&o->done, d, memory_order_release);
+	}
+	rg__spin_unlock(&o->lock);
+	return d;
+}
+
+bool rg_ctx_deadline(rg_ctx *c, int64_t *deadline)
+{
+	if (!c || c->deadline == INT64_MAX)
+		return false;
+	if (deadline)
+		*deadline = c->deadline;
+	return true;
+}
+
+void *rg_ctx_value(rg_ctx *c, const void *key)
+{
+	for (; c; c = c->parent)
+		if (c->kind == CTX_VALUE && c->key == key)
+			return c->val;
+	return NULL;
+}
+
+int64_t rg_ctx_after_func(rg_ctx *c, void (*fn)(void *), void *arg)
+{
+	if (!c || !fn)
+		return -EINVAL;
+	int64_t id = atomic_fetch_add(&after_ids, 1);
+	rg_ctx *o = c->owner;
+	if (!o)
+		return id; /* never done: never runs */
+	struct after *a = rg__malloc(sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->id = id;
+	a->fn = fn;
+	a->arg = arg;
+	rg__spin_lock(&o->lock);
+	if (atomic_load_explicit(&o->err, memory_order_relaxed)) {
+		rg__spin_unlock(&o->lock);
+		after_start(a);
+		return id;
+	}
+	a->next = o->afters;
+	o->afters = a;
+	rg__spin_unlock(&o->lock);
+	return id;
+}
+
+bool rg_ctx_after_stop(rg_ctx *c, int64_t id)
+{
+	if (!c || !c->owner)
+		return false;
+	rg_ctx *o = c->owner;
+	struct after *found = NULL;
+	rg__spin_lock(&o->lock);
+	for (struct after **pp = &o->afters; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	rg__spin_unlock(&o->lock);
+	if (found)
+		rg__free(found);
+	return found != NULL;
+}
+
+/* --- binding and parking --------------------------------------------------- */
+
+rg_ctx *rg_ctx_bind(rg_ctx *c)
+{
+	rg__task *t = rg__self();
+	if (!t)
+		return NULL;
+	void **slot = rg__task_slot(t, RG__TSLOT_CTX);
+	rg_ctx *prev = *slot;
+	*slot = c;
+	return prev;
+}
+
+rg_ctx *rg_ctx_current(void)
+{
+	rg__task *t = rg__self();
+	return t ? *rg__task_slot(t, RG__TSLOT_CTX) : NULL;
+}
+
+int rg__ctx_bound_err(void)
+{
+	return rg_ctx_err(rg_ctx_current());
+}
+
+struct pc_wrap {
+	rg__unlock_fn unlock;
+	void *arg;
+	rg_ctx *owner;
+	struct ctxwait *w;
+};
+
+static bool pc_unlock(rg__task *t, void *a)
+{
+	struct pc_wrap *pw = a;
+	rg__unlock_fn unlock = pw->unlock;
+	void *arg = pw->arg;
+	rg_ctx *o = pw->owner;
+	struct ctxwait *w = pw->w;
+	/* pw and w are on t's stack: valid until t can run, i.e. until the
+	 * primitive's lock or the context's lock is released below. */
+	rg__spin_lock(&o->lock);
+	if (atomic_load_explicit(&o->err, memory_order_relaxed)) {
+		rg__spin_unlock(&o->lock);
+		w->abandoned = true;
+		if (unlock)
+			unlock(t, arg);
+		return false;
+	}
+	w->prev = NULL;
+	w->next = o->waiters;
+	if (o->waiters)
+		o->waiters->prev = w;
+	o->waiters = w;
+	w->linked = true;
+	rg__spin_unlock(&o->lock);
+	return unlock ? unlock(t, arg) : true;
+}
+
+int rg__park_ctx(int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock, void *arg)
+{
+	rg__task *t = rg__self();
+	rg_ctx *c = t ? *rg__task_slot(t, RG__TSLOT_CTX) : NULL;
+	rg_ctx *o = c ? c->owner : NULL;
+	if (!o)
+		return rg__park(reason, deadline, unlock, arg);
+	struct ctxwait w = { .task = t, .ticket = ticket };
+	struct pc_wrap pw = { unlock, arg, o, &w };
+	int r = rg__park(reason, deadline, pc_unlock, &pw);
+	if (w.abandoned)
+		return r == 0 ? 0 : atomic_load_explicit(&o->err, memory_order_acquire);
+	if (w.fired)
+		return atomic_load_explicit(&o->err, memory_order_acquire);
+	rg__spin_lock(&o->lock);
+	if (w.linked) {
+		if (w.prev)
+			w.prev->next = w.next;
+		else
+			o->waiters = w.next;
+		if (w.next)
+			w.next->prev = w.prev;
+		w.linked = false;
+	}
+	rg__spin_unlock(&o->lock);
+	return r;
+}

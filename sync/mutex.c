@@ -1,0 +1,480 @@
+/*
+ * sync/mutex.c — Mutex, RWMutex, Cond and Once, after Go's sync/mutex.go,
+ * rwmutex.go, cond.go (runtime notifyList) and once.go.
+ *
+ * Mutex.  One atomic state word and a FIFO queue of parked waiters under a
+ * spinlock.  State bits:
+ *   LOCKED    held.
+ *   WOKEN     an unlocker has woken a waiter (or a spinner announced
+ *             itself), which now competes for the lock: further unlocks need
+ *             not wake another.
+ *   STARVING  starvation mode: the lock passes from the unlocker straight to
+ *             the first waiter (LOCKED stays set), and newcomers neither
+ *             spin nor grab it but queue at the tail.  STARVING implies
+ *             LOCKED.
+ *   WAITERS   the queue is not empty (set and cleared under the queue lock,
+ *             by CAS/atomic ops since lockers and unlockers read it without
+ *             the lock).  A waiter sets it only by a CAS from a LOCKED
+ *             state, so the holder's unlock must see it (no lost wake-up).
+ * Normal mode: a woken waiter competes with newcomers (which usually win:
+ * they are running).  If it loses it goes back to the head of the queue; a
+ * waiter that has waited over 1 ms sets STARVING.  An unlocker in
+ * starvation mode hands over ownership and clears STARVING if the waiter
+ * it woke is the last one or waited less than 1 ms (Go's rules).
+ * Timed-out (or cancelled) waiters unlink themselves under the queue lock;
+ * unlockers skip waiters whose claim they lose.
+ *
+ * RWMutex: Go's design exactly — a Mutex serialises writers; readerCount
+ * counts readers and goes negative (minus RW_MAX) while a writer is
+ * pending, which makes new readers wait; readerWait counts the readers the
+ * writer still waits for.  Its two semaphores are counting semaphores
+ * (csema) with a FIFO queue.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "sync/sync_int.h"
+
+#define LOCKED 1u
+#define WOKEN 2u
+#define STARVING 4u
+#define WAITERS 8u
+#define STARVE_NS 1000000
+
+struct mutex_impl {
+	_Atomic uint32_t state; /* atomic: LOCKED | WOKEN | STARVING | WAITERS */
+	rg__spin qlock;         /* guards q */
+	rg__waitq q;            /* qlock: parked waiters, FIFO; arg = wait start */
+	uint64_t _pad;
+};
+_Static_assert(sizeof(struct mutex_impl) <= sizeof(rg_mutex), "rg_mutex too small");
+
+static inline struct mutex_impl *MI(rg_mutex *m) { return (struct mutex_impl *)m; }
+
+static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
+{
+	int64_t wait_start = 0;
+	bool starving = false, awoke = false;
+	int iter = 0;
+	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	rg__task *self = rg__self();
+	for (;;) {
+		/* Spin while the owner runs elsewhere (not in starvation
+		 * mode: there the lock goes to the queue). */
+		if ((old & (LOCKED | STARVING)) == LOCKED && rg__sync_can_spin(iter)) {
+			if (!awoke && !(old & WOKEN) && (old & WAITERS) &&
+			    atomic_compare_exchange_weak(&m->state, &old, old | WOKEN))
+				awoke = true;
+			for (int i = 0; i < 30; i++)
+				rg__cpu_relax();
+			iter++;
+			old = atomic_load_explicit(&m->state, memory_order_relaxed);
+			continue;
+		}
+		if (!(old & (LOCKED | STARVING))) {
+			uint32_t nw = old | LOCKED;
+			if (awoke)
+				nw &= ~WOKEN;
+			if (atomic_compare_exchange_weak_explicit(&m->state, &old, nw, memory_order_acquire,
+			                                          memory_order_relaxed))
+				return 0;
+			continue;
+		}
+		if (deadline == 0 || !self) {
+			if (awoke)
+				atomic_fetch_and(&m->state, ~WOKEN);
+			if (deadline == 0)
+				return -EAGAIN;
+			awoke = false;
+			sched_yield(); /* a thread outside the runtime: poll */
+			old = atomic_load_explicit(&m->state, memory_order_relaxed);
+			continue;
+		}
+		/* Queue up: WAITERS is set by a CAS from a LOCKED state, under
+		 * the queue lock, together with the push. */
+		rg__spin_lock(&m->qlock);
+		old = atomic_load_explicit(&m->state, memory_order_relaxed);
+		if (!(old & LOCKED)) {
+			rg__spin_unlock(&m->qlock);
+			continue;
+		}
+		uint32_t nw = old | WAITERS;
+		if (starving)
+			nw |= STARVING;
+		if (awoke)
+			nw &= ~WOKEN;
+		if (!atomic_compare_exchange_strong(&m->state, &old, nw)) {
+			rg__spin_unlock(&m->qlock);
+			continue;
+		}
+		awoke = false;
+		rg__sudog sg = { .task = self };
+		sg.ticket = rg__park_prepare();
+		if (wait_start) {
+			sg.arg = (uint64_t)wait_start;
+			rg__waitq_push_front(&m->q, &sg); /* came back: LIFO */
+		} else {
+			wait_start = rg_now();
+			sg.arg = (uint64_t)wait_start;
+			rg__waitq_push(&m->q, &sg);
+		}
+		int r = use_ctx ? rg__park_ctx(RG__WAIT_MUTEX, deadline, sg.ticket, rg__spin_unlock_cb, &m->qlock)
+		                : rg__park(RG__WAIT_MUTEX, deadline, rg__spin_unlock_cb, &m->qlock);
+		if (r != 0) {
+			rg__spin_lock(&m->qlock);
+			if (sg.linked)
+				rg__waitq_remove(&m->q, &sg);
+			if (rg__waitq_empty(&m->q))
+				atomic_fetch_and(&m->state, ~WAITERS);
+			rg__spin_unlock(&m->qlock);
+			return r;
+		}
+		if (sg.handoff)
+			return 0; /* starvation mode: the lock is ours */
+		awoke = true; /* the unlocker set WOKEN for us */
+		iter = 0;
+		starving = starving || rg_now() - wait_start > STARVE_NS;
+		old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	}
+}
+
+void rg_mutex_lock(rg_mutex *mu)
+{
+	struct mutex_impl *m = MI(mu);
+	uint32_t z = 0;
+	if (__builtin_expect(atomic_compare_exchange_strong_explicit(&m->state, &z, LOCKED, memory_order_acquire,
+	                                                             memory_order_relaxed), 1))
+		return;
+	mutex_lock_slow(m, -1, false);
+}
+
+int rg_mutex_lock_until(rg_mutex *mu, int64_t deadline)
+{
+	struct mutex_impl *m = MI(mu);
+	uint32_t z = 0;
+	if (atomic_compare_exchange_strong_explicit(&m->state, &z, LOCKED, memory_order_acquire,
+	                                            memory_order_relaxed))
+		return 0;
+	return mutex_lock_slow(m, deadline, true);
+}
+
+bool rg_mutex_trylock(rg_mutex *mu)
+{
+	struct mutex_impl *m = MI(mu);
+	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	while (!(old & (LOCKED | STARVING)))
+		if (atomic_compare_exchange_weak_explicit(&m->state, &old, old | LOCKED, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return true;
+	return false;
+}
+
+static void mutex_unlock_slow(struct mutex_impl *m, uint32_t old)
+{
+	for (;;) {
+		if (!(old & LOCKED))
+			rg__fatal("sync: unlock of unlocked mutex %p", (void *)m);
+		if (old & STARVING)
+			break;
+		bool wake = (old & WAITERS) && !(old & WOKEN);
+		uint32_t nw = old & ~LOCKED;
+		if (wake)
+			nw |= WOKEN;
+		if (atomic_compare_exchange_weak_explicit(&m->state, &old, nw, memory_order_release,
+		                                          memory_order_relaxed)) {
+			if (!wake)
+				return;
+			rg__spin_lock(&m->qlock);
+			rg__sudog *sg = rg__waitq_claim(&m->q);
+			rg__task *t = sg ? sg->task : NULL;
+			uint32_t clr = sg ? 0 : WOKEN;
+			if (rg__waitq_empty(&m->q))
+				clr |= WAITERS;
+			if (clr)
+				atomic_fetch_and(&m->state, ~clr);
+			rg__spin_unlock(&m->qlock);
+			if (t)
+				rg__ready(t);
+			return;
+		}
+	}
+	/* Starvation mode: hand the lock to the first waiter. */
+	rg__spin_lock(&m->qlock);
+	rg__sudog *sg = rg__waitq_claim(&m->q);
+	rg__task *t = NULL;
+	if (sg) {
+		sg->handoff = true;
+		t = sg->task;
+		uint32_t clr = 0;
+		if (rg__waitq_empty(&m->q))
+			clr = WAITERS | STARVING;
+		else if (rg_now() - (int64_t)sg->arg < STARVE_NS)
+			clr = STARVING;
+		if (clr)
+			atomic_fetch_and_explicit(&m->state, ~clr, memory_order_release);
+	} else {
+		atomic_fetch_and_explicit(&m->state, ~(LOCKED | STARVING | WAITERS), memory_order_release);
+	}
+	rg__spin_unlock(&m->qlock);
+	if (t)
+		rg__ready(t);
+}
+
+void rg_mutex_unlock(rg_mutex *mu)
+{
+	struct mutex_impl *m = MI(mu);
+	uint32_t old = LOCKED;
+	if (__builtin_expect(atomic_compare_exchange_strong_explicit(&m->state, &old, 0, memory_order_release,
+	                                                             memory_order_relaxed), 1))
+		return;
+	mutex_unlock_slow(m, old);
+}
+
+/* --- counting semaphore (RWMutex's readerSem and writerSem) -------------- */
+
+struct csema {
+	rg__spin lock;   /* guards count and q */
+	uint32_t count;  /* lock: releases not yet taken */
+	rg__waitq q;     /* lock */
+};
+
+static void csema_acquire(struct csema *s, int reason)
+{
+	rg__spin_lock(&s->lock);
+	if (s->count > 0) {
+		s->count--;
+		rg__spin_unlock(&s->lock);
+		return;
+	}
+	rg__task *self = rg__self();
+	if (!self) {
+		/* outside the runtime: poll */
+		for (;;) {
+			rg__spin_unlock(&s->lock);
+			sched_yield();
+			rg__spin_lock(&s->lock);
+			if (s->count > 0) {
+				s->count--;
+				rg__spin_unlock(&s->lock);
+				return;
+			}
+		}
+	}
+	rg__sudog sg = { .task = self };
+	sg.ticket = rg__park_prepare();
+	rg__waitq_push(&s->q, &sg);
+	rg__park(reason, -1, rg__spin_unlock_cb, &s->lock);
+	/* woken only by a release, which handed us its count */
+}
+
+static void csema_release(struct csema *s)
+{
+	rg__spin_lock(&s->lock);
+	rg__sudog *sg = rg__waitq_claim(&s->q);
+	rg__task *t = sg ? sg->task : NULL;
+	if (!sg)
+		s->count++;
+	rg__spin_unlock(&s->lock);
+	if (t)
+		rg__ready(t);
+}
+
+/* --- RWMutex ----------------------------------------------------------------- */
+
+#define RW_MAX (1 << 30)
+
+struct rw_impl {
+	rg_mutex w;                    /* serialises writers */
+	struct csema writer_sem;       /* the writer waits for departing readers */
+	struct csema reader_sem;       /* readers wait for the writer */
+	_Atomic int32_t reader_count;  /* atomic: readers; < 0 while a writer is pending */
+	_Atomic int32_t reader_wait;   /* atomic: departing readers the writer waits for */
+};
+_Static_assert(sizeof(struct rw_impl) <= sizeof(rg_rwmutex), "rg_rwmutex too small");
+
+static inline struct rw_impl *RW(rg_rwmutex *rw) { return (struct rw_impl *)rw; }
+
+void rg_rwmutex_rlock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	if (atomic_fetch_add_explicit(&rw->reader_count, 1, memory_order_acquire) + 1 < 0)
+		csema_acquire(&rw->reader_sem, RG__WAIT_RWMUTEX); /* a writer is pending */
+}
+
+bool rg_rwmutex_tryrlock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	int32_t c = atomic_load_explicit(&rw->reader_count, memory_order_relaxed);
+	while (c >= 0)
+		if (atomic_compare_exchange_weak_explicit(&rw->reader_count, &c, c + 1, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return true;
+	return false;
+}
+
+void rg_rwmutex_runlock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	int32_t r = atomic_fetch_sub_explicit(&rw->reader_count, 1, memory_order_release) - 1;
+	if (r < 0) {
+		if (r + 1 == 0 || r + 1 == -RW_MAX)
+			rg__fatal("sync: runlock of unlocked rwmutex %p", (void *)x);
+		/* a writer is pending: the last departing reader wakes it */
+		if (atomic_fetch_sub_explicit(&rw->reader_wait, 1, memory_order_acq_rel) - 1 == 0)
+			csema_release(&rw->writer_sem);
+	}
+}
+
+void rg_rwmutex_lock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	rg_mutex_lock(&rw->w);
+	/* announce the writer to readers */
+	int32_t r = atomic_fetch_sub_explicit(&rw->reader_count, RW_MAX, memory_order_acq_rel);
+	if (r != 0 && atomic_fetch_add_explicit(&rw->reader_wait, r, memory_order_acq_rel) + r != 0)
+		csema_acquire(&rw->writer_sem, RG__WAIT_RWMUTEX);
+}
+
+bool rg_rwmutex_trylock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	if (!rg_mutex_trylock(&rw->w))
+		return false;
+	int32_t z = 0;
+	if (!atomic_compare_exchange_strong_explicit(&rw->reader_count, &z, -RW_MAX, memory_order_acquire,
+	                                             memory_order_relaxed)) {
+		rg_mutex_unlock(&rw->w);
+		return false;
+	}
+	return true;
+}
+
+void rg_rwmutex_unlock(rg_rwmutex *x)
+{
+	struct rw_impl *rw = RW(x);
+	int32_t r = atomic_fetch_add_explicit(&rw->reader_count, RW_MAX, memory_order_release) + RW_MAX;
+	if (r >= RW_MAX)
+		rg__fatal("sync: unlock of unlocked rwmutex %p", (void *)x);
+	for (int32_t i = 0; i < r; i++)
+		csema_release(&rw->reader_sem);
+	rg_mutex_unlock(&rw->w);
+}
+
+/* --- Cond (Go's notifyList: tickets, so a signal is never lost) ------------ */
+
+struct cond_impl {
+	rg__spin lock;            /* guards q; wait/notify written under it */
+	_Atomic uint32_t wait;    /* lock to write: next ticket */
+	_Atomic uint32_t notify;  /* lock to write: next ticket to notify */
+	uint32_t _pad;
+	rg__waitq q;              /* lock: waiters, arg = ticket */
+};
+_Static_assert(sizeof(struct cond_impl) <= sizeof(rg_cond), "rg_cond too small");
+
+static inline bool ticket_less(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+void rg_cond_wait(rg_cond *cv, rg_mutex *m)
+{
+	struct cond_impl *c = (struct cond_impl *)cv;
+	rg__spin_lock(&c->lock);
+	uint32_t t = atomic_load_explicit(&c->wait, memory_order_relaxed);
+	atomic_store_explicit(&c->wait, t + 1, memory_order_relaxed);
+	rg__spin_unlock(&c->lock);
+	rg_mutex_unlock(m);
+	rg__spin_lock(&c->lock);
+	if (ticket_less(t, atomic_load_explicit(&c->notify, memory_order_relaxed)) || !rg__self()) {
+		rg__spin_unlock(&c->lock);
+		if (!rg__self())
+			sched_yield(); /* outside the runtime: a spurious wake-up */
+		rg_mutex_lock(m);
+		return;
+	}
+	rg__sudog sg = { .task = rg__self(), .arg = t };
+	sg.ticket = rg__park_prepare();
+	rg__waitq_push(&c->q, &sg);
+	rg__park(RG__WAIT_COND, -1, rg__spin_unlock_cb, &c->lock);
+	rg_mutex_lock(m);
+}
+
+void rg_cond_signal(rg_cond *cv)
+{
+	struct cond_impl *c = (struct cond_impl *)cv;
+	if (atomic_load_explicit(&c->wait, memory_order_relaxed) ==
+	    atomic_load_explicit(&c->notify, memory_order_relaxed)) {
+		/* nobody waits: Go's fast path (a racing waiter got its
+		 * ticket after this call began, so need not be woken) */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load(&c->wait) == atomic_load(&c->notify))
+			return;
+	}
+	rg__spin_lock(&c->lock);
+	uint32_t n = atomic_load_explicit(&c->notify, memory_order_relaxed);
+	if (atomic_load_explicit(&c->wait, memory_order_relaxed) == n) {
+		rg__spin_unlock(&c->lock);
+		return;
+	}
+	atomic_store_explicit(&c->notify, n + 1, memory_order_relaxed);
+	rg__task *t = NULL;
+	for (rg__sudog *s = atomic_load_explicit(&c->q.first, memory_order_relaxed); s; s = s->next)
+		if ((uint32_t)s->arg == n) {
+			rg__waitq_remove(&c->q, s);
+			if (rg__claim(s->task, s->ticket))
+				t = s->task;
+			break;
+		}
+	rg__spin_unlock(&c->lock);
+	if (t)
+		rg__ready(t);
+}
+
+void rg_cond_broadcast(rg_cond *cv)
+{
+	struct cond_impl *c = (struct cond_impl *)cv;
+	if (atomic_load(&c->wait) == atomic_load(&c->notify))
+		return;
+	rg__spin_lock(&c->lock);
+	atomic_store_explicit(&c->notify, atomic_load_explicit(&c->wait, memory_order_relaxed),
+	                      memory_order_relaxed);
+	rg__sudog *list = NULL, *s;
+	while ((s = rg__waitq_claim(&c->q))) {
+		s->next = list;
+		list = s;
+	}
+	rg__spin_unlock(&c->lock);
+	/* oldest first: the list is newest-first */
+	rg__sudog *rev = NULL;
+	while (list) {
+		rg__sudog *n = list->next;
+		list->next = rev;
+		rev = list;
+		list = n;
+	}
+	while (rev) {
+		rg__sudog *n = rev->next;
+		rg__task *t = rev->task;
+		rg__ready(t);
+		rev = n;
+	}
+}
+
+/* --- Once ---------------------------------------------------------------------- */
+
+struct once_impl {
+	_Atomic uint32_t done; /* atomic: release after fn returned */
+	uint32_t _pad;
+	rg_mutex m;            /* serialises the slow path */
+};
+_Static_assert(sizeof(struct once_impl) <= sizeof(rg_once), "rg_once too small");
+
+void rg_once_do(rg_once *ov, void (*fn)(void *), void *arg)
+{
+	struct once_impl *o = (struct once_impl *)ov;
+	if (atomic_load_explicit(&o->done, memory_order_acquire))
+		return;
+	rg_mutex_lock(&o->m);
+	if (!atomic_load_explicit(&o->done, memory_order_relaxed)) {
+		fn(arg);
+		atomic_store_explicit(&o->done, 1, memory_order_release);
+	}
+	rg_mutex_unlock(&o->m);
+}

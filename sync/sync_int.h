@@ -1,0 +1,166 @@
+/*
+ * sync/sync_int.h — what the files of sync/ share.  Not installed.
+ *
+ * - rg__spin: the lock of every wait queue (channels, mutexes, contexts).
+ *   Held only for a few pointer operations, never across a park (a parking
+ *   task hands its release to the scheduler through rg__park's unlock
+ *   callback, which runs once the task's context is saved).
+ * - rg__sudog: one waiting task in one queue, as Go's sudog.  Blocking
+ *   single operations keep it on the task's stack; select takes one per
+ *   case from a per-P pool (no allocation in steady state).
+ * - rg__park_ctx: rg__park that also ends when the calling task's bound
+ *   Context is done (see ctx.c).
+ */
+#ifndef RG_SYNC_INT_H
+#define RG_SYNC_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "ringo/sync.h"
+
+/* --- spinlock -------------------------------------------------------- */
+
+typedef struct rg__spin {
+	_Atomic uint32_t v; /* 0 free, 1 held */
+} rg__spin;
+
+void rg__spin_lock_slow(rg__spin *l);
+
+static inline void rg__spin_lock(rg__spin *l)
+{
+	if (__builtin_expect(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire), 1))
+		return;
+	rg__spin_lock_slow(l);
+}
+
+static inline void rg__spin_unlock(rg__spin *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+static inline void rg__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* Unlock callback for rg__park: releases the rg__spin given as arg. */
+bool rg__spin_unlock_cb(rg__task *t, void *arg);
+
+/* --- waiter records ---------------------------------------------------- */
+
+typedef struct rg__sudog rg__sudog;
+struct rg__sudog {
+	rg__task *task;       /* the waiting task (const while queued) */
+	uint64_t ticket;      /* its park ticket (const while queued) */
+	rg__sudog *next;      /* queue lock; also the waker's private list
+	                         once claimed */
+	rg__sudog *prev;      /* queue lock */
+	void *elem;           /* value to send / where to receive; NULL for
+	                         elem_size 0 (const while queued) */
+	rg_chan *c;           /* channel this record waits on (select) */
+	uint64_t arg;         /* per-primitive: weight (sema), ticket (cond),
+	                         start time (mutex) */
+	int idx;              /* select case index */
+	bool linked;          /* queue lock: in a queue now */
+	bool success;         /* written by the winning claimer before ready */
+	bool fired;           /* written by the winning claimer before ready */
+	bool handoff;         /* mutex: ownership handed over directly */
+};
+
+typedef struct rg__waitq {
+	rg__sudog *_Atomic first; /* queue lock to write; read lock-free (relaxed)
+	                             by channels' non-blocking fast paths */
+	rg__sudog *last;          /* queue lock */
+} rg__waitq;
+
+static inline bool rg__waitq_empty(const rg__waitq *q)
+{
+	return atomic_load_explicit(&((rg__waitq *)q)->first, memory_order_relaxed) == NULL;
+}
+
+static inline void rg__waitq_push(rg__waitq *q, rg__sudog *s)
+{
+	s->next = NULL;
+	s->prev = q->last;
+	if (q->last)
+		q->last->next = s;
+	else
+		atomic_store_explicit(&q->first, s, memory_order_relaxed);
+	q->last = s;
+	s->linked = true;
+}
+
+static inline void rg__waitq_push_front(rg__waitq *q, rg__sudog *s)
+{
+	rg__sudog *f = atomic_load_explicit(&q->first, memory_order_relaxed);
+	s->prev = NULL;
+	s->next = f;
+	if (f)
+		f->prev = s;
+	else
+		q->last = s;
+	atomic_store_explicit(&q->first, s, memory_order_relaxed);
+	s->linked = true;
+}
+
+static inline void rg__waitq_remove(rg__waitq *q, rg__sudog *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		atomic_store_explicit(&q->first, s->next, memory_order_relaxed);
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		q->last = s->prev;
+	s->next = s->prev = NULL;
+	s->linked = false;
+}
+
+/* Pops waiters until one whose park this call wins (rg__claim); losers
+ * (timed out, cancelled, or a select another case already won) are
+ * dropped from the queue and left alone.  NULL when none is left. */
+static inline rg__sudog *rg__waitq_claim(rg__waitq *q)
+{
+	rg__sudog *s;
+	while ((s = atomic_load_explicit(&q->first, memory_order_relaxed))) {
+		rg__waitq_remove(q, s);
+		if (rg__claim(s->task, s->ticket))
+			return s;
+	}
+	return NULL;
+}
+
+/* Per-P pool of waiter records, for select. */
+rg__sudog *rg__sudog_get(void);
+void rg__sudog_put(rg__sudog *s);
+
+/* --- parking under a Context -------------------------------------------- */
+
+/* As rg__park, but when the calling task runs under a bound Context that
+ * can end, the park also ends when it does: the result is then that
+ * Context's error (-ECANCELED or -ETIMEDOUT), and the caller must clean up
+ * as after a timeout (remove itself from the queue it published in).
+ * -EAGAIN as rg__park's. */
+int rg__park_ctx(int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock,
+                 void *arg);
+/* The calling task's bound Context error now (0 when none or not done). */
+int rg__ctx_bound_err(void);
+
+/* Cheap random numbers for select's poll order (per thread; not kept
+ * across a park). */
+uint32_t rg__sync_rand(void);
+
+/* Mutex/sema spinning: may a waiter spin (iteration iter) rather than
+ * park?  Only with several Ps. */
+bool rg__sync_can_spin(int iter);
+
+#endif
