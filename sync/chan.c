@@ -469,9 +469,13 @@ int rg_select(rg_select_case *cases, int n, int64_t deadline)
 		int j = (int)(rg__sync_rand() % (uint32_t)(np + 1));
 		poll[np] = poll[j];
 		poll[j] = i;
-		order[np].c = cases[i].ch;
-		order[np].idx = i;
 		np++;
+	}
+	/* From the poll order, and sorted stably (np <= 16): records of
+	 * duplicate channels are enqueued in random order too. */
+	for (int k = 0; k < np; k++) {
+		order[k].c = cases[poll[k]].ch;
+		order[k].idx = poll[k];
 	}
 	sort_locks(order, np);
 	sel_lock_all(order, np);
