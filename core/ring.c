@@ -100,7 +100,10 @@ static int uring_init(rg__p *p)
 	memset(r, 0, sizeof *r);
 	unsigned entries = rg__sched.ring_entries ? rg__sched.ring_entries : 256;
 	const unsigned base = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
+	/* TASKRUN_FLAG: the kernel raises IORING_SQ_TASKRUN when completions
+	 * wait to be run, so a non-blocking poll enters only when it must */
 	const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		0,
@@ -188,8 +191,13 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 {
 	struct io_uring *r = p->ring;
 	if (timeout_ns == 0) {
-		if (io_uring_sq_ready(r) || (g_setup_flags & IORING_SETUP_DEFER_TASKRUN) ||
-		    io_uring_cq_has_overflow(r))
+		/* enter only with SQEs to submit, completions to run (TASKRUN)
+		 * or an overflowed CQ; DEFER_TASKRUN without TASKRUN_FLAG
+		 * cannot tell, so it always enters */
+		unsigned sqf = IO_URING_READ_ONCE(*r->sq.kflags);
+		if (io_uring_sq_ready(r) || (sqf & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
+		    (r->flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG)) ==
+		            IORING_SETUP_DEFER_TASKRUN)
 			io_uring_submit_and_get_events(r);
 		return reap(p);
 	}
