@@ -25,6 +25,7 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	rg__task *head, *tail;   /* tasks waiting for a thread */
+	int queued;              /* length of that queue */
 	int idle;                /* threads waiting for a task */
 	int nthreads;
 	rg__m *all;              /* every pool thread's M */
@@ -49,6 +50,7 @@ static void *worker_main(void *arg)
 		if (!t)
 			break;
 		bp.head = t->next;
+		bp.queued--;
 		if (!bp.head)
 			bp.tail = NULL;
 		pthread_mutex_unlock(&bp.lock);
@@ -70,7 +72,10 @@ void rg__blocking_submit(rg__task *t)
 	else
 		bp.head = t;
 	bp.tail = t;
-	if (bp.idle == 0) {
+	bp.queued++;
+	/* Every queued task needs a thread: a signalled idle thread has not
+	 * taken its task yet, so compare with the queue, not with zero. */
+	if (bp.queued > bp.idle) {
 		rg__m *m = rg__calloc(1, sizeof *m);
 		if (m && pthread_create(&m->thread, NULL, worker_main, m) == 0) {
 			m->next = bp.all;
@@ -92,6 +97,7 @@ int rg__blocking_init(void)
 {
 	bp.stop = false;
 	bp.head = bp.tail = NULL;
+	bp.queued = 0;
 	bp.all = NULL;
 	bp.idle = bp.nthreads = 0;
 	return 0;
@@ -102,6 +108,7 @@ void rg__blocking_fini(void)
 	pthread_mutex_lock(&bp.lock);
 	bp.stop = true;
 	bp.head = bp.tail = NULL; /* tasks never picked up are discarded */
+	bp.queued = 0;
 	pthread_cond_broadcast(&bp.cond);
 	rg__m *all = bp.all;
 	bp.all = NULL;

@@ -132,10 +132,10 @@ static int uring_init(rg__p *p)
 		rg__free(r);
 		return ret;
 	}
-	g_setup_flags = used;
 	io_uring_register_ring_fd(r); /* optional: saves an fd lookup per enter */
 	p->ring = r;
-	if (p->id == 0) {
+	if (p->id == 0) { /* read by others after the start barrier */
+		g_setup_flags = used;
 		struct io_uring_probe *pr = io_uring_get_probe_ring(r);
 		g_msg_ring = pr && io_uring_opcode_supported(pr, IORING_OP_MSG_RING);
 		if (pr)

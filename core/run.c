@@ -26,7 +26,7 @@
 #define RG_MAX_PROCS 1024
 
 struct pstart {
-	int id, cpu;
+	int id, cpu, node;
 	pthread_t thread;
 	int err;
 };
@@ -107,7 +107,7 @@ static void *p_main(void *arg)
 	memset(p, 0, sizeof *p);
 	p->id = ps->id;
 	p->cpu = ps->cpu;
-	p->node = rg__topo_node(ps->cpu);
+	p->node = ps->node;
 	p->efd = -1;
 	p->rand = 0x9e3779b9u * (uint32_t)(ps->id + 1);
 	p->m = m;
@@ -211,6 +211,8 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	for (int i = 0; i < n; i++) {
 		boot.ps[i].id = i;
 		boot.ps[i].cpu = cpus[i];
+		/* libnuma's lazy init is not thread-safe: ask here, once */
+		boot.ps[i].node = rg__topo_node(cpus[i]);
 		int r = pthread_create(&boot.ps[i].thread, NULL, p_main, &boot.ps[i]);
 		if (r) {
 			err = -r;

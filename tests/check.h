@@ -48,4 +48,15 @@
 #ifndef T_SANITIZED
 #define T_SANITIZED 0
 #endif
+/* TSan maps a shadow stack per fiber (task): far fewer tasks fit. */
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#ifndef T_TSAN
+#define T_TSAN 0
+#endif
 #endif

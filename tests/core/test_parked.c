@@ -10,7 +10,7 @@
 #include "check.h"
 #include "ringo.h"
 
-#define N (T_SANITIZED ? 100000 : 1000000)
+#define N (T_TSAN ? 10000 : T_SANITIZED ? 100000 : 1000000)
 static _Atomic long parked, woke;
 static int64_t deadline;
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install what ringo needs on Debian 12 (apt-get, as
+# root), only the packages that are missing.  Idempotent.
+#   scripts/setup.sh          build and test dependencies
+#   scripts/setup.sh bench    also what the peer benchmarks need
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config liburing-dev libnuma-dev libmimalloc-dev
+      clang libclang-rt-14-dev valgrind
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+if [ "${1:-}" = bench ]; then
+    PKGS+=(linux-perf strace hyperfine)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: dependencies present"

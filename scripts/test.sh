@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# scripts/test.sh — set up, build and pass every test:
+#   1. RelWithDebInfo build, whole ctest suite (gcc)
+#   2. ASan+UBSan build (fiber annotations), whole suite (clang)
+#   3. TSan build (fiber annotations), whole suite (clang)
+#   4. aarch64 cross build, core's context-switch/stack tests under qemu
+#   5. valgrind (memcheck, leaks) on core tests
+# Prints one closing line "N passed, N failed".  Usage:
+#   scripts/test.sh [quick]   quick: step 1 only
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+J=${JOBS:-$(nproc)}
+passed=0 failed=0
+failures=()
+
+count() { # name, ctest log
+    local p f
+    p=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed' "$2" || true)
+    f=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|\*\*\*|Not Run)' "$2" || true)
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" = 0 ] || failures+=("$1: $(grep -E '\*\*\*|Failed|Not Run' "$2" | grep -oE '[a-z]+_[a-z0-9_]+' | sort -u | tr '\n' ' ')")
+    echo "== $1: $p passed, $f failed"
+}
+
+build() { # dir, cmake args...
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 &&
+    cmake --build "$dir" -j"$J" >"$dir.build.log" 2>&1 || {
+        echo "== build $dir failed:"; tail -30 "$dir.build.log" "$dir.cmake.log"
+        failed=$((failed + 1)); failures+=("build $dir"); return 1; }
+}
+
+suite() { # name, dir, ctest args...
+    local name=$1 dir=$2; shift 2
+    (cd "$dir" && ctest --output-on-failure -j2 "$@") >"$dir.ctest.log" 2>&1
+    count "$name" "$dir.ctest.log"
+    grep -E '^(ringo|SKIP)|CHECK failed|ERROR: .*Sanitizer|WARNING: ThreadSanitizer' "$dir.ctest.log" | sort | uniq -c | head -20
+}
+
+mkdir -p out
+if build out/release; then suite release out/release; fi
+if [ "${1:-}" != quick ]; then
+    if build out/asan -DCMAKE_C_COMPILER=clang -DRINGO_SANITIZE=address -DRINGO_BENCH=OFF; then
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 suite asan out/asan
+    fi
+    if build out/tsan -DCMAKE_C_COMPILER=clang -DRINGO_SANITIZE=thread -DRINGO_BENCH=OFF; then
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" suite tsan out/tsan
+    fi
+    if build out/arm64 -DCMAKE_TOOLCHAIN_FILE=scripts/aarch64.cmake -DRINGO_CROSS_NO_URING=ON \
+             -DRINGO_MIMALLOC=OFF -DRINGO_BENCH=OFF -DRINGO_EXAMPLES=OFF; then
+        RINGO_PROCS=2 suite aarch64-qemu out/arm64 -R 'core_(ctx|yield|overflow|tls|sleep|badinput|shutdown|stw|blocking|spawn)'
+    fi
+    if command -v valgrind >/dev/null; then
+        vlog=out/valgrind.log; : >"$vlog"; vp=0; vf=0
+        for t in core_shutdown core_blocking core_tls core_sleep; do
+            if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+                 out/release/$t >>"$vlog" 2>&1; then vp=$((vp + 1)); else vf=$((vf + 1)); failures+=("valgrind $t"); fi
+        done
+        passed=$((passed + vp)); failed=$((failed + vf))
+        echo "== valgrind: $vp passed, $vf failed"
+    fi
+fi
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
