@@ -164,12 +164,35 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		return fail(n, "%s", why);
 	}
 #ifndef RG_NO_URING
-	int pr = rg__uring_probe(why, sizeof why);
-	if (pr < 0) {
-		atomic_store(&rg__sched.running, 0);
-		return fail(pr, "cannot start: %s", why);
+	/* io backend (io/): io_uring when it works, else io/'s epoll backend;
+	 * RINGO_IO=epoll forces epoll, RINGO_IO=io_uring refuses to fall back.
+	 * One line says which and why (unless cfg.quiet). */
+	{
+		extern bool rg__io_use_epoll;
+		extern const rg__waiter_ops rg__waiter_epoll;
+		void rg__io_faults_init(void);
+		const char *want = getenv("RINGO_IO");
+		bool force_epoll = want && !strcmp(want, "epoll");
+		bool force_uring = want && (!strcmp(want, "io_uring") || !strcmp(want, "uring"));
+		if (want && *want && !force_epoll && !force_uring)
+			rg__log("RINGO_IO=%s unknown (io_uring or epoll): choosing automatically", want);
+		int pr = force_epoll ? -1 : rg__uring_probe(why, sizeof why);
+		if (pr < 0 && force_uring) {
+			atomic_store(&rg__sched.running, 0);
+			return fail(pr, "cannot start (RINGO_IO=io_uring): %s", why);
+		}
+		rg__io_faults_init();
+		rg__io_use_epoll = pr < 0;
+		rg__sched.waiter = pr < 0 ? &rg__waiter_epoll : &rg__waiter_uring;
+		if (!c.quiet) {
+			if (force_epoll)
+				rg__log("io backend: epoll (RINGO_IO=epoll)");
+			else if (pr < 0)
+				rg__log("io backend: epoll, because %s", why);
+			else
+				rg__log("io backend: io_uring%s", force_uring ? " (RINGO_IO=io_uring)" : "");
+		}
 	}
-	rg__sched.waiter = &rg__waiter_uring;
 #else
 	rg__sched.waiter = &rg__waiter_eventfd;
 #endif

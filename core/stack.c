@@ -328,9 +328,13 @@ static rg__task *pool_take(rg__p *p, int want)
 				st.cur[k] = s;
 		}
 		if (s) {
+			/* reserve the slot; touch its memory after unlocking */
 			char *start = s->first + (size_t)s->used * s->slot;
 			s->used++;
-			got = slot_init(start, s->slot, s->kind);
+			uint8_t kind = s->kind;
+			size_t slot = s->slot;
+			pthread_mutex_unlock(&st.lock);
+			return slot_init(start, slot, kind);
 		}
 	}
 	pthread_mutex_unlock(&st.lock);

@@ -42,7 +42,7 @@ int main(void)
 		CHECK_EQ(rg_run(main_fn, (void *)(intptr_t)(7 + run), NULL), 7 + run);
 		int64_t el = rg_now() - t0;
 		printf("run %d took %lld ms\n", run, (long long)el / 1000000);
-		CHECK(el < 5000000000LL);
+		CHECK(el < 60000000000LL); /* a hang is the bug; sanitizers under load are slow */
 	}
 	CHECK_EQ(rg_go(long_sleeper, NULL), -ESHUTDOWN); /* outside rg_run */
 	return T_PASS;

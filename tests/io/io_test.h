@@ -2,6 +2,7 @@
 #ifndef RG_TESTS_IO_TEST_H
 #define RG_TESTS_IO_TEST_H
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# scripts/run.sh — set up, build (Release) and run ringo's main example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake -S . -B out/release -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
+cmake --build out/release -j"$(nproc)" --target tour >/dev/null
+exec out/release/tour "$@"

@@ -1,0 +1,4 @@
+/* The deadline suite on the epoll backend. */
+// ctest-env: RINGO_IO=epoll
+// ctest-timeout: 60
+#include "test_deadline.c"
