@@ -544,3 +544,21 @@ int rg__park_ctx(int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn un
 	rg__spin_unlock(&o->lock);
 	return r;
 }
+
+/* For tests (TestCancelRemoves): children registered under c's owner plus
+ * after-funcs pending on it. */
+int rg__ctx_debug_children(rg_ctx *c);
+int rg__ctx_debug_children(rg_ctx *c)
+{
+	rg_ctx *o = c ? c->owner : NULL;
+	if (!o)
+		return 0;
+	int n = 0;
+	rg__spin_lock(&o->lock);
+	for (rg_ctx *k = o->children; k; k = k->sib_next)
+		n++;
+	for (struct after *a = o->afters; a; a = a->next)
+		n++;
+	rg__spin_unlock(&o->lock);
+	return n;
+}
