@@ -64,6 +64,8 @@ static bool gctrace;            /* immutable after init */
 static int64_t start_ns;        /* immutable after init */
 
 static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Phase times of the current collection (gc_lock), for gctrace. */
+static int64_t t_stopped, t_marked, t_swept;
 static _Atomic uint64_t num_gc;
 
 /* Statistics of finished collections (stats_lock). */
@@ -297,10 +299,25 @@ static void scan_object(uintptr_t obj, rg__span *s)
 	scan_range(obj, obj + s->elemsize);
 }
 
+/* Pops objects through a small FIFO and prefetches each one as it enters:
+ * by the time an object is scanned its first line is (often) in cache.
+ * Marking is bound by these misses, not by instructions. */
+#define PREFETCH 16
 static void drain(void)
 {
-	while (mk.n) {
-		struct item it = mk.stack[--mk.n];
+	struct item ring[PREFETCH];
+	unsigned head = 0, count = 0;
+	for (;;) {
+		while (count < PREFETCH && mk.n) {
+			struct item it = mk.stack[--mk.n];
+			__builtin_prefetch((const void *)it.obj);
+			ring[(head + count++) % PREFETCH] = it;
+		}
+		if (!count)
+			break;
+		struct item it = ring[head];
+		head = (head + 1) % PREFETCH;
+		count--;
 		scan_object(it.obj, it.span);
 	}
 }
@@ -449,8 +466,9 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 		rg__for_each_task(scan_task, NULL);
 	drain();
 	recover_overflow();
-
+	t_marked = now_ns();
 	sweep_all();
+	t_swept = now_ns();
 	uint64_t marked = mk.marked_bytes;
 	uint64_t goal = gogc < 0 ? UINT64_MAX : marked + marked / 100 * (uint64_t)gogc;
 	if (goal < RG__MIN_HEAP)
@@ -480,8 +498,12 @@ static void finish(int64_t t0, uint64_t before)
 	uint64_t marked = st_marked;
 	pthread_mutex_unlock(&stats_lock);
 	if (gctrace)
-		rg__log("gc %llu @%.3fs: %.3f ms stw, %.1f -> %.1f MiB, %.1f MiB goal, %d P",
+		rg__log("gc %llu @%.3fs: %.3f ms stw (stop %.3f, mark %.3f, sweep %.3f), "
+		        "%.1f -> %.1f MiB, %.1f MiB goal, %d P",
 		        (unsigned long long)n, (double)(t0 - start_ns) / 1e9, (double)pause / 1e6,
+		        (double)(t_stopped > t0 ? t_stopped - t0 : 0) / 1e6,
+		        (double)(t_marked - (t_stopped > t0 ? t_stopped : t0)) / 1e6,
+		        (double)(t_swept - t_marked) / 1e6,
 		        (double)before / 1048576.0, (double)marked / 1048576.0,
 		        (double)atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed) / 1048576.0,
 		        rg__nprocs());
@@ -505,6 +527,7 @@ static void collect_task(bool triggered)
 	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
 	int64_t t0 = now_ns();
 	rg__stw_stop();
+	t_stopped = now_ns();
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(rg__self(), &lo, &hi);
 	collect_stopped((uintptr_t)hi, true);
@@ -524,6 +547,7 @@ static void collect_thread(bool triggered)
 	}
 	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
 	int64_t t0 = now_ns();
+	t_stopped = 0;
 	collect_stopped(thread_stack_top(), false);
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
