@@ -428,8 +428,33 @@ static void sort_locks(struct sel_lock *o, int n)
 	}
 }
 
+static int select_general(rg_select_case *cases, int n, int active, int64_t deadline);
+
+/* One case: the channel operation itself (its lock-free fast paths). */
+static inline int select_one(rg_select_case *k, int idx, int64_t deadline)
+{
+	int r;
+	if (k->dir == RG_SELECT_SEND) {
+		r = rg_chan_send(k->ch, k->val, deadline);
+		if (r == 0 || r == -EPIPE) {
+			k->ok = r == 0;
+			return idx;
+		}
+		return r;
+	}
+	r = rg_chan_recv(k->ch, k->val, &k->ok, deadline);
+	return r == 0 ? idx : r;
+}
+
 int rg_select(rg_select_case *cases, int n, int64_t deadline)
 {
+	if (n == 1 && cases && cases->ch && (unsigned)cases->dir <= RG_SELECT_SEND) {
+		/* select { case ch <- v: ... default: } and friends */
+		rg_chan *c = cases->ch;
+		if (deadline == 0 && cases->dir == RG_SELECT_SEND && !is_closed(c) && full(c))
+			return -EAGAIN;
+		return select_one(cases, 0, deadline);
+	}
 	if (n < 0 || n > SELECT_MAX || (n > 0 && !cases))
 		return -EINVAL;
 	int active = 0, one = -1;
@@ -443,21 +468,14 @@ int rg_select(rg_select_case *cases, int n, int64_t deadline)
 	}
 	if (active == 0)
 		return block_forever(RG__WAIT_SELECT, deadline);
-	if (active == 1) {
-		rg_select_case *k = &cases[one];
-		int r;
-		if (k->dir == RG_SELECT_SEND) {
-			r = rg_chan_send(k->ch, k->val, deadline);
-			if (r == 0 || r == -EPIPE) {
-				k->ok = r == 0;
-				return one;
-			}
-			return r;
-		}
-		r = rg_chan_recv(k->ch, k->val, &k->ok, deadline);
-		return r == 0 ? one : r;
-	}
+	if (active == 1)
+		return select_one(&cases[one], one, deadline);
+	return select_general(cases, n, active, deadline);
+}
 
+__attribute__((noinline)) static int select_general(rg_select_case *cases, int n, int active,
+                                                    int64_t deadline)
+{
 	/* Poll order: a uniform random permutation of the active cases.
 	 * Lock order: by channel address. */
 	int poll[active];

@@ -4,36 +4,86 @@
  * request is not starved by small ones).
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "sync/sync_int.h"
 
 /* --- WaitGroup ------------------------------------------------------------- */
 
+/* One 64-bit state word: counter (high 32 bits, signed), waiters (bits
+ * 1..31) and the queue lock (bit 0), as Go keeps counter and waiters
+ * together.  The point is the last touch: "wg.Wait() returned, free wg" is
+ * the normal pattern, so once the counter is zero nothing may write to the
+ * WaitGroup after a waiter can see it.  The Done that reaches zero with
+ * waiters takes the lock, claims them all, and its last write to the
+ * WaitGroup is the one store that clears waiters and lock together; a
+ * waiter returns only on state == 0 (nothing in flight) or once woken. */
+#define WG_LOCK 1ull
+#define WG_WAITER 2ull
+#define WG_WAITERS_MASK 0xfffffffeull
+#define WG_COUNT(s) ((int32_t)((s) >> 32))
+
 struct wg_impl {
-	_Atomic int64_t count; /* atomic */
-	rg__spin lock;         /* guards q */
-	uint32_t _pad;
-	rg__waitq q;           /* lock: waiters */
+	_Atomic uint64_t state; /* atomic: counter << 32 | waiters << 1 | lock */
+	uint64_t _pad;
+	rg__waitq q;            /* state's lock bit: the waiters */
 };
 _Static_assert(sizeof(struct wg_impl) <= sizeof(rg_waitgroup), "rg_waitgroup too small");
 
-/* Waiters check count under the lock; whoever brings it to zero takes the
- * lock after that, so it sees every waiter that saw a non-zero count. */
+static uint64_t wg_lock(struct wg_impl *wg)
+{
+	uint64_t s = atomic_load_explicit(&wg->state, memory_order_relaxed);
+	for (int i = 0;; i++) {
+		if (!(s & WG_LOCK) &&
+		    atomic_compare_exchange_weak_explicit(&wg->state, &s, s | WG_LOCK, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return s | WG_LOCK;
+		if (s & WG_LOCK) {
+			if (i < 64)
+				rg__cpu_relax();
+			else
+				sched_yield();
+			s = atomic_load_explicit(&wg->state, memory_order_relaxed);
+		}
+	}
+}
+
+static void wg_unlock(struct wg_impl *wg)
+{
+	atomic_fetch_and_explicit(&wg->state, ~WG_LOCK, memory_order_release);
+}
+
+static bool wg_unlock_cb(rg__task *t, void *arg)
+{
+	wg_unlock(arg);
+	return true;
+}
+
 void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 {
 	struct wg_impl *wg = (struct wg_impl *)wgv;
-	int64_t v = atomic_fetch_add_explicit(&wg->count, delta, memory_order_acq_rel) + delta;
-	if (v < 0)
+	uint64_t s = atomic_fetch_add_explicit(&wg->state, (uint64_t)delta << 32, memory_order_acq_rel) +
+	             ((uint64_t)delta << 32);
+	int32_t v = WG_COUNT(s);
+	if (v < 0 || delta > INT32_MAX || delta < INT32_MIN)
 		rg__fatal("sync: negative WaitGroup counter");
-	if (v != 0 || delta == 0)
+	if (v > 0 || !(s & WG_WAITERS_MASK))
 		return;
-	rg__spin_lock(&wg->lock);
-	rg__sudog *list = NULL, *s;
-	while ((s = rg__waitq_claim(&wg->q))) {
-		s->next = list;
-		list = s;
+	/* Reached zero with waiters: wake them all. */
+	s = wg_lock(wg);
+	if (WG_COUNT(s) != 0) {
+		/* an Add raced with the Wait that is in progress (Go calls this
+		 * misuse); leave the waiters to the next zero */
+		wg_unlock(wg);
+		return;
 	}
-	rg__spin_unlock(&wg->lock);
+	rg__sudog *list = NULL, *w;
+	while ((w = rg__waitq_claim(&wg->q))) {
+		w->next = list;
+		list = w;
+	}
+	/* the last write to *wg: waiters and lock cleared at once */
+	atomic_fetch_and_explicit(&wg->state, ~(WG_WAITERS_MASK | WG_LOCK), memory_order_release);
 	while (list) {
 		rg__sudog *n = list->next;
 		rg__task *t = list->task;
@@ -47,31 +97,50 @@ void rg_waitgroup_done(rg_waitgroup *wg) { rg_waitgroup_add(wg, -1); }
 int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 {
 	struct wg_impl *wg = (struct wg_impl *)wgv;
-	if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
+	uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+	if (s == 0)
 		return 0;
+	if (WG_COUNT(s) == 0) {
+		/* a Done is waking waiters: wait until it let go of wg */
+		while (atomic_load_explicit(&wg->state, memory_order_acquire) & (WG_WAITERS_MASK | WG_LOCK))
+			rg_yield();
+		return 0;
+	}
 	if (deadline == 0)
 		return -EAGAIN;
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
-	rg__spin_lock(&wg->lock);
-	if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
-		rg__spin_unlock(&wg->lock);
+	s = wg_lock(wg);
+	if (WG_COUNT(s) == 0) {
+		wg_unlock(wg);
 		return 0;
 	}
+	atomic_fetch_add_explicit(&wg->state, WG_WAITER, memory_order_relaxed);
 	rg__sudog sg = { .task = self };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&wg->q, &sg);
-	int r = rg__park_ctx(RG__WAIT_WAITGROUP, deadline, sg.ticket, rg__spin_unlock_cb, &wg->lock);
+	int r = rg__park_ctx(RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
 	if (r == 0)
-		return 0;
-	rg__spin_lock(&wg->lock);
-	if (sg.linked)
-		rg__waitq_remove(&wg->q, &sg);
-	rg__spin_unlock(&wg->lock);
-	/* the count may have reached zero meanwhile: report success then,
-	 * as a caller would have on the next check */
-	return atomic_load_explicit(&wg->count, memory_order_acquire) == 0 ? 0 : r;
+		return 0; /* woken by the Done that reached zero: wg untouched */
+	s = wg_lock(wg);
+	if (WG_COUNT(s) != 0) {
+		if (sg.linked) {
+			rg__waitq_remove(&wg->q, &sg);
+			atomic_fetch_sub_explicit(&wg->state, WG_WAITER, memory_order_relaxed);
+		}
+		wg_unlock(wg);
+		return r;
+	}
+	/* The count reached zero meanwhile: a Done counted us among the
+	 * waiters and is about to take us off (losing the claim) and clear
+	 * the state.  Returning before it has would let the caller free wg
+	 * under it, so wait for that; then report success, as the next check
+	 * would have. */
+	wg_unlock(wg);
+	while (atomic_load_explicit(&wg->state, memory_order_acquire) & (WG_WAITERS_MASK | WG_LOCK))
+		rg_yield();
+	return 0;
 }
 
 /* --- weighted semaphore ------------------------------------------------------ */
