@@ -109,6 +109,26 @@ size_t rg_chan_cap(const rg_chan *c)
 	return c ? c->cap : 0;
 }
 
+/* Element copy: the common sizes without a call into libc. */
+static inline void elem_copy(void *dst, const void *src, size_t n)
+{
+	switch (n) {
+	case 0:
+		return;
+	case 4:
+		memcpy(dst, src, 4);
+		return;
+	case 8:
+		memcpy(dst, src, 8);
+		return;
+	case 16:
+		memcpy(dst, src, 16);
+		return;
+	default:
+		memcpy(dst, src, n);
+	}
+}
+
 static inline void *slot(rg_chan *c, uint32_t i)
 {
 	return c->buf + (size_t)i * c->elemsize;
@@ -146,8 +166,8 @@ static int send_locked(rg_chan *c, const void *ep, rg__task **wake)
 		return -EPIPE;
 	rg__sudog *sg = rg__waitq_claim(&c->recvq);
 	if (sg) {
-		if (sg->elem && c->elemsize)
-			memcpy(sg->elem, ep, c->elemsize);
+		if (sg->elem)
+			elem_copy(sg->elem, ep, c->elemsize);
 		sg->success = true;
 		sg->fired = true;
 		*wake = sg->task;
@@ -155,8 +175,7 @@ static int send_locked(rg_chan *c, const void *ep, rg__task **wake)
 	}
 	uint32_t n = qcount(c);
 	if (n < c->cap) {
-		if (c->elemsize)
-			memcpy(slot(c, c->sendx), ep, c->elemsize);
+		elem_copy(slot(c, c->sendx), ep, c->elemsize);
 		if (++c->sendx == c->cap)
 			c->sendx = 0;
 		atomic_store_explicit(&c->qcount, n + 1, memory_order_relaxed);
@@ -178,17 +197,15 @@ static int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
 	rg__sudog *sg = rg__waitq_claim(&c->sendq);
 	if (sg) {
 		if (c->cap == 0) {
-			if (ep && c->elemsize)
-				memcpy(ep, sg->elem, c->elemsize);
+			if (ep)
+				elem_copy(ep, sg->elem, c->elemsize);
 		} else {
 			/* Buffer full (I3): take its head, put the sender's
 			 * value at its tail, which is the same slot. */
 			void *s = slot(c, c->recvx);
-			if (c->elemsize) {
-				if (ep)
-					memcpy(ep, s, c->elemsize);
-				memcpy(s, sg->elem, c->elemsize);
-			}
+			if (ep)
+				elem_copy(ep, s, c->elemsize);
+			elem_copy(s, sg->elem, c->elemsize);
 			if (++c->recvx == c->cap)
 				c->recvx = 0;
 			c->sendx = c->recvx;
@@ -200,11 +217,8 @@ static int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
 		return 1;
 	}
 	if (n > 0) {
-		if (c->elemsize) {
-			void *s = slot(c, c->recvx);
-			if (ep)
-				memcpy(ep, s, c->elemsize);
-		}
+		if (ep)
+			elem_copy(ep, slot(c, c->recvx), c->elemsize);
 		if (++c->recvx == c->cap)
 			c->recvx = 0;
 		atomic_store_explicit(&c->qcount, n - 1, memory_order_relaxed);
@@ -224,7 +238,7 @@ static int block_forever(int reason, int64_t deadline)
 		return -EPERM;
 	int r;
 	do
-		r = rg__park_ctx(reason, deadline, rg__park_prepare(), NULL, NULL);
+		r = rg__park_ctx(rg__self(), reason, deadline, rg__park_prepare(), NULL, NULL);
 	while (r == 0);
 	return r == -EAGAIN ? rg__ctx_bound_err() : r;
 }
@@ -254,7 +268,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	sg.c = c;
 	sg.success = sg.fired = false;
 	rg__waitq_push(&c->sendq, &sg);
-	r = rg__park_ctx(RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	r = rg__park_ctx(sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
 		return sg.success ? 0 : -EPIPE;
 	rg__spin_lock(&c->lock);
@@ -300,7 +314,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	sg.c = c;
 	sg.success = sg.fired = false;
 	rg__waitq_push(&c->recvq, &sg);
-	int r = rg__park_ctx(RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	int r = rg__park_ctx(sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0) {
 		*ok = sg.success;
 		return 0;
@@ -540,7 +554,7 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 		sgs[k] = sg;
 	}
 	struct sel_state st = { order, np };
-	int r = rg__park_ctx(RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
+	int r = rg__park_ctx(self, RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
 
 	/* Pass 3: unlink the records that did not fire. */
 	sel_lock_all(order, np);

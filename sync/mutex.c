@@ -118,7 +118,7 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push(&m->q, &sg);
 		}
-		int r = use_ctx ? rg__park_ctx(RG__WAIT_MUTEX, deadline, sg.ticket, rg__spin_unlock_cb, &m->qlock)
+		int r = use_ctx ? rg__park_ctx(self, RG__WAIT_MUTEX, deadline, sg.ticket, rg__spin_unlock_cb, &m->qlock)
 		                : rg__park(RG__WAIT_MUTEX, deadline, rg__spin_unlock_cb, &m->qlock);
 		if (r != 0) {
 			rg__spin_lock(&m->qlock);

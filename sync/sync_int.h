@@ -150,7 +150,7 @@ void rg__sudog_put(rg__sudog *s);
  * Context's error (-ECANCELED or -ETIMEDOUT), and the caller must clean up
  * as after a timeout (remove itself from the queue it published in).
  * -EAGAIN as rg__park's. */
-int rg__park_ctx(int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock,
+int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock,
                  void *arg);
 /* The calling task's bound Context error now (0 when none or not done). */
 int rg__ctx_bound_err(void);
