@@ -124,9 +124,11 @@ static void mcache_register(rg__mcache *c)
 	pthread_mutex_unlock(&caches_lock);
 }
 
+static _Atomic unsigned cache_gen;
 static void mcache_dtor(void *v)
 {
 	rg__mcache *c = v;
+	atomic_fetch_add_explicit(&cache_gen, 1, memory_order_relaxed);
 	rg__mcache_flush(c);
 	pthread_mutex_lock(&caches_lock);
 	*c->all_prev = c->all_next;
@@ -161,7 +163,22 @@ void rg__span_commit(rg__span *s)
 	s->alloc_cache = 0;
 }
 
-/* Loads the next word with a free object into the cache; false if full. */
+/* Zeroes the free objects of word w (mask f) in runs, so that the fast
+ * path never has to: a span's free objects are dirty after a sweep, and
+ * every object loaded into the cache is handed out soon. */
+static void zero_free(rg__span *s, unsigned w, uint64_t f)
+{
+	while (f) {
+		unsigned lo = (unsigned)__builtin_ctzll(f);
+		uint64_t run = f >> lo;
+		unsigned len = ~run ? (unsigned)__builtin_ctzll(~run) : 64u - lo;
+		memset((void *)(s->base + ((size_t)w * 64 + lo) * s->elemsize), 0, len * s->elemsize);
+		f = len + lo >= 64 ? 0 : f & ~(((1ull << len) - 1) << lo);
+	}
+}
+
+/* Loads the next word with a free object into the cache (its free objects
+ * zeroed if the span needzero); false if the span is full. */
 static bool span_next_word(rg__span *s)
 {
 	unsigned nw = (s->nelems + 63u) / 64u;
@@ -173,6 +190,8 @@ static bool span_next_word(rg__span *s)
 		if (f) {
 			s->cache_word = (int32_t)i;
 			s->alloc_cache = f;
+			if (s->needzero)
+				zero_free(s, i, f);
 			return true;
 		}
 	}
@@ -189,11 +208,8 @@ static inline void *span_take(rg__span *s, size_t *idxp)
 		return NULL;
 	s->alloc_cache = ac & (ac - 1);
 	size_t idx = (size_t)s->cache_word * 64 + (size_t)__builtin_ctzll(ac);
-	void *p = (void *)(s->base + idx * s->elemsize);
-	if (s->needzero)
-		memset(p, 0, s->elemsize);
 	*idxp = idx;
-	return p;
+	return (void *)(s->base + idx * s->elemsize); /* zeroed by span_next_word */
 }
 
 /* ---- mcentral ---------------------------------------------------------- */
@@ -462,12 +478,36 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 	}
 }
 
+/* The calling thread's last (P, mcache) pair: a P's mcache never changes
+ * while the P lives, so a thread that finds the same P again (it may have
+ * handed it away and back) can skip the slot lookup.  cache_gen moves when
+ * any mcache is destroyed (runtime shutdown), which voids every pair. */
+static __thread struct {
+	rg__p *p;
+	rg__mcache *c;
+	unsigned gen;
+} tl_cache;
+
+static inline rg__mcache *mcache_of(rg__p *p)
+{
+	if (RG__LIKELY(p == tl_cache.p &&
+	               tl_cache.gen == atomic_load_explicit(&cache_gen, memory_order_relaxed)))
+		return tl_cache.c;
+	rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+	if (c) {
+		tl_cache.p = p;
+		tl_cache.c = c;
+		tl_cache.gen = atomic_load_explicit(&cache_gen, memory_order_relaxed);
+	}
+	return c;
+}
+
 static inline void *alloc_fast(size_t size, bool noscan)
 {
 	if (RG__LIKELY(size - 1 < RG__SMALL_SIZE_MAX - 8)) {
 		rg__p *p = rg__getp();
 		if (RG__LIKELY(p != NULL)) {
-			rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+			rg__mcache *c = mcache_of(p);
 			if (RG__LIKELY(c != NULL)) {
 				void *o;
 				size_t idx = 0;
