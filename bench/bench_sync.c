@@ -240,7 +240,7 @@ static void lock_table(void)
 {
 	static const uint64_t ratios[] = { 0, 50, 120, 150, 500 };
 	bool printed = false;
-	double cross = -1, prev_ratio = -1;
+	char rw_wins[64] = "", m_wins[64] = "";
 	for (int i = 0; i < 5; i++) {
 		char name[64];
 		snprintf(name, sizeof name, "lock_writes_%d%%", (int)(ratios[i] / 10));
@@ -262,23 +262,17 @@ static void lock_table(void)
 		double rw = measure(lock_bench, &n);
 		printf("%-16s %14.1f %14.1f %10.2f\n", name, m, rw, rw / m);
 		fflush(stdout);
-		if (cross < 0 && prev_ratio >= 0 && rw > m)
-			cross = (double)ratios[i] / 10;
-		if (rw <= m)
-			prev_ratio = (double)ratios[i] / 10;
+		char *w = rw < m ? rw_wins : m_wins;
+		snprintf(w + strlen(w), 64 - strlen(w), " %d%%", (int)(ratios[i] / 10));
 		char b1[64], b2[64];
 		snprintf(b1, sizeof b1, "lock_writes_%dpct_mutex", (int)(ratios[i] / 10));
 		snprintf(b2, sizeof b2, "lock_writes_%dpct_rwmutex", (int)(ratios[i] / 10));
 		bench(b1, "ns", 1, m);
 		bench(b2, "ns", 1, rw);
 	}
-	if (printed) {
-		if (cross >= 0)
-			printf("crossover: RWMutex slower than Mutex from %.0f%% writes (faster at %.0f%%)\n", cross,
-			       prev_ratio);
-		else
-			printf("crossover: none in this table\n");
-	}
+	if (printed)
+		printf("crossover: RWMutex faster at writes:%s; Mutex faster at:%s\n", rw_wins[0] ? rw_wins : " none",
+		       m_wins[0] ? m_wins : " none");
 }
 
 /* --- context cancel ------------------------------------------------------------------ */
