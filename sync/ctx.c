@@ -313,6 +313,7 @@ static void timer_main(void *arg)
 		c->timer_armed = false;
 		rg__spin_unlock(&c->lock);
 		cancel_tree(c, -ETIMEDOUT);
+		detach(c); /* as Go's timer: cancel(true, DeadlineExceeded) */
 	}
 	ctx_unref(c);
 }

@@ -56,6 +56,18 @@ static void test_cancel_removes(void)
 	CHECK_EQ(rg__ctx_debug_children(ctx), 0);
 	rg_ctx_release(ctx);
 
+	/* a child that times out leaves its parent's list by itself */
+	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
+	CHECK_EQ(rg_ctx_with_timeout(ctx, MS, &child), 0);
+	CHECK_EQ(rg__ctx_debug_children(ctx), 1);
+	CHECK(wait_done(child, QUIESCENT));
+	for (int i = 0; i < 1000 && rg__ctx_debug_children(ctx) != 0; i++)
+		rg_sleep(MS);
+	CHECK_EQ(rg__ctx_debug_children(ctx), 0);
+	CHECK_EQ(rg_ctx_err(ctx), 0);
+	rg_ctx_release(child);
+	rg_ctx_release(ctx);
+
 	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
 	int64_t id = rg_ctx_after_func(ctx, nop, NULL);
 	CHECK(id > 0);
