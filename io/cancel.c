@@ -125,13 +125,8 @@ static void efd_cqe(rg__cqe_handler *h, int res, unsigned flags)
 	struct pio *pio = (struct pio *)((char *)h - offsetof(struct pio, h));
 	if (!pio->ready)
 		return;
-	if (rg__io_use_epoll) {
-		uint64_t v;
-		ssize_t n = read(pio->efd, &v, sizeof v);
-		(void)n;
-	}
 	drain(pio);
-	if (!rg__io_use_epoll && res != -ECANCELED)
+	if (res != -ECANCELED)
 		efd_arm(pio);
 }
 
@@ -141,8 +136,6 @@ static void efd_arm(struct pio *pio)
 	io_uring_prep_read(sqe, pio->efd, &pio->efd_buf, sizeof pio->efd_buf, 0);
 	io_uring_sqe_set_data(sqe, &pio->h);
 }
-
-void rg__epoll_add_handler(rg__p *p, int fd, rg__cqe_handler *h);
 
 static void pio_fini(void *arg)
 {
@@ -162,13 +155,13 @@ void rg__io_p_init(rg__p *p)
 	struct pio *pio = &g_pio[i];
 	pio->p = p;
 	pio->h.fn = efd_cqe;
-	pio->efd = eventfd(0, EFD_CLOEXEC | (rg__io_use_epoll ? EFD_NONBLOCK : 0));
-	if (pio->efd < 0)
-		rg__fatal("io: eventfd: out of file descriptors");
-	if (rg__io_use_epoll)
-		rg__epoll_add_handler(p, pio->efd, &pio->h);
-	else
+	pio->efd = -1;
+	if (!rg__io_use_epoll) { /* epoll: cancels wake the task directly */
+		pio->efd = eventfd(0, EFD_CLOEXEC);
+		if (pio->efd < 0)
+			rg__fatal("io: eventfd: out of file descriptors");
 		efd_arm(pio);
+	}
 	pio->ready = true;
 	rg__p_slot_set(p, RG__SLOT_IO, pio, pio_fini);
 }

@@ -60,10 +60,6 @@ static int server_main(void *arg)
 static void client_fn(void *arg)
 {
 	int i = (int)(intptr_t)arg;
-	/* at most ~1000 handshakes in progress: a SYN dropped by a full
-	 * accept queue costs a 1 s retransmit */
-	while (i - atomic_load(&connected) > 1000)
-		rg_sleep(MS);
 	int fd = t_connect(AF_INET, port, rg_now() + 60000 * MS);
 	atomic_fetch_add(&connected, 1);
 	if (fd < 0) {
