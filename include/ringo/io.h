@@ -87,7 +87,10 @@ RG_API int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t 
  * state is unspecified: close it. */
 RG_API int rg_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
 /* recv(2)/send(2): bytes transferred (0 from rg_recv: orderly shutdown).
- * flags are MSG_* flags; rg_send adds MSG_NOSIGNAL (EPIPE, never SIGPIPE). */
+ * flags are MSG_* flags; rg_send adds MSG_NOSIGNAL (EPIPE, never SIGPIPE).
+ * MSG_WAITALL is not portable between the backends (io_uring waits for the
+ * whole length and returns the partial count at the deadline; epoll returns
+ * what has arrived): use rg_recv_exact. */
 RG_API ssize_t rg_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
 RG_API ssize_t rg_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 RG_API ssize_t rg_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline);
