@@ -155,12 +155,18 @@ static int uring_init(rg__p *p)
 	return 0;
 }
 
+/* io/ frees what the kernel could write into until the ring is gone
+ * (provided-buffer pools); weak so that core links without io/. */
+void rg__io_ring_gone(rg__p *p) __attribute__((weak));
+
 static void uring_fini(rg__p *p)
 {
 	if (p->ring) {
 		io_uring_queue_exit(p->ring);
 		rg__free(p->ring);
 		p->ring = NULL;
+		if (rg__io_ring_gone)
+			rg__io_ring_gone(p);
 	}
 	if (p->efd >= 0)
 		close(p->efd);

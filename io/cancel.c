@@ -47,10 +47,14 @@
 #define S_BITS (S_CANCEL | S_LOCK)
 #define RG_IO_MAXP 1024
 
+/* A request to a P: cancel task t's op seq (heap, freed by the P), or
+ * (hop) ready t there (on t's parked stack: t waits until it is done). */
 struct creq {
 	struct creq *next;
 	rg__task *t;
 	uint32_t seq;
+	bool hop;
+	uint64_t ticket;
 };
 
 /* Per-P io state.  head: any thread pushes, the owner pops.  efd: set by
@@ -99,7 +103,7 @@ static void handle(struct pio *pio, struct creq *r)
 	}
 	rg__io_op *op = (rg__io_op *)(v & ~S_BITS);
 	if (op->p == pio->p && op->seq == r->seq) {
-		if (rg__io_use_epoll)
+		if (rg__io_use_epoll || op->direct)
 			rg__epoll_cancel_op(op);
 		else
 			rg__uring_cancel_op(op);
@@ -109,13 +113,25 @@ static void handle(struct pio *pio, struct creq *r)
 
 static void efd_arm(struct pio *pio);
 
+static void push(struct pio *pio, struct creq *req)
+{
+	req->next = atomic_load_explicit(&pio->head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&pio->head, &req->next, req, memory_order_release,
+	                                              memory_order_relaxed))
+		;
+}
+
 static void drain(struct pio *pio)
 {
 	struct creq *r = atomic_exchange_explicit(&pio->head, NULL, memory_order_acquire);
 	while (r) {
 		struct creq *next = r->next;
-		handle(pio, r);
-		rg__free(r);
+		if (r->hop) {
+			rg__wake(r->t, r->ticket); /* r is dead from here */
+		} else {
+			handle(pio, r);
+			rg__free(r);
+		}
 		r = next;
 	}
 }
@@ -164,6 +180,13 @@ void rg__io_p_init(rg__p *p)
 	}
 	pio->ready = true;
 	rg__p_slot_set(p, RG__SLOT_IO, pio, pio_fini);
+}
+
+void rg__io_p_init_once(rg__p *p)
+{
+	struct pio *pio = &g_pio[rg__p_index(p)];
+	if (!pio->ready || pio->p != p)
+		rg__io_p_init(p);
 }
 
 /* ---- the task's side -------------------------------------------------------- */
@@ -239,7 +262,7 @@ void rg__io_cancel_task(rg__task *t)
 			continue;
 		rg__io_op *op = (rg__io_op *)v;
 		rg__p *p = op->p;
-		if (rg__io_use_epoll) {
+		if (rg__io_use_epoll || op->direct) {
 			rg__epoll_cancel_op(op);
 		} else if (p == rg__getp()) {
 			rg__uring_cancel_op(op);
@@ -247,10 +270,8 @@ void rg__io_cancel_task(rg__task *t)
 			struct pio *pio = &g_pio[rg__p_index(p)];
 			req->t = t;
 			req->seq = op->seq;
-			req->next = atomic_load_explicit(&pio->head, memory_order_relaxed);
-			while (!atomic_compare_exchange_weak_explicit(&pio->head, &req->next, req,
-			                                              memory_order_release, memory_order_relaxed))
-				;
+			req->hop = false;
+			push(pio, req);
 			int efd = pio->efd;
 			atomic_store_explicit(s, v | S_CANCEL, memory_order_release);
 			uint64_t one = 1;
@@ -273,4 +294,36 @@ int rg_cancel(int64_t id)
 		return -ESRCH;
 	rg__io_cancel_task(t);
 	return 0;
+}
+
+/* ---- hopping to a P (io_uring backend) ---------------------------------------
+ *
+ * Some state may only be touched on one P's thread (its ring's buffer
+ * groups, an SQE for it).  A task that finds itself elsewhere parks with an
+ * unlock callback that, once its context is saved, pushes a hop request
+ * (on its own stack) to the target P and kicks its eventfd; the target
+ * readies it into its own runnext.  It may be stolen again before it runs:
+ * callers loop until rg__getp() is the target. */
+static bool hop_post(rg__task *t, void *arg)
+{
+	struct creq *req = arg;
+	struct pio *pio = &g_pio[req->seq];
+	int efd = pio->efd;
+	push(pio, req);
+	uint64_t one = 1;
+	ssize_t n = write(efd, &one, sizeof one);
+	(void)n;
+	return true;
+}
+
+void rg__io_hop(rg__p *target)
+{
+	while (rg__getp() != target) {
+		struct pio *pio = &g_pio[rg__p_index(target)];
+		if (!pio->ready || pio->p != target)
+			rg__fatal("io: hop to a P without io state");
+		struct creq req = { .t = rg__self(), .seq = (uint32_t)rg__p_index(target), .hop = true };
+		req.ticket = rg__park_prepare();
+		rg__park(RG__WAIT_IO, -1, hop_post, &req);
+	}
 }

@@ -221,6 +221,7 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	op.ep_fd = fd;
 	op.ep_events = (int)events;
 	op.ep_next = NULL;
+	op.direct = true;
 	atomic_store_explicit(&op.ep_state, 0, memory_order_relaxed);
 	int r = rg__io_op_begin(t, &op);
 	if (r)

@@ -57,6 +57,7 @@ typedef struct rg__io_op {
 	int res, tres;
 	int pending;            /* CQEs still to come */
 	bool cancel_issued;
+	bool direct;            /* a cancel claims the park (epoll, streams) */
 	/* epoll backend */
 	int ep_fd, ep_events;
 	_Atomic int ep_state;   /* see io/epoll.c */
@@ -88,6 +89,10 @@ void rg__uring_cancel_op(rg__io_op *op);
 void rg__epoll_cancel_op(rg__io_op *op);
 /* Per-P io state, lazily made on the P's thread (io/cancel.c). */
 void rg__io_p_init(rg__p *p);
+void rg__io_p_init_once(rg__p *p);  /* rg__io_p_init unless done */
+/* Move the calling task onto P target (io_uring backend; target has io
+ * state).  Returns on target's thread. */
+void rg__io_hop(rg__p *target);
 
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;

@@ -121,6 +121,7 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	op.res = 0;
 	op.tres = 0;
 	op.cancel_issued = false;
+	op.direct = false;
 	int r = rg__io_op_begin(t, &op);
 	if (r)
 		return r;

@@ -144,12 +144,18 @@ RG_API int rg_cancel(int64_t id);
 
 /* ---- provided-buffer receive (server fast path) --------------------------
  *
- * An rg_stream receives from one socket with a multishot recv that picks
- * buffers from a ring the kernel fills (io_uring; on the epoll backend it is
- * a plain recv into a pooled buffer).  rg_stream_recv hands the task one
- * buffer at a time; give it back with rg_stream_release before asking for
- * more than RG_STREAM_HELD buffers.  Use one stream from one task at a
- * time. */
+ * An rg_stream receives from one stream socket with a multishot recv that
+ * takes buffers from its P's provided-buffer ring (one ring per P, shared
+ * by all its streams; RINGO_BUFRING=NxSIZE, default 1024 buffers of
+ * 16 KiB).  No buffer is tied up by an idle connection and no SQE is
+ * needed per receive.  rg_stream_recv hands the task one filled buffer;
+ * give it back with rg_stream_release as soon as you are done with it (the
+ * pool is shared: held buffers starve the P's other streams).  On the epoll
+ * backend a stream is a plain rg_recv into buffers it owns (at most
+ * RG_STREAM_HELD held: -ENOBUFS beyond).
+ * A stream belongs to the task that uses it: one task at a time; close it
+ * before closing its fd.  Deadlines and rg_cancel work as for rg_recv;
+ * data that arrives after a timeout stays queued for the next call. */
 typedef struct rg_stream rg_stream;
 typedef struct rg_buf {
 	void *data;
@@ -157,12 +163,13 @@ typedef struct rg_buf {
 	unsigned id;       /* for rg_stream_release */
 } rg_buf;
 #define RG_STREAM_HELD 8
-/* buf_size 0: 16 KiB; nbufs 0: 64 (rounded up to a power of two). */
-RG_API int rg_stream_open(rg_stream **out, int fd, size_t buf_size, unsigned nbufs);
-/* > 0: bytes in *b (release it); 0: end of stream; -errno. */
+RG_API int rg_stream_open(rg_stream **out, int fd);
+/* > 0: bytes in *b (release it); 0: end of stream (and from then on);
+ * -errno (a receive error is also final). */
 RG_API ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline);
 RG_API void rg_stream_release(rg_stream *s, rg_buf *b);
-/* Stops receiving and frees the stream (not the fd). */
+/* Stops the multishot (waiting for its last completion), returns queued
+ * buffers and frees the stream; not the fd. */
 RG_API void rg_stream_close(rg_stream *s);
 
 /* ---- backend ------------------------------------------------------------ */

@@ -1,0 +1,412 @@
+/*
+ * io/stream.c — rg_stream: multishot recv into a per-P provided-buffer ring
+ * (the server fast path).
+ *
+ * The pool.  Each P has one buffer ring (liburing 2.3 lacks
+ * io_uring_setup_buf_ring: we allocate the page-aligned ring and register
+ * it with io_uring_register_buf_ring), nbufs buffers of bsz bytes
+ * (RINGO_BUFRING=NxSIZE, default 1024x16384), made when the first stream is
+ * opened on that P.  All the streams of the P share it: an idle connection
+ * holds no buffer, as in Go's or tokio's servers a pending read holds none.
+ *
+ * A stream is one socket with one IORING_OP_RECV multishot (BUFFER_SELECT
+ * from the P's group) armed on its home P.  Every CQE carries one filled
+ * buffer; the handler (on the home P) queues it on the stream (a list
+ * threaded through the pool's per-buffer `next`) and wakes the task waiting
+ * in rg_stream_recv.  The multishot ends (a CQE without F_MORE) at end of
+ * stream (res 0), on an error, or with -ENOBUFS when the pool ran dry: the
+ * stream is then re-armed by its next rg_stream_recv, once the pool has a
+ * buffer again (streams starved of buffers wait on the pool's list and are
+ * re-armed by rg_stream_release).
+ *
+ * Ownership.  Everything here — the pool, the buffer ring's tail, every
+ * stream's fields — is touched only on the home P's thread: the CQE
+ * handler runs there, and the task's calls first hop there (rg__io_hop:
+ * usually a no-op, since the handler readies the task on the home P).  A
+ * task runs without preemption until it parks, so no lock is needed.
+ *
+ * Deadlines use core's park deadline (no kernel op holds the task's stack:
+ * the kernel writes only into pool buffers).  rg_cancel claims the park
+ * directly (the op is published with direct = true).  Data that arrives
+ * after a timeout or cancel stays queued for the next call: nothing is lost.
+ *
+ * On the epoll backend (or if the kernel refuses the buffer ring) a stream
+ * is a plain rg_recv into buffers it owns.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io_int.h"
+
+#define NONE 0xffffu
+#define RG_IO_MAXP 1024
+
+struct pool {
+	struct io_uring_buf_ring *br;
+	char *mem;
+	uint16_t *next;          /* per buffer: next in its stream's queue */
+	int32_t *len;            /* per buffer: bytes in it */
+	unsigned nbufs, mask;
+	size_t bsz;
+	uint16_t bgid;
+	unsigned out;            /* buffers the kernel filled, not yet released */
+	rg_stream *starved;      /* streams waiting for a free buffer */
+	bool plain;              /* no buffer ring: plain recv */
+};
+static struct pool *g_pool[RG_IO_MAXP];
+
+struct rg_stream {
+	int fd;
+	rg__p *home;             /* NULL: plain mode */
+	struct pool *pool;
+	rg__cqe_handler h;
+	bool armed, ended, starving, closing;
+	int end_res;
+	uint16_t qhead, qtail;
+	rg_stream *starve_next;
+	rg__task *waiter;
+	uint64_t ticket;
+	int held;
+	/* plain mode */
+	size_t bsz;
+	void *spare[RG_STREAM_HELD];
+	int nspare;
+};
+
+static void pool_config(unsigned *n, size_t *sz)
+{
+	*n = 1024;
+	*sz = 16384;
+	const char *e = getenv("RINGO_BUFRING");
+	if (e) {
+		unsigned a = 0;
+		size_t b = 0;
+		if (sscanf(e, "%ux%zu", &a, &b) == 2 && a >= 2 && a <= 32768 && b >= 64 && b <= (1u << 20)) {
+			unsigned p2 = 1;
+			while (p2 < a)
+				p2 <<= 1;
+			*n = p2;
+			*sz = b;
+		} else {
+			rg__log("RINGO_BUFRING=%s ignored (want NxSIZE, e.g. 1024x16384)", e);
+		}
+	}
+}
+
+static struct pool *pool_get(rg__p *p)
+{
+	int i = rg__p_index(p);
+	if (g_pool[i])
+		return g_pool[i];
+	struct pool *pl = rg__calloc(1, sizeof *pl);
+	if (!pl)
+		return NULL;
+	pool_config(&pl->nbufs, &pl->bsz);
+	pl->mask = pl->nbufs - 1;
+	pl->bgid = 1;
+	size_t rsz = ((size_t)pl->nbufs * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
+	pl->br = rg__aligned_alloc(4096, rsz);
+	pl->mem = rg__aligned_alloc(4096, pl->nbufs * pl->bsz);
+	pl->next = rg__calloc(pl->nbufs, sizeof *pl->next);
+	pl->len = rg__calloc(pl->nbufs, sizeof *pl->len);
+	if (!pl->br || !pl->mem || !pl->next || !pl->len) {
+		pl->plain = true;
+	} else {
+		memset(pl->br, 0, rsz);
+		io_uring_buf_ring_init(pl->br);
+		struct io_uring_buf_reg reg = { .ring_addr = (uint64_t)(uintptr_t)pl->br,
+		                                .ring_entries = pl->nbufs, .bgid = pl->bgid };
+		int r = io_uring_register_buf_ring(rg__p_ring(p), &reg, 0);
+		if (r < 0) {
+			rg__log("io: provided-buffer ring refused (%s): streams use plain recv", strerror(-r));
+			pl->plain = true;
+		} else {
+			for (unsigned b = 0; b < pl->nbufs; b++)
+				io_uring_buf_ring_add(pl->br, pl->mem + b * pl->bsz, (unsigned)pl->bsz, (uint16_t)b,
+				                      (int)pl->mask, (int)b);
+			io_uring_buf_ring_advance(pl->br, (int)pl->nbufs);
+		}
+	}
+	if (pl->plain) {
+		rg__free(pl->br);
+		rg__free(pl->mem);
+		pl->br = NULL;
+		pl->mem = NULL;
+	}
+	g_pool[i] = pl;
+	return pl;
+}
+
+/* Called by core/ring.c once P p's ring is gone (the kernel can no longer
+ * write into the buffers). */
+void rg__io_ring_gone(rg__p *p)
+{
+	int i = rg__p_index(p);
+	struct pool *pl = i < RG_IO_MAXP ? g_pool[i] : NULL;
+	if (!pl)
+		return;
+	rg__free(pl->br);
+	rg__free(pl->mem);
+	rg__free(pl->next);
+	rg__free(pl->len);
+	rg__free(pl);
+	g_pool[i] = NULL;
+}
+
+static void buf_return(struct pool *pl, uint16_t bid)
+{
+	io_uring_buf_ring_add(pl->br, pl->mem + (size_t)bid * pl->bsz, (unsigned)pl->bsz, bid, (int)pl->mask, 0);
+	io_uring_buf_ring_advance(pl->br, 1);
+	pl->out--;
+}
+
+static void wake_waiter(rg_stream *s)
+{
+	rg__task *t = s->waiter;
+	if (t) {
+		s->waiter = NULL;
+		rg__wake(t, s->ticket);
+	}
+}
+
+static void st_cqe(rg__cqe_handler *h, int res, unsigned flags)
+{
+	rg_stream *s = (rg_stream *)((char *)h - offsetof(rg_stream, h));
+	struct pool *pl = s->pool;
+	if (flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		pl->out++;
+		if (res > 0) {
+			pl->len[bid] = res;
+			pl->next[bid] = NONE;
+			if (s->qhead == NONE)
+				s->qhead = bid;
+			else
+				pl->next[s->qtail] = bid;
+			s->qtail = bid;
+		} else {
+			buf_return(pl, bid);
+		}
+	}
+	if (res == 0) {
+		s->ended = true;
+		s->end_res = 0;
+	} else if (res < 0 && res != -ENOBUFS) {
+		s->ended = true;
+		s->end_res = res;
+	}
+	if (!(flags & IORING_CQE_F_MORE))
+		s->armed = false;
+	wake_waiter(s);
+}
+
+static void arm(rg_stream *s)
+{
+	struct io_uring_sqe *sqe = rg__p_sqe(s->home);
+	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = s->pool->bgid;
+	io_uring_sqe_set_data(sqe, &s->h);
+	s->armed = true;
+}
+
+/* On the home P: arm s, or queue it for a buffer. */
+static void arm_or_starve(rg_stream *s)
+{
+	struct pool *pl = s->pool;
+	if (pl->out < pl->nbufs) {
+		arm(s);
+	} else if (!s->starving) {
+		s->starving = true;
+		s->starve_next = pl->starved;
+		pl->starved = s;
+	}
+}
+
+static void unstarve(rg_stream *s)
+{
+	if (!s->starving)
+		return;
+	for (rg_stream **pp = &s->pool->starved; *pp; pp = &(*pp)->starve_next)
+		if (*pp == s) {
+			*pp = s->starve_next;
+			break;
+		}
+	s->starving = false;
+}
+
+static inline bool on_task(void) { return rg__self() && rg__getp(); }
+
+int rg_stream_open(rg_stream **out, int fd)
+{
+	if (!out)
+		return -EFAULT;
+	*out = NULL;
+	if (fd < 0)
+		return -EBADF;
+	if (!on_task())
+		return -EPERM;
+	rg_stream *s = rg__calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->fd = fd;
+	s->qhead = s->qtail = NONE;
+	s->h.fn = st_cqe;
+	if (!rg__io_use_epoll) {
+		rg__p *p = rg__getp();
+		rg__io_p_init_once(p);
+		struct pool *pl = pool_get(p);
+		if (!pl) {
+			rg__free(s);
+			return -ENOMEM;
+		}
+		if (!pl->plain) {
+			s->home = p;
+			s->pool = pl;
+		}
+		s->bsz = pl->bsz;
+	} else {
+		unsigned n;
+		pool_config(&n, &s->bsz);
+	}
+	*out = s;
+	return 0;
+}
+
+static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+{
+	if (s->held >= RG_STREAM_HELD)
+		return -ENOBUFS;
+	void *buf = s->nspare ? s->spare[--s->nspare] : rg__malloc(s->bsz);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t r = rg_recv(s->fd, buf, s->bsz, 0, deadline);
+	if (r <= 0) {
+		s->spare[s->nspare++] = buf;
+		return r;
+	}
+	b->data = buf;
+	b->len = (size_t)r;
+	b->id = 0;
+	s->held++;
+	return r;
+}
+
+ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+{
+	if (!s || !b)
+		return -EFAULT;
+	if (!on_task())
+		return -EPERM;
+	if (deadline < -1)
+		return -EINVAL;
+	if (deadline > 0 && deadline <= rg_now())
+		return -ETIMEDOUT;
+	if (!s->home)
+		return plain_recv(s, b, deadline);
+	rg__task *t = rg__self();
+	for (;;) {
+		rg__io_hop(s->home);
+		struct pool *pl = s->pool;
+		if (s->qhead != NONE) {
+			uint16_t bid = s->qhead;
+			s->qhead = pl->next[bid];
+			b->data = pl->mem + (size_t)bid * pl->bsz;
+			b->len = (size_t)pl->len[bid];
+			b->id = bid;
+			s->held++;
+			return (ssize_t)b->len;
+		}
+		if (s->ended)
+			return s->end_res;
+		if (!s->armed)
+			arm_or_starve(s);
+		if (deadline == 0)
+			return -EAGAIN;
+		rg__io_op op;
+		memset(&op, 0, sizeof op);
+		op.t = t;
+		op.p = s->home;
+		op.direct = true;
+		int r = rg__io_op_begin(t, &op);
+		if (r)
+			return r;
+		op.ticket = s->ticket = rg__park_prepare();
+		s->waiter = t;
+		int pr = rg__park(RG__WAIT_IO, deadline, NULL, NULL);
+		rg__io_hop(s->home);
+		if (s->waiter == t)
+			s->waiter = NULL;
+		if (rg__io_op_end(t, &op, true))
+			return -ECANCELED;
+		if (pr == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
+void rg_stream_release(rg_stream *s, rg_buf *b)
+{
+	if (!s || !b || !b->data)
+		return;
+	if (!s->home) {
+		if (s->nspare < RG_STREAM_HELD)
+			s->spare[s->nspare++] = b->data;
+		else
+			rg__free(b->data);
+		s->held--;
+		b->data = NULL;
+		return;
+	}
+	if (!on_task())
+		rg__fatal("io: rg_stream_release outside a task");
+	rg__io_hop(s->home);
+	struct pool *pl = s->pool;
+	buf_return(pl, (uint16_t)b->id);
+	s->held--;
+	b->data = NULL;
+	/* a buffer is free again: re-arm a stream that was starved of one */
+	rg_stream *w = pl->starved;
+	if (w) {
+		pl->starved = w->starve_next;
+		w->starving = false;
+		if (!w->armed && !w->ended && !w->closing)
+			arm(w);
+	}
+}
+
+void rg_stream_close(rg_stream *s)
+{
+	if (!s)
+		return;
+	if (s->home) {
+		if (!on_task())
+			rg__fatal("io: rg_stream_close outside a task");
+		rg__io_hop(s->home);
+		s->closing = true;
+		unstarve(s);
+		if (s->armed) {
+			struct io_uring_sqe *sqe = rg__p_sqe(s->home);
+			io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->h, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+			/* wait for the multishot's final CQE: until then the
+			 * kernel may still post into s */
+			while (s->armed) {
+				s->ticket = rg__park_prepare();
+				s->waiter = rg__self();
+				rg__park(RG__WAIT_IO, -1, NULL, NULL);
+				rg__io_hop(s->home);
+			}
+		}
+		while (s->qhead != NONE) {
+			uint16_t bid = s->qhead;
+			s->qhead = s->pool->next[bid];
+			buf_return(s->pool, bid);
+		}
+	}
+	for (int i = 0; i < s->nspare; i++)
+		rg__free(s->spare[i]);
+	rg__free(s);
+}
