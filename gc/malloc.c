@@ -539,6 +539,19 @@ RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type)
 		return NULL;
 	if (rg__type_bitmap(type) < 0)
 		return NULL;
+	if (RG__LIKELY(size <= RG__SMALL_SIZE_MAX - 8)) {
+		rg__p *p = rg__getp();
+		rg__mcache *c = p ? mcache_of(p) : NULL;
+		if (RG__LIKELY(c != NULL)) {
+			rg__span *s = c->typed[rg__size_to_class8[(size + 7) / 8]];
+			size_t idx;
+			void *o = span_take(s, &idx);
+			if (RG__LIKELY(o != NULL)) {
+				s->types[idx] = type;
+				return o;
+			}
+		}
+	}
 	return alloc_slow(size, false, type);
 }
 
