@@ -202,7 +202,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.sqpoll = c.sqpoll;
 	rg__sched.quiet = c.quiet;
 	rg__sched.main_result = 0;
-	rg__sched.gq_head = rg__sched.gq_tail = NULL;
+	rg__sched.gq_head = 0;
 	rg__sched.gq_size = 0;
 	rg__sched.idle = NULL;
 	rg__sched.npidle = 0;
@@ -276,7 +276,9 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		rg__free(p);
 	}
 	/* tasks left in queues are discarded with their stacks */
-	rg__sched.gq_head = rg__sched.gq_tail = NULL;
+	rg__free(rg__sched.gq);
+	rg__sched.gq = NULL;
+	rg__sched.gq_cap = rg__sched.gq_head = 0;
 	rg__sched.gq_size = 0;
 	rg__stacks_fini();
 	pthread_barrier_destroy(&boot.ready);

@@ -140,16 +140,36 @@ static inline void run_post(rg__m *m)
 
 /* --- run queues (Go's runqput / runqget / runqgrab / runqsteal) --------- */
 
-static void globrunq_put_batch(rg__task *head, rg__task *tail, int n)
+/* sched.lock held. */
+static bool gq_grow(uint32_t need)
+{
+	uint32_t size = (uint32_t)rg__sched.gq_size;
+	if (size + need <= rg__sched.gq_cap)
+		return true;
+	uint32_t cap = rg__sched.gq_cap ? rg__sched.gq_cap : 1024;
+	while (cap < size + need)
+		cap *= 2;
+	rg__task **q = rg__malloc(cap * sizeof *q);
+	if (!q)
+		return false;
+	for (uint32_t i = 0; i < size; i++)
+		q[i] = rg__sched.gq[(rg__sched.gq_head + i) % rg__sched.gq_cap];
+	rg__free(rg__sched.gq);
+	rg__sched.gq = q;
+	rg__sched.gq_cap = cap;
+	rg__sched.gq_head = 0;
+	return true;
+}
+
+static void globrunq_put_batch(rg__task **batch, int n)
 {
 	pthread_mutex_lock(&rg__sched.lock);
-	tail->next = NULL;
-	if (rg__sched.gq_tail)
-		rg__sched.gq_tail->next = head;
-	else
-		rg__sched.gq_head = head;
-	rg__sched.gq_tail = tail;
-	atomic_store(&rg__sched.gq_size, rg__sched.gq_size + n);
+	if (!gq_grow((uint32_t)n))
+		rg__fatal("out of memory for the global run queue");
+	uint32_t size = (uint32_t)rg__sched.gq_size;
+	for (int i = 0; i < n; i++)
+		rg__sched.gq[(rg__sched.gq_head + size + (uint32_t)i) % rg__sched.gq_cap] = batch[i];
+	atomic_store(&rg__sched.gq_size, (int32_t)size + n);
 	pthread_mutex_unlock(&rg__sched.lock);
 }
 
@@ -164,9 +184,7 @@ static bool runq_put_slow(rg__p *p, rg__task *t, uint32_t h, uint32_t tl)
 	                                             memory_order_release, memory_order_relaxed))
 		return false;
 	batch[n] = t;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->next = batch[i + 1];
-	globrunq_put_batch(batch[0], batch[n], (int)n + 1);
+	globrunq_put_batch(batch, (int)n + 1);
 	return true;
 }
 
@@ -284,15 +302,12 @@ static rg__task *globrunq_get(rg__p *p, int max)
 	if (n > RG_RUNQ_SIZE / 2)
 		n = RG_RUNQ_SIZE / 2;
 	atomic_store(&rg__sched.gq_size, size - n);
-	rg__task *t = rg__sched.gq_head;
-	rg__sched.gq_head = t->next;
+	rg__task *t = rg__sched.gq[rg__sched.gq_head];
+	rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
 	for (int i = 1; i < n; i++) {
-		rg__task *x = rg__sched.gq_head;
-		rg__sched.gq_head = x->next;
-		rg__runq_put(p, x, false);
+		rg__runq_put(p, rg__sched.gq[rg__sched.gq_head], false);
+		rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
 	}
-	if (!rg__sched.gq_head)
-		rg__sched.gq_tail = NULL;
 	return t;
 }
 
@@ -768,7 +783,7 @@ static void ready_on(rg__m *m, rg__task *t, bool next)
 		rg__p *p = m->p;
 		rg__runq_put(p, t, next && !atomic_load_explicit(&p->preempt, memory_order_relaxed));
 	} else {
-		globrunq_put_batch(t, t, 1);
+		globrunq_put_batch(&t, 1);
 	}
 	wake_if_idle();
 }

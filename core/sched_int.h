@@ -150,8 +150,9 @@ struct rg__p {
 	int ntimers, timers_cap;
 	_Atomic int64_t timer_next;            /* earliest when, INT64_MAX */
 
-	/* dead task records for reuse (default stack size only) */
-	rg__task *free_tasks;
+	/* dead task records for reuse (default stack size only), a stack of
+	 * pointers so that taking one does not read the record first */
+	rg__task *free_tasks[RG_TASK_CACHE];
 	int nfree;
 
 	/* wait/wake backend state */
@@ -171,7 +172,10 @@ struct rg__p {
 /* Scheduler globals (Go's schedt). */
 struct rg__sched {
 	pthread_mutex_t lock;                  /* guards the fields below it */
-	rg__task *gq_head, *gq_tail;           /* global run queue */
+	/* global run queue: a ring of pointers (moving a batch touches no
+	 * task record: each lives on its own stack page) */
+	rg__task **gq;
+	uint32_t gq_cap, gq_head;
 	_Atomic int32_t gq_size;               /* written under lock */
 	rg__p *idle;                           /* idle P list */
 	/* lock-free */

@@ -73,6 +73,8 @@ static struct {
 	struct slab *slabs;          /* every mapping, for GC walks and fini */
 	struct slab *cur[2];         /* bump slabs: [0] guarded, [1] canary */
 	rg__task *dirty, *clean;     /* global pool of dead default records */
+	long ndirty;                 /* length of dirty */
+	long dirty_low;              /* lowest ndirty since the last scavenge */
 	size_t stack_size;           /* default, page multiple */
 	long guard_budget;           /* guarded slots still allowed */
 	_Atomic uint64_t n_guarded, n_canary; /* stats */
@@ -161,6 +163,7 @@ void rg__stacks_fini(void)
 	st.slabs = NULL;
 	st.cur[0] = st.cur[1] = NULL;
 	st.dirty = st.clean = NULL;
+	st.ndirty = st.dirty_low = 0;
 	if (st.handler_installed) {
 		sigaction(SIGSEGV, &st.old_segv, NULL);
 		sigaction(SIGBUS, &st.old_bus, NULL);
@@ -295,19 +298,21 @@ static rg__task *pool_take(rg__p *p, int want)
 		rg__task *t = st.dirty ? st.dirty : st.clean;
 		if (!t)
 			break;
-		if (t == st.dirty)
+		if (t == st.dirty) {
 			st.dirty = t->next;
-		else
+			if (--st.ndirty < st.dirty_low)
+				st.dirty_low = st.ndirty;
+		} else {
 			st.clean = t->next;
+		}
 		if (!got) {
 			got = t;
 		} else if (p) {
-			t->next = p->free_tasks;
-			p->free_tasks = t;
-			p->nfree++;
+			p->free_tasks[p->nfree++] = t;
 		} else {
 			t->next = st.dirty;   /* no P: take one only */
 			st.dirty = t;
+			st.ndirty++;
 			break;
 		}
 	}
@@ -346,12 +351,10 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 	rg__task *t;
 	if (stack_size != st.stack_size) {
 		t = custom_alloc(stack_size);
-	} else if (p && p->free_tasks) {
-		t = p->free_tasks;
-		p->free_tasks = t->next;
-		p->nfree--;
+	} else if (p && p->nfree) {
+		t = p->free_tasks[--p->nfree];
 	} else {
-		t = pool_take(p, RG_TASK_CACHE / 4);
+		t = pool_take(p, RG_TASK_CACHE / 2);
 	}
 	if (!t)
 		return NULL;
@@ -400,79 +403,75 @@ void rg__task_free(rg__p *p, rg__task *t)
 		}
 		return;
 	}
+	rg__task *batch[RG_TASK_CACHE / 2 + 1];
+	int n = 0;
 	if (p) {
-		t->next = p->free_tasks;
-		p->free_tasks = t;
-		if (++p->nfree <= RG_TASK_CACHE)
+		if (p->nfree < RG_TASK_CACHE) {
+			p->free_tasks[p->nfree++] = t;
 			return;
-		/* Cache full: move half to the global pool. */
-		rg__task *batch = NULL;
-		for (int i = 0; i < RG_TASK_CACHE / 2; i++) {
-			rg__task *x = p->free_tasks;
-			p->free_tasks = x->next;
-			x->next = batch;
-			batch = x;
-			p->nfree--;
 		}
-		t = batch;
-	} else {
-		t->next = NULL;
+		/* Cache full: move half of it, and t, to the global pool. */
+		for (int i = 0; i < RG_TASK_CACHE / 2; i++)
+			batch[n++] = p->free_tasks[--p->nfree];
 	}
+	batch[n++] = t;
 	pthread_mutex_lock(&st.lock);
-	while (t) {
-		rg__task *n = t->next;
-		t->next = st.dirty;
-		st.dirty = t;
-		t = n;
+	for (int i = 0; i < n; i++) {
+		batch[i]->next = st.dirty;
+		st.dirty = batch[i];
+		st.ndirty++;
 	}
 	pthread_mutex_unlock(&st.lock);
 }
 
 void rg__task_cache_drain(rg__p *p)
 {
-	rg__task *t = p->free_tasks;
-	p->free_tasks = NULL;
-	p->nfree = 0;
 	pthread_mutex_lock(&st.lock);
-	while (t) {
-		rg__task *n = t->next;
+	while (p->nfree) {
+		rg__task *t = p->free_tasks[--p->nfree];
 		t->next = st.dirty;
 		st.dirty = t;
-		t = n;
+		st.ndirty++;
 	}
 	pthread_mutex_unlock(&st.lock);
 }
 
-/* sysmon: return the pages of pooled stacks, 64 at a time, lock released
- * during the madvise calls. */
+/*
+ * sysmon, every 500 ms: return the pages of pooled stacks that nobody
+ * needed since the last pass.  The dirty pool is a LIFO, so the stacks
+ * below its lowest depth since then (dirty_low) were not touched: those
+ * are released; the hot top of the pool keeps its pages, so a server
+ * that spawns in bursts does not fault its stacks back in every time.
+ */
 void rg__stack_scavenge(void)
 {
-	for (;;) {
-		rg__task *batch = NULL, *t;
-		int n = 0;
-		pthread_mutex_lock(&st.lock);
-		while (n < 64 && (t = st.dirty)) {
-			st.dirty = t->next;
-			t->next = batch;
-			batch = t;
-			n++;
-		}
-		pthread_mutex_unlock(&st.lock);
-		if (!batch)
-			return;
-		for (t = batch; t; t = t->next) {
+	pthread_mutex_lock(&st.lock);
+	long cold = st.dirty_low;
+	long skip = st.ndirty - cold;
+	rg__task *batch = NULL, **pp = &st.dirty;
+	if (cold > 0) {
+		for (long i = 0; i < skip && *pp; i++)
+			pp = &(*pp)->next;
+		batch = *pp;
+		*pp = NULL;
+		st.ndirty = skip;
+	}
+	st.dirty_low = st.ndirty;
+	pthread_mutex_unlock(&st.lock);
+	while (batch) {
+		rg__task *chunk = batch, *t = batch, *last = batch;
+		for (int n = 0; t && n < 64; n++) {
 			char *top = ptr_page_down(t->hi);
 			if (top > t->map_lo)
 				madvise(t->map_lo, (size_t)(top - t->map_lo), MADV_DONTNEED);
 			t->clean = 1;
+			last = t;
+			t = t->next;
 		}
+		batch = t;
 		pthread_mutex_lock(&st.lock);
-		while (batch) {
-			t = batch->next;
-			batch->next = st.clean;
-			st.clean = batch;
-			batch = t;
-		}
+		last->next = st.clean;
+		st.clean = chunk;
 		pthread_mutex_unlock(&st.lock);
 	}
 }

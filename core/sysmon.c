@@ -5,8 +5,8 @@
  * not moved for more than 10 ms while running a task gets its preempt flag
  * set (rg_yield and rg_preempt_point honour it; ready() stops handing the
  * P's runnext to readied tasks) and the event is counted.  ringo never
- * switches a task by signal.  Every 100 ms it returns the pages of pooled
- * stacks to the OS (core/stack.c).
+ * switches a task by signal.  Every 500 ms it returns the pages of pooled
+ * stacks nobody used since the last pass to the OS (core/stack.c).
  */
 #include <errno.h>
 
@@ -55,7 +55,7 @@ static void *sysmon_main(void *arg)
 		int64_t now = rg__mono();
 		for (int i = 0; i < rg__sched.nprocs; i++)
 			check_p(rg__sched.allp[i], now);
-		if (now - last_scavenge > 100 * 1000 * 1000) {
+		if (now - last_scavenge > 500 * 1000 * 1000) {
 			rg__stack_scavenge();
 			last_scavenge = now;
 		}
