@@ -229,8 +229,15 @@ static struct {
 	uint64_t marked_bytes;
 } mk;
 
+/* Tests: a mark stack limit (entries), to drive the overflow recovery. */
+size_t rg__gc_debug_mark_cap;
+
 static void push(uintptr_t obj, rg__span *s)
 {
+	if (RG__UNLIKELY(rg__gc_debug_mark_cap) && mk.n >= rg__gc_debug_mark_cap) {
+		mk.overflow = true;
+		return;
+	}
 	if (mk.n == mk.cap) {
 		size_t cap = mk.cap ? mk.cap * 2 : 4096;
 		struct item *n = rg__realloc(mk.stack, cap * sizeof *n);
@@ -439,6 +446,57 @@ static void sweep_all(void)
 	}
 	rg__heap_unlock();
 	(void)live;
+}
+
+/* ---- heap verifier ----------------------------------------------------
+ * Walks every in-use span and checks what the allocator and the sweeper
+ * promise: the span map points every page of a span at it, object counts
+ * fit, mark bits are clear between collections, central lists hold only
+ * spans of their class.  Returns the number of problems (each logged).
+ * World stopped, or a program that is not allocating concurrently. */
+int rg__gc_verify(void);
+int rg__gc_verify(void)
+{
+	int bad = 0;
+	rg__heap_lock();
+	size_t n;
+	rg__span **all = rg__heap_allspans(&n);
+	for (size_t i = 0; i < n; i++) {
+		rg__span *s = all[i];
+		if (s->allidx != i) {
+			rg__log("gc verify: span %p allidx %u at %zu", (void *)s, s->allidx, i);
+			bad++;
+		}
+		for (size_t pg = 0; pg < s->npages; pg++) {
+			if (rg__span_of(s->base + pg * RG__PAGE_SIZE) != s) {
+				rg__log("gc verify: page %zu of span %p not mapped to it", pg, (void *)s);
+				bad++;
+				break;
+			}
+		}
+		unsigned nw = (s->nelems + 63u) / 64u;
+		for (unsigned w = 0; w < nw; w++) {
+			if (s->mark_bits[w]) {
+				rg__log("gc verify: span %p has mark bits between collections", (void *)s);
+				bad++;
+				break;
+			}
+		}
+		if (s->large ? s->nelems != 1 || s->elemsize != s->npages * RG__PAGE_SIZE
+		             : s->elemsize != rg__class_size[s->spanclass >> 1] ||
+		                   s->nelems != rg__class_nelems[s->spanclass >> 1] ||
+		                   s->npages != rg__class_npages[s->spanclass >> 1]) {
+			rg__log("gc verify: span %p has a wrong shape", (void *)s);
+			bad++;
+		}
+		if (nw && (s->alloc_bits[nw - 1] & ~((s->nelems % 64) ? (1ull << (s->nelems % 64)) - 1
+		                                                      : ~(uint64_t)0))) {
+			rg__log("gc verify: span %p has alloc bits past its last object", (void *)s);
+			bad++;
+		}
+	}
+	rg__heap_unlock();
+	return bad;
 }
 
 /* ---- the collection --------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "ringo/gc.h"
 
 bool rg__gc_allocated(const void *p);
+int rg__gc_verify(void);
 
 #define KEY ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
 #define NG 20000
@@ -180,6 +181,7 @@ static int main_fn(void *arg)
 		clobber_stack();
 	}
 	CHECK_EQ(rg_gc_collect(), 0);
+	CHECK_EQ(rg__gc_verify(), 0);
 
 	/* reachable */
 	CHECK(rg__gc_allocated((void *)troot));
