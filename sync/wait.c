@@ -94,6 +94,14 @@ void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 
 void rg_waitgroup_done(rg_waitgroup *wg) { rg_waitgroup_add(wg, -1); }
 
+/* A Done brought the counter to zero and is waking waiters: let it finish
+ * with *wg before returning (the caller may free it). */
+static void wg_wait_release(struct wg_impl *wg)
+{
+	while (atomic_load_explicit(&wg->state, memory_order_acquire) & (WG_WAITERS_MASK | WG_LOCK))
+		rg_yield();
+}
+
 int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 {
 	struct wg_impl *wg = (struct wg_impl *)wgv;
@@ -101,9 +109,7 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	if (s == 0)
 		return 0;
 	if (WG_COUNT(s) == 0) {
-		/* a Done is waking waiters: wait until it let go of wg */
-		while (atomic_load_explicit(&wg->state, memory_order_acquire) & (WG_WAITERS_MASK | WG_LOCK))
-			rg_yield();
+		wg_wait_release(wg);
 		return 0;
 	}
 	if (deadline == 0)
@@ -111,12 +117,26 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
-	s = wg_lock(wg);
-	if (WG_COUNT(s) == 0) {
-		wg_unlock(wg);
-		return 0;
+	/* Count ourselves a waiter and take the lock in the same CAS that sees
+	 * a non-zero counter: a Done that then reaches zero sees the waiter
+	 * and comes for it (no lost wake-up). */
+	for (int i = 0;; i++) {
+		if (WG_COUNT(s) == 0) {
+			wg_wait_release(wg);
+			return 0;
+		}
+		if (!(s & WG_LOCK) &&
+		    atomic_compare_exchange_weak_explicit(&wg->state, &s, s + WG_WAITER + WG_LOCK,
+		                                          memory_order_acquire, memory_order_relaxed))
+			break;
+		if (s & WG_LOCK) {
+			if (i < 64)
+				rg__cpu_relax();
+			else
+				sched_yield();
+			s = atomic_load_explicit(&wg->state, memory_order_relaxed);
+		}
 	}
-	atomic_fetch_add_explicit(&wg->state, WG_WAITER, memory_order_relaxed);
 	rg__sudog sg = { .task = self };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&wg->q, &sg);
@@ -138,8 +158,7 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	 * under it, so wait for that; then report success, as the next check
 	 * would have. */
 	wg_unlock(wg);
-	while (atomic_load_explicit(&wg->state, memory_order_acquire) & (WG_WAITERS_MASK | WG_LOCK))
-		rg_yield();
+	wg_wait_release(wg);
 	return 0;
 }
 

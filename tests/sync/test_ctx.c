@@ -58,7 +58,7 @@ static void test_cancel_removes(void)
 
 	/* a child that times out leaves its parent's list by itself */
 	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
-	CHECK_EQ(rg_ctx_with_timeout(ctx, MS, &child), 0);
+	CHECK_EQ(rg_ctx_with_timeout(ctx, 200 * MS, &child), 0);
 	CHECK_EQ(rg__ctx_debug_children(ctx), 1);
 	CHECK(wait_done(child, QUIESCENT));
 	for (int i = 0; i < 1000 && rg__ctx_debug_children(ctx) != 0; i++)
