@@ -223,10 +223,10 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	op.ep_next = NULL;
 	op.direct = true;
 	atomic_store_explicit(&op.ep_state, 0, memory_order_relaxed);
+	op.ticket = rg__park_prepare(); /* before publishing: a canceller reads it */
 	int r = rg__io_op_begin(t, &op);
 	if (r)
 		return r;
-	op.ticket = rg__park_prepare();
 	rg__spin_lock(&e->lock);
 	if (fd >= e->nfds) {
 		int n = e->nfds ? e->nfds : 64;

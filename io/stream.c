@@ -331,10 +331,10 @@ ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 		op.t = t;
 		op.p = s->home;
 		op.direct = true;
+		op.ticket = s->ticket = rg__park_prepare(); /* before publishing */
 		int r = rg__io_op_begin(t, &op);
 		if (r)
 			return r;
-		op.ticket = s->ticket = rg__park_prepare();
 		s->waiter = t;
 		int pr = rg__park(RG__WAIT_IO, deadline, NULL, NULL);
 		rg__io_hop(s->home);

@@ -122,14 +122,14 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	op.tres = 0;
 	op.cancel_issued = false;
 	op.direct = false;
-	int r = rg__io_op_begin(t, &op);
-	if (r)
-		return r;
 	struct io_uring *ring = rg__p_ring(p);
 	bool timed = deadline >= 0;
 	struct __kernel_timespec ts;
 	sq_reserve(p, ring, timed ? 2 : 1);
 	op.ticket = rg__park_prepare();
+	int r = rg__io_op_begin(t, &op);
+	if (r)
+		return r;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	prep(sqe, q);
 	io_uring_sqe_set_data(sqe, &op.h);
