@@ -483,6 +483,39 @@ static void test_waitgroup(void)
 	}
 }
 
+/* Done racing Wait, with the WaitGroup on the waiter's stack and reused at
+ * once: no lost wake-up, no write after Wait returned (TSan/ASan). */
+struct wgr {
+	rg_waitgroup *wg;
+	int spin;
+};
+
+static void wg_racer(void *arg)
+{
+	struct wgr *r = arg;
+	rg_waitgroup *wg = r->wg;
+	for (volatile int i = 0; i < r->spin; i++)
+		;
+	rg_waitgroup_done(wg);
+}
+
+static void test_waitgroup_race(void)
+{
+	int rounds = T_SANITIZED ? 2000 : 20000;
+	for (int i = 0; i < rounds; i++) {
+		rg_waitgroup wg = RG_WAITGROUP_INIT;
+		struct wgr r = { &wg, i % 200 };
+		rg_waitgroup_add(&wg, 2);
+		rg_go(wg_racer, &r);
+		rg_go(wg_racer, &r);
+		if (i % 3 == 0)
+			for (volatile int k = 0; k < i % 300; k++)
+				;
+		CHECK_EQ(rg_waitgroup_wait(&wg, i % 5 == 0 ? in(10000 * MS) : -1), 0);
+		memset(&wg, 0xa5, sizeof wg); /* reused at once */
+	}
+}
+
 /* --- weighted Semaphore ----------------------------------------------------------- */
 
 struct semt {
@@ -601,6 +634,7 @@ static int run_all(void *arg)
 	RUN(test_cond_pingpong());
 	RUN(test_once());
 	RUN(test_waitgroup());
+	RUN(test_waitgroup_race());
 	RUN(test_sema());
 	return 0;
 }
