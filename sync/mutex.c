@@ -58,11 +58,15 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 	int iter = 0;
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	rg__task *self = rg__self();
+	/* Only a caller that will park may announce itself with WOKEN: one
+	 * that gives up instead (deadline 0, a thread outside the runtime)
+	 * would clear it after an unlock skipped waking a waiter for it. */
+	bool may_park = self && deadline != 0;
 	for (;;) {
 		/* Spin while the owner runs elsewhere (not in starvation
 		 * mode: there the lock goes to the queue). */
-		if ((old & (LOCKED | STARVING)) == LOCKED && rg__sync_can_spin(iter)) {
-			if (!awoke && !(old & WOKEN) && (old & WAITERS) &&
+		if (deadline != 0 && (old & (LOCKED | STARVING)) == LOCKED && rg__sync_can_spin(iter)) {
+			if (may_park && !awoke && !(old & WOKEN) && (old & WAITERS) &&
 			    atomic_compare_exchange_weak(&m->state, &old, old | WOKEN))
 				awoke = true;
 			for (int i = 0; i < 30; i++)
@@ -80,12 +84,9 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 				return 0;
 			continue;
 		}
-		if (deadline == 0 || !self) {
-			if (awoke)
-				atomic_fetch_and(&m->state, ~WOKEN);
+		if (!may_park) {
 			if (deadline == 0)
 				return -EAGAIN;
-			awoke = false;
 			sched_yield(); /* a thread outside the runtime: poll */
 			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
