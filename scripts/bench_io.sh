@@ -11,7 +11,8 @@
 #   bench: echo_<size>_<conns>_<server>_cpu_us_per_req <us> us
 #   bench: echo_<size>_<conns>_<server>_errors <n> errors
 #
-# server = ringo, go, tokio, libuv, epoll; then ringo against the best peer
+# server = ringo, go, tokio, libuv, epoll (and ringostream, ringo's echo on
+# rg_stream, when SERVERS names it); then ringo against the best peer
 # (ratios: rps higher is better, p99 and cpu lower are better):
 #
 #   bench: echo_<size>_<conns>_ringo_rps_vs_best <x> x
@@ -70,6 +71,7 @@ fi
 server_cmd() { # name port
     case $1 in
     ringo) echo "$BUILD_DIR/echo $2 1" ;;
+    ringostream) echo "env ECHO_STREAM=1 $BUILD_DIR/echo $2 1" ;;
     go)    echo "$PEERS_BIN/echo_go $2 1" ;;
     tokio) echo "$PEERS_BIN/echo_tokio $2 1" ;;
     libuv) echo "$PEERS_BIN/echo_uv $2 1" ;;
@@ -174,7 +176,7 @@ for size in $SIZES; do
         [ -n "${RPS[$r]:-}" ] || continue
         best=""
         for s in $SERVERS; do
-            [ "$s" = ringo ] && continue
+            case $s in ringo*) continue ;; esac
             n="echo_${size}_${conns}_${s}"
             [ -n "${RPS[$n]:-}" ] || continue
             if [ -z "$best" ] || awk -v a="${RPS[$n]}" -v b="${RPS[$best]}" 'BEGIN { exit !(a > b) }'; then

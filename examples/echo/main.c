@@ -3,6 +3,9 @@
  *
  *   echo PORT [PROCS]
  *
+ * ECHO_STREAM=1 receives through rg_stream (multishot recv into the P's
+ * provided-buffer ring) instead of rg_recv into the task's own buffer.
+ *
  * Listens on 127.0.0.1:PORT, sets TCP_NODELAY, reads into a 64 KiB buffer
  * per connection and writes back exactly what it read.  PROCS (default: one
  * per usable CPU) is the number of Ps.  SIGTERM or SIGINT stops it: a task
@@ -42,6 +45,31 @@ static void conn(void *arg)
 	rg_close(fd);
 }
 
+/* The server fast path: no SQE per receive, buffers from the P's pool. */
+static void conn_stream(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	rg_stream *s;
+	if (rg_stream_open(&s, fd) < 0) {
+		rg_close(fd);
+		return;
+	}
+	for (;;) {
+		rg_buf b;
+		ssize_t n = rg_stream_recv(s, &b, -1);
+		if (n <= 0)
+			break;
+		ssize_t w = rg_send_all(fd, b.data, b.len, -1, NULL);
+		rg_stream_release(s, &b);
+		if (w < 0)
+			break;
+	}
+	rg_stream_close(s);
+	rg_close(fd);
+}
+
+static int use_stream;
+
 static void on_signal(void *arg)
 {
 	struct signalfd_siginfo si;
@@ -73,7 +101,7 @@ static int serve(void *arg)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (rg_go(conn, (void *)(intptr_t)fd) < 0)
+		if (rg_go(use_stream ? conn_stream : conn, (void *)(intptr_t)fd) < 0)
 			rg_close(fd);
 	}
 	rg_close(lfd);
@@ -87,6 +115,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	port = atoi(argv[1]);
+	const char *es = getenv("ECHO_STREAM");
+	use_stream = es && *es == '1';
 	if (port <= 0 || port > 65535) {
 		fprintf(stderr, "echo: bad port '%s'\n", argv[1]);
 		return 2;
