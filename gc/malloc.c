@@ -86,6 +86,55 @@ static rg__mcache *caches;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static rg__mcache shared_cache;
 static bool shared_ready; /* shared_lock */
+/* The stacks of threads without a P are never scanned (they keep running
+ * during a collection).  So each such thread has a ring of the last
+ * RG__RECENT objects it allocated, and every ring is a root: an object is
+ * safe on that thread's stack until the thread has allocated RG__RECENT
+ * more, time enough to store it somewhere the collector looks (however
+ * many collections run meanwhile).  Rings are linked under shared_lock and
+ * unlinked by a thread-exit destructor. */
+#define RG__RECENT 256
+struct recent {
+	uintptr_t obj[RG__RECENT]; /* shared_lock */
+	unsigned pos;              /* shared_lock */
+	struct recent *next, **prev;
+};
+static struct recent *recents; /* shared_lock */
+static __thread struct recent *tl_recent;
+static pthread_key_t recent_key;
+static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
+
+static void recent_dtor(void *v)
+{
+	struct recent *r = v;
+	pthread_mutex_lock(&shared_lock);
+	*r->prev = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&shared_lock);
+	rg__free(r);
+}
+static void recent_init(void) { pthread_key_create(&recent_key, recent_dtor); }
+
+/* shared_lock held: remembers o for the calling thread; false: no memory */
+static bool recent_note(uintptr_t o)
+{
+	struct recent *r = tl_recent;
+	if (!r) {
+		r = rg__calloc(1, sizeof *r);
+		if (!r)
+			return false;
+		r->next = recents;
+		r->prev = &recents;
+		if (recents)
+			recents->prev = &r->next;
+		recents = r;
+		tl_recent = r;
+		pthread_setspecific(recent_key, r);
+	}
+	r->obj[r->pos++ % RG__RECENT] = o;
+	return true;
+}
 
 /* Threads without a P that have allocated (counted once per thread). */
 static _Atomic int foreign_threads;
@@ -321,6 +370,18 @@ void rg__mcache_world_unlock(void)
 	pthread_mutex_unlock(&caches_lock);
 	pthread_mutex_unlock(&shared_lock);
 }
+/* The collector, under rg__mcache_world_lock: calls fn on each object in
+ * the recent-allocation rings of threads without a P (but the caller's when
+ * skip_mine: its stack is scanned instead). */
+void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine);
+void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine)
+{
+	for (struct recent *r = recents; r; r = r->next)
+		for (unsigned i = 0; i < RG__RECENT && !(skip_mine && r == tl_recent); i++)
+			if (r->obj[i])
+				fn(r->obj[i]);
+}
+
 void rg__mcache_flush_all(void)
 {
 	for (rg__mcache *c = caches; c; c = c->all_next)
@@ -462,12 +523,15 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 				atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
 			}
 			rg__gc_maybe_trigger();
+			pthread_once(&recent_once, recent_init);
 			pthread_mutex_lock(&shared_lock);
 			if (!shared_ready) {
 				mcache_init(&shared_cache);
 				shared_ready = true;
 			}
 			o = alloc_in(&shared_cache, size, noscan, type);
+			if (o && !recent_note((uintptr_t)o))
+				o = NULL; /* unrecorded: unreachable, collected later */
 			pthread_mutex_unlock(&shared_lock);
 		}
 		if (o || attempt)

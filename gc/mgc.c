@@ -11,7 +11,9 @@
  *   2. Flush every mcache: each cached free mask is folded back into its
  *      span's alloc_bits, tiny blocks are dropped.  From here alloc_bits
  *      says exactly which objects exist.
- *   3. Mark, from the roots: registered ranges; the collecting task's own
+ *   3. Mark, from the roots: the last 256 objects each thread without a
+ *      P allocated (its stack cannot be read: this gives it time to store
+ *      them somewhere that is); registered ranges; the collecting task's own
  *      stack from its current stack pointer up, after spilling its
  *      callee-saved registers onto it; every other task's stack from its
  *      saved stack pointer up (its registers are saved inside that range).
@@ -50,6 +52,7 @@
 void rg__mcache_world_lock(void);
 void rg__mcache_world_unlock(void);
 int rg__foreign_threads(void);
+void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine);
 
 _Atomic uint64_t rg__heap_live;
 _Atomic uint64_t rg__heap_trigger = RG__MIN_HEAP;
@@ -369,6 +372,8 @@ static void recover_overflow(void)
 	}
 }
 
+static void mark_recent(uintptr_t p) { mark_word(p); }
+
 static void scan_task(rg__task *t, void *arg)
 {
 	void *lo = NULL, *hi = NULL;
@@ -511,6 +516,9 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 	mk.hi = rg__heap_hi();
 	mk.marked_bytes = 0;
 	mk.overflow = false;
+
+	rg__shared_recent_each(mark_recent, !tasks);
+	drain();
 
 	pthread_mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nroots; i++) {

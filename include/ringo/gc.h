@@ -21,7 +21,9 @@
  * Not scanned: global variables (register them as roots), memory from
  * malloc/mmap, thread-local storage, and the stacks of threads that run no
  * task (a thread of the blocking pool, a foreign thread).  Keep objects that
- * only such places refer to reachable from a root.
+ * only such places refer to reachable from a root.  The last 256 objects a
+ * thread without a task allocated stay alive regardless: store each one
+ * somewhere the collector looks before that thread allocates 256 more.
  *
  * When the collector runs
  * -----------------------

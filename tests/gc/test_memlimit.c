@@ -3,6 +3,7 @@
  * be allocated again. */
 // ctest-timeout: 60
 // ctest-env: RINGO_MEMLIMIT=64M
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -48,17 +49,30 @@ __attribute__((noinline)) static void clobber_stack(void)
 	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
+static _Atomic int filled;
+static int nbig;
+
+/* In a task of its own: once it has exited, nothing on a stack refers to
+ * what it allocated (conservative scanning cannot be fooled by leftovers). */
+static void filler(void *arg)
+{
+	nbig = fill_big();
+	CHECK(fill_small() >= 0);
+	atomic_store(&filled, 1);
+}
+
 static int main_fn(void *arg)
 {
 	CHECK_EQ(rg_gc_root_add((void *)&table, sizeof table), 0);
-	int n = fill_big();
+	CHECK(rg_go(filler, NULL) > 0);
+	while (!atomic_load(&filled))
+		rg_sleep(1000000);
+	rg_sleep(5000000); /* let it exit */
 	rg_gc_stats st;
 	CHECK_EQ(rg_gc_stats_get(&st), 0);
-	printf("%d MiB objects fit under 64 MiB; inuse %.1f MiB\n", n, st.heap_inuse / 1048576.0);
-	CHECK(n >= 50 && n < 64);
+	printf("%d MiB objects fit under 64 MiB; inuse %.1f MiB\n", nbig, st.heap_inuse / 1048576.0);
+	CHECK(nbig >= 50 && nbig < 64);
 	CHECK(st.heap_inuse <= (64u << 20));
-	/* small objects hit the limit too, cleanly */
-	CHECK(fill_small() >= 0);
 	/* drop everything: the next allocation collects and succeeds */
 	table = NULL;
 	clobber_stack();
