@@ -90,5 +90,11 @@ static int main_fn(void *arg)
 int main(void)
 {
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
+	/* the heap outlives the runtime: use it outside, then run again */
+	void *p = rg_gc_alloc(100);
+	CHECK(p);
+	CHECK_EQ(rg_gc_collect(), 0);
+	atomic_store(&done, 0);
+	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
 	return T_PASS;
 }
