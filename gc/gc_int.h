@@ -82,6 +82,7 @@ struct rg__span {
 	uint8_t needzero;         /* free objects may hold old bytes */
 	uint8_t large;
 	uint8_t node;             /* NUMA node of the pages */
+	uint8_t was_cached;       /* an mcache took it since the last sweep */
 	/* Allocation cache: the free objects of word cache_word of alloc_bits
 	 * (bit i: object cache_word * 64 + i is free).  alloc_bits is exact for
 	 * every other word; rg__span_commit folds the cache back. */

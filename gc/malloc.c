@@ -307,6 +307,7 @@ static rg__span *cache_span(unsigned spc, bool typed, int node)
 	s->next = NULL;
 	s->cache_word = -1;
 	s->alloc_cache = 0;
+	s->was_cached = 1;
 	uint64_t fresh = (uint64_t)(s->nelems - span_nalloc(s)) * s->elemsize;
 	atomic_fetch_add_explicit(&rg__heap_live, fresh, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rg__total_alloc, fresh, memory_order_relaxed);

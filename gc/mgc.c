@@ -432,10 +432,15 @@ static void sweep_all(void)
 		unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
 		for (unsigned w = 0; w < nw; w++)
 			nlive += (unsigned)__builtin_popcountll(s->mark_bits[w]);
-		if (!nlive) {
+		/* An empty span goes back to the heap, unless an mcache used it
+		 * during the last cycle: then it stays in its mcentral for one
+		 * more, since a steady allocator would only take it again (and
+		 * freeing and remaking spans every cycle costs). */
+		if (!nlive && (s->large || !s->was_cached)) {
 			rg__heap_free_span_locked(s);
 			continue;
 		}
+		s->was_cached = 0;
 		uint64_t *t = s->alloc_bits;
 		s->alloc_bits = s->mark_bits;
 		s->mark_bits = t;
