@@ -28,6 +28,7 @@ static rg_gc_type node_type = {"node", sizeof(struct node), node_ptrs, 1, NULL};
 static void *volatile root_slot;
 static struct node *volatile troot;
 static void *volatile noscan_root;
+static unsigned char *volatile interior_small, *volatile interior_large; /* roots */
 static _Atomic int holders_parked;
 static _Atomic int holders_ok;
 
@@ -139,6 +140,12 @@ __attribute__((noinline)) static void make_links(void)
 	fill(r, 300, 0x44);
 	root_slot = r;
 	hidden_r = (uintptr_t)r ^ KEY;
+	/* reachable only through pointers into their middle */
+	unsigned char *is = rg_gc_alloc(300), *il = rg_gc_alloc_noscan(200000);
+	fill(is, 300, 0x55);
+	fill(il, 200000, 0x66);
+	interior_small = is + 150;
+	interior_large = il + 123457;
 	for (int i = 0; i < NG; i++) {
 		void *g = (i & 1) ? rg_gc_alloc(32) : rg_gc_alloc_noscan(1000);
 		garbage[i] = (uintptr_t)g ^ KEY;
@@ -170,6 +177,8 @@ static int main_fn(void *arg)
 	CHECK_EQ(rg_gc_root_add((void *)&root_slot, sizeof root_slot), 0);
 	CHECK_EQ(rg_gc_root_add((void *)&troot, sizeof troot), 0);
 	CHECK_EQ(rg_gc_root_add((void *)&noscan_root, sizeof noscan_root), 0);
+	CHECK_EQ(rg_gc_root_add((void *)&interior_small, sizeof interior_small), 0);
+	CHECK_EQ(rg_gc_root_add((void *)&interior_large, sizeof interior_large), 0);
 	garbage = malloc(NG * sizeof *garbage);
 	make_links();
 	clobber_stack();
@@ -198,6 +207,10 @@ static int main_fn(void *arg)
 	CHECK(rg__gc_allocated((void *)root_slot));
 	CHECK(check_fill((void *)root_slot, 300, 0x44));
 	CHECK(rg__gc_allocated((void *)noscan_root));
+	CHECK(check_fill(interior_small - 150, 300, 0x55));
+	CHECK(check_fill(interior_large - 123457, 200000, 0x66));
+	CHECK(rg_gc_base(interior_small) == interior_small - 150);
+	CHECK(rg_gc_base(interior_large) == interior_large - 123457);
 	/* not reachable */
 	CHECK(gone(hidden_y ^ KEY, 48));
 	CHECK(gone(hidden_w ^ KEY, 48));
