@@ -569,7 +569,7 @@ static inline rg__mcache *mcache_of(rg__p *p)
 
 static inline void *alloc_fast(size_t size, bool noscan)
 {
-	if (RG__LIKELY(size - 1 < RG__SMALL_SIZE_MAX - 8)) {
+	if (RG__LIKELY(size - 1 < RG__MAX_SMALL)) {
 		rg__p *p = rg__getp();
 		if (RG__LIKELY(p != NULL)) {
 			rg__mcache *c = mcache_of(p);
@@ -579,10 +579,7 @@ static inline void *alloc_fast(size_t size, bool noscan)
 				if (noscan && size < RG__TINY_SIZE) {
 					o = tiny_fit(c, size);
 				} else {
-					unsigned spc = rg__spanclass(
-					    rg__size_to_class8[(size + RG__SMALL_SIZE_DIV - 1) /
-					                       RG__SMALL_SIZE_DIV],
-					    noscan);
+					unsigned spc = rg__spanclass(rg__size_to_class(size), noscan);
 					o = span_take(c->alloc[spc], &idx);
 				}
 				if (RG__LIKELY(o != NULL))
@@ -604,11 +601,11 @@ RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type)
 		return NULL;
 	if (rg__type_bitmap(type) < 0)
 		return NULL;
-	if (RG__LIKELY(size <= RG__SMALL_SIZE_MAX - 8)) {
+	if (RG__LIKELY(size <= RG__MAX_SMALL)) {
 		rg__p *p = rg__getp();
 		rg__mcache *c = p ? mcache_of(p) : NULL;
 		if (RG__LIKELY(c != NULL)) {
-			rg__span *s = c->typed[rg__size_to_class8[(size + 7) / 8]];
+			rg__span *s = c->typed[rg__size_to_class(size)];
 			size_t idx;
 			void *o = span_take(s, &idx);
 			if (RG__LIKELY(o != NULL)) {
