@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# scripts/bench.sh <suite> — build ringo in Release, run its benchmarks for
+# the suite and the matching peers (../shared/peers) in the same run, and
+# print one line per figure, "bench: <name> <value> <unit>", then the ratios.
+#   suites: core io sync gc-heap all
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suite=${1:-all}
+case $suite in core|io|sync|gc-heap|all) ;; *) echo "usage: $0 core|io|sync|gc-heap|all" >&2; exit 2;; esac
+PEERS=${RINGO_PEERS:-$(cd .. && pwd)/shared/peers}
+scripts/setup.sh bench >&2
+echo "bench.sh: building peers in $PEERS (first time: several minutes)" >&2
+eval "$(bash "$PEERS/setup.sh" 2>&1 | tail -n 1)"
+: "${PEERS_BIN:?peers did not build}"
+cmake -S . -B out/bench -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
+cmake --build out/bench -j"$(nproc)" >/dev/null
+B=out/bench
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r)"
+
+ratio() { # ringo_name peer_name: lower is better for both
+    awk -v a="$1" -v b="$2" '$1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
+        END { if (x > 0 && y > 0) printf "ratio: %s / %s = %.3f (%s)\n", a, b, x / y,
+              (x < y ? sprintf("ringo %.2fx faster", y / x) : sprintf("ringo %.2fx slower", x / y)) }' "$LOG"
+}
+
+run_core() {
+    "$B/bench_core" | tee -a "$LOG"
+    "$PEERS_BIN/go_micro" -run 'gosched_pingpong_p1|spawn_join_batch10k|spawn_join_each|goroutine_parked_rss' \
+        | grep '^bench:' | tee -a "$LOG"
+    ratio ringo_yield_pingpong_p1 gosched_pingpong_p1
+    ratio ringo_spawn_join_batch10k spawn_join_batch10k
+    ratio ringo_spawn_join_each spawn_join_each
+    ratio ringo_task_parked_rss goroutine_parked_rss
+}
+
+run_sync() {
+    [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
+    "$B/bench_sync" | tee -a "$LOG"
+    "$B/bench_sync" -outside 100 | grep lock_writes | sed 's/^bench: \(ringo_lock_writes[^ ]*\)/bench: \1_outside100/' | tee -a "$LOG"
+    "$PEERS_BIN/go_micro" -run 'chan_|select_|lock_writes|ctx_cancel' | grep '^bench:' | tee -a "$LOG"
+    "$PEERS_BIN/go_micro" -run 'lock_writes' -outside 100 | grep '^bench:' \
+        | sed 's/^bench: \(lock_writes[^ ]*\)/bench: \1_outside100/' | tee -a "$LOG"
+    for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
+             select_default_send_full select_default_send_drained \
+             ctx_cancel_10k_fanout10000_cancel ctx_cancel_10k_fanout10000_all_woken; do
+        ratio "ringo_$n" "$n"
+    done
+    for p in 0 5 12 15 50; do for k in mutex rwmutex; do
+        ratio "ringo_lock_writes_${p}pct_$k" "lock_writes_${p}pct_$k"
+        ratio "ringo_lock_writes_${p}pct_${k}_outside100" "lock_writes_${p}pct_${k}_outside100"
+    done; done
+}
+
+run_gc_heap() {
+    [ -x "$B/bench_gc_heap" ] || { echo "bench.sh: no bench_gc_heap yet" >&2; return; }
+    "$B/bench_gc_heap" | tee -a "$LOG"
+    "$PEERS_BIN/alloc_c" | grep '^bench:' | tee -a "$LOG"
+    "$PEERS_BIN/go_micro" -run 'alloc_go' | grep '^bench:' | tee -a "$LOG"
+    for s in 16 64 256 4096 65536; do
+        ratio "alloc_ringo_noscan_$s" "alloc_go_$s"
+        ratio "alloc_ringo_noscan_$s" "alloc_boehmatomic_$s"
+        ratio "alloc_ringo_$s" "alloc_goptr_$s"
+        ratio "alloc_ringo_$s" "alloc_boehm_$s"
+    done
+}
+
+run_io() {
+    [ -x scripts/bench_io.sh ] || { echo "bench.sh: no io benchmark yet" >&2; return; }
+    PEERS_BIN=$PEERS_BIN RINGO_BIN=$B scripts/bench_io.sh | tee -a "$LOG"
+}
+
+case $suite in
+core) run_core ;;
+sync) run_sync ;;
+gc-heap) run_gc_heap ;;
+io) run_io ;;
+all) run_core; run_sync; run_gc_heap; run_io ;;
+esac
