@@ -16,7 +16,8 @@
  *            nothing moved (the socket itself is untouched: the caller is
  *            expected to close it, as after a real reset);
  *   delay    the task sleeps delay_us (default 1000) before the call.
- * seed:N makes the choice of calls repeatable per P.  An unknown word is
+ * seed:N picks another sequence of faults (the calls hit still depend on
+ * scheduling when several tasks run).  An unknown word is
  * reported once on stderr and ignored.  Parsed at the first rg_run.
  */
 #include <errno.h>
@@ -34,20 +35,16 @@ static uint32_t rate[F_N];   /* out of 2^32 - 1 */
 static int64_t delay_ns = 1000000;
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 static _Atomic uint64_t hits[F_N];
-/* per thread: read and advanced without parking in between */
-static __thread uint64_t rng;
+/* A counter-based generator (splitmix64): no thread-local state, which
+ * would not survive a task moving threads across the delay's sleep. */
+static _Atomic uint64_t ctr;
 
 static uint32_t rnd(void)
 {
-	if (!rng) {
-		rng = seed ^ (uint64_t)(rg__p_index(rg__getp()) + 1) * 0xbf58476d1ce4e5b9ull;
-		if (!rng)
-			rng = 1;
-	}
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 32);
+	uint64_t z = atomic_fetch_add_explicit(&ctr, 0x9e3779b97f4a7c15ull, memory_order_relaxed) + seed;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
 static bool hit(int k)
@@ -63,6 +60,8 @@ void rg__io_faults_init(void)
 {
 	const char *env = getenv("RINGO_FAULTS");
 	rg__io_faults_on = 0;
+	atomic_store(&ctr, 0);
+	memset(rate, 0, sizeof rate);
 	if (!env || !*env)
 		return;
 	char buf[256];
