@@ -51,11 +51,16 @@ if [ "${1:-}" != quick ]; then
              -DRINGO_MIMALLOC=OFF -DRINGO_BENCH=OFF -DRINGO_EXAMPLES=OFF; then
         RINGO_PROCS=2 suite aarch64-qemu out/arm64 -R 'core_(ctx|yield|overflow|tls|sleep|badinput|shutdown|stw|blocking|spawn)'
     fi
-    if command -v valgrind >/dev/null; then
+    # valgrind: its own build (mimalloc off: Debian's libmimalloc exports
+    # free(), which valgrind redirects, and mi_free is that symbol) and the
+    # epoll backend (valgrind 3.19 does not model io_uring_enter as a
+    # blocking call: a P asleep in it stops every thread).
+    if build out/vg -DRINGO_MIMALLOC=OFF -DRINGO_BENCH=OFF -DRINGO_EXAMPLES=OFF; then
         vlog=out/valgrind.log; : >"$vlog"; vp=0; vf=0
         for t in core_shutdown core_blocking core_tls core_sleep; do
-            if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
-                 out/release/$t >>"$vlog" 2>&1; then vp=$((vp + 1)); else vf=$((vf + 1)); failures+=("valgrind $t"); fi
+            if RINGO_IO=epoll timeout -s KILL 300 valgrind -q --error-exitcode=9 --leak-check=full \
+                 --errors-for-leak-kinds=definite out/vg/$t >>"$vlog" 2>&1; then
+                vp=$((vp + 1)); else vf=$((vf + 1)); failures+=("valgrind $t"); fi
         done
         passed=$((passed + vp)); failed=$((failed + vf))
         echo "== valgrind: $vp passed, $vf failed"
