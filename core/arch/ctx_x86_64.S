@@ -27,11 +27,19 @@ rg__ctx_swap:
 	subq	$8, %rsp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %r8d		/* this context's MXCSR */
+	movzwl	4(%rsp), %r9d		/* and x87 control word */
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
+	/* Loading the control words is slow (fldcw serialises the x87
+	 * unit): load them only when the resumed context's differ. */
+	cmpl	(%rsp), %r8d
+	je	1f
 	ldmxcsr	(%rsp)
+1:	cmpw	4(%rsp), %r9w
+	je	2f
 	fldcw	4(%rsp)
-	addq	$8, %rsp
+2:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
