@@ -19,7 +19,10 @@
  * pointer to another GC object in one.
  *
  * Not scanned: global variables (register them as roots), memory from
- * malloc/mmap, thread-local storage, and the stacks of threads that run no
+ * malloc/mmap, thread-local storage and task-local values (rg_tls_set),
+ * the runtime's own buffers (a buffered channel's slots: send GC pointers
+ * through channels only while something else also holds them, until the
+ * channels learn to scan their buffers), and the stacks of threads that run no
  * task (a thread of the blocking pool, a foreign thread).  Keep objects that
  * only such places refer to reachable from a root.  The last 256 objects a
  * thread without a task allocated stay alive regardless: store each one
