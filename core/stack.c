@@ -72,9 +72,10 @@ static struct {
 	pthread_mutex_t lock;
 	struct slab *slabs;          /* every mapping, for GC walks and fini */
 	struct slab *cur[2];         /* bump slabs: [0] guarded, [1] canary */
-	rg__task *dirty, *clean;     /* global pool of dead default records */
-	long ndirty;                 /* length of dirty */
-	long dirty_low;              /* lowest ndirty since the last scavenge */
+	/* Global pool of dead default-size records: stacks of pointers (taking
+	 * one touches no record).  dirty[0] is the coldest. */
+	struct vec { rg__task **v; long n, cap; } dirty, clean;
+	long dirty_low;              /* lowest dirty.n since the last scavenge */
 	size_t stack_size;           /* default, page multiple */
 	long guard_budget;           /* guarded slots still allowed */
 	_Atomic uint64_t n_guarded, n_canary; /* stats */
@@ -83,6 +84,21 @@ static struct {
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t pagesz;
+
+/* st.lock held.  Out of memory for the pool: the record is dropped (its
+ * slot is not reused until the runtime stops), nothing else breaks. */
+static void vec_push(struct vec *a, rg__task *t)
+{
+	if (a->n == a->cap) {
+		long cap = a->cap ? a->cap * 2 : 1024;
+		rg__task **v = rg__realloc(a->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = t;
+}
 
 static size_t page_up(size_t n) { return (n + pagesz - 1) & ~(pagesz - 1); }
 static char *ptr_page_up(char *p) { return (char *)page_up((uintptr_t)p); }
@@ -162,8 +178,11 @@ void rg__stacks_fini(void)
 	}
 	st.slabs = NULL;
 	st.cur[0] = st.cur[1] = NULL;
-	st.dirty = st.clean = NULL;
-	st.ndirty = st.dirty_low = 0;
+	rg__free(st.dirty.v);
+	rg__free(st.clean.v);
+	memset(&st.dirty, 0, sizeof st.dirty);
+	memset(&st.clean, 0, sizeof st.clean);
+	st.dirty_low = 0;
 	if (st.handler_installed) {
 		sigaction(SIGSEGV, &st.old_segv, NULL);
 		sigaction(SIGBUS, &st.old_bus, NULL);
@@ -295,24 +314,22 @@ static rg__task *pool_take(rg__p *p, int want)
 	rg__task *got = NULL;
 	pthread_mutex_lock(&st.lock);
 	for (int i = 0; i < want; i++) {
-		rg__task *t = st.dirty ? st.dirty : st.clean;
-		if (!t)
+		rg__task *t;
+		if (st.dirty.n) {
+			t = st.dirty.v[--st.dirty.n];
+			if (st.dirty.n < st.dirty_low)
+				st.dirty_low = st.dirty.n;
+		} else if (st.clean.n) {
+			t = st.clean.v[--st.clean.n];
+		} else {
 			break;
-		if (t == st.dirty) {
-			st.dirty = t->next;
-			if (--st.ndirty < st.dirty_low)
-				st.dirty_low = st.ndirty;
-		} else {
-			st.clean = t->next;
 		}
-		if (!got) {
+		if (!got)
 			got = t;
-		} else if (p) {
+		else if (p)
 			p->free_tasks[p->nfree++] = t;
-		} else {
-			t->next = st.dirty;   /* no P: take one only */
-			st.dirty = t;
-			st.ndirty++;
+		else {
+			vec_push(&st.dirty, t); /* no P: take one only */
 			break;
 		}
 	}
@@ -416,23 +433,16 @@ void rg__task_free(rg__p *p, rg__task *t)
 	}
 	batch[n++] = t;
 	pthread_mutex_lock(&st.lock);
-	for (int i = 0; i < n; i++) {
-		batch[i]->next = st.dirty;
-		st.dirty = batch[i];
-		st.ndirty++;
-	}
+	for (int i = 0; i < n; i++)
+		vec_push(&st.dirty, batch[i]);
 	pthread_mutex_unlock(&st.lock);
 }
 
 void rg__task_cache_drain(rg__p *p)
 {
 	pthread_mutex_lock(&st.lock);
-	while (p->nfree) {
-		rg__task *t = p->free_tasks[--p->nfree];
-		t->next = st.dirty;
-		st.dirty = t;
-		st.ndirty++;
-	}
+	while (p->nfree)
+		vec_push(&st.dirty, p->free_tasks[--p->nfree]);
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -447,33 +457,31 @@ void rg__stack_scavenge(void)
 {
 	pthread_mutex_lock(&st.lock);
 	long cold = st.dirty_low;
-	long skip = st.ndirty - cold;
-	rg__task *batch = NULL, **pp = &st.dirty;
-	if (cold > 0) {
-		for (long i = 0; i < skip && *pp; i++)
-			pp = &(*pp)->next;
-		batch = *pp;
-		*pp = NULL;
-		st.ndirty = skip;
+	rg__task **batch = NULL;
+	if (cold > 0 && (batch = rg__malloc((size_t)cold * sizeof *batch))) {
+		memcpy(batch, st.dirty.v, (size_t)cold * sizeof *batch);
+		memmove(st.dirty.v, st.dirty.v + cold, (size_t)(st.dirty.n - cold) * sizeof *batch);
+		st.dirty.n -= cold;
+	} else {
+		cold = 0;
 	}
-	st.dirty_low = st.ndirty;
+	st.dirty_low = st.dirty.n;
 	pthread_mutex_unlock(&st.lock);
-	while (batch) {
-		rg__task *chunk = batch, *t = batch, *last = batch;
-		for (int n = 0; t && n < 64; n++) {
+	for (long i = 0; i < cold; i += 64) {
+		long end = i + 64 < cold ? i + 64 : cold;
+		for (long k = i; k < end; k++) {
+			rg__task *t = batch[k];
 			char *top = ptr_page_down(t->hi);
 			if (top > t->map_lo)
 				madvise(t->map_lo, (size_t)(top - t->map_lo), MADV_DONTNEED);
 			t->clean = 1;
-			last = t;
-			t = t->next;
 		}
-		batch = t;
 		pthread_mutex_lock(&st.lock);
-		last->next = st.clean;
-		st.clean = chunk;
+		for (long k = i; k < end; k++)
+			vec_push(&st.clean, batch[k]);
 		pthread_mutex_unlock(&st.lock);
 	}
+	rg__free(batch);
 }
 
 /* Initial frame: rg__ctx_swap into it "returns" to rg__ctx_entry, which
