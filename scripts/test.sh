@@ -39,9 +39,31 @@ suite() { # name, dir, ctest args...
 }
 
 mkdir -p out
-if build out/release; then suite release out/release; fi
+if build out/release; then
+    suite release out/release
+    # warning-clean with gcc (the sanitizer builds check clang)
+    w=$(grep -c 'warning:' out/release.build.log || true)
+    if [ "$w" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("gcc warnings: $w"); grep -m5 'warning:' out/release.build.log; fi
+    # installable, found by CMake and by pkg-config; only rg_ symbols exported
+    rm -rf out/prefix out/consumer
+    if cmake --install out/release --prefix "$PWD/out/prefix" >out/install.log 2>&1 &&
+       cmake -S tests/install -B out/consumer -DCMAKE_PREFIX_PATH="$PWD/out/prefix" >>out/install.log 2>&1 &&
+       cmake --build out/consumer >>out/install.log 2>&1 &&
+       LD_LIBRARY_PATH="$PWD/out/prefix/lib" out/consumer/consumer_cmake >>out/install.log 2>&1 &&
+       out/consumer/consumer_static >>out/install.log 2>&1 &&
+       PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" cc tests/install/consumer.c -o out/consumer/consumer_pc \
+           $(PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" pkg-config --cflags --libs ringo) >>out/install.log 2>&1 &&
+       LD_LIBRARY_PATH="$PWD/out/prefix/lib" out/consumer/consumer_pc >>out/install.log 2>&1 &&
+       ! nm -D --defined-only out/prefix/lib/libringo.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^rg_' >>out/install.log; then
+        passed=$((passed + 1)); echo "== install: passed"
+    else
+        failed=$((failed + 1)); failures+=("install"); tail -20 out/install.log
+    fi
+fi
 if [ "${1:-}" != quick ]; then
     if build out/asan -DCMAKE_C_COMPILER=clang -DRINGO_SANITIZE=address -DRINGO_BENCH=OFF; then
+        w=$(grep -c 'warning:' out/asan.build.log || true)
+        if [ "$w" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("clang warnings: $w"); grep -m5 'warning:' out/asan.build.log; fi
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 suite asan out/asan
     fi
     if build out/tsan -DCMAKE_C_COMPILER=clang -DRINGO_SANITIZE=thread -DRINGO_BENCH=OFF; then
