@@ -175,4 +175,17 @@ uint64_t rg__memlimit(void);              /* 0: none */
 /* The zero-size object. */
 extern uint64_t rg__zerobase;
 
+/* Between the files of gc/. */
+int rg__heap_node_here(void);             /* NUMA node of the caller's CPU */
+void rg__mcache_world_lock(void);         /* collector: keep allocators out */
+void rg__mcache_world_unlock(void);
+int rg__foreign_threads(void);            /* threads without a P that allocated */
+void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine);
+int rg__type_bitmap(rg_gc_type *t);       /* build once; 0 or -errno */
+
+/* For tests and debugging. */
+bool rg__gc_allocated(const void *p);     /* object allocated right now? */
+int rg__gc_verify(void);                  /* heap invariants; problems found */
+extern size_t rg__gc_debug_mark_cap;      /* >0: mark stack limit (injection) */
+
 #endif

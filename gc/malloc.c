@@ -67,7 +67,6 @@
 
 #include "gc/gc_int.h"
 
-int rg__heap_node_here(void);
 
 uint64_t rg__zerobase;
 
@@ -140,7 +139,6 @@ static bool recent_note(uintptr_t o)
 static _Atomic int foreign_threads;
 static __thread bool tl_counted;
 
-int rg__foreign_threads(void);
 int rg__foreign_threads(void) { return atomic_load_explicit(&foreign_threads, memory_order_relaxed); }
 
 static void central_init(void)
@@ -359,8 +357,6 @@ void rg__mcache_flush(rg__mcache *c)
 /* The collector, world stopped: blocks threads without a P (shared_lock)
  * and the creation of mcaches (caches_lock) until rg__mcache_world_unlock,
  * and flushes every mcache. */
-void rg__mcache_world_lock(void);
-void rg__mcache_world_unlock(void);
 void rg__mcache_world_lock(void)
 {
 	pthread_mutex_lock(&shared_lock);
@@ -374,7 +370,6 @@ void rg__mcache_world_unlock(void)
 /* The collector, under rg__mcache_world_lock: calls fn on each object in
  * the recent-allocation rings of threads without a P (but the caller's when
  * skip_mine: its stack is scanned instead). */
-void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine);
 void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine)
 {
 	for (struct recent *r = recents; r; r = r->next)
@@ -593,7 +588,6 @@ static inline void *alloc_fast(size_t size, bool noscan)
 RG_API void *rg_gc_alloc(size_t size) { return alloc_fast(size, false); }
 RG_API void *rg_gc_alloc_noscan(size_t size) { return alloc_fast(size, true); }
 
-int rg__type_bitmap(rg_gc_type *t);
 
 RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type)
 {
@@ -641,7 +635,6 @@ RG_API size_t rg_gc_size(const void *p)
 
 /* For tests and the heap verifier: is the object p points into allocated
  * right now?  Only meaningful while no one allocates from its span. */
-bool rg__gc_allocated(const void *p);
 bool rg__gc_allocated(const void *p)
 {
 	rg__span *s = rg__span_of((uintptr_t)p);

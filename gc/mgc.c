@@ -49,10 +49,6 @@
 
 #include "gc/gc_int.h"
 
-void rg__mcache_world_lock(void);
-void rg__mcache_world_unlock(void);
-int rg__foreign_threads(void);
-void rg__shared_recent_each(void (*fn)(uintptr_t), bool skip_mine);
 
 _Atomic uint64_t rg__heap_live;
 _Atomic uint64_t rg__heap_trigger = RG__MIN_HEAP;
@@ -464,7 +460,6 @@ static void sweep_all(void)
  * fit, mark bits are clear between collections, central lists hold only
  * spans of their class.  Returns the number of problems (each logged).
  * World stopped, or a program that is not allocating concurrently. */
-int rg__gc_verify(void);
 int rg__gc_verify(void)
 {
 	int bad = 0;

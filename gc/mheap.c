@@ -121,7 +121,6 @@ int rg__heap_init(void)
 }
 
 /* The NUMA node of the calling thread's CPU (a P's thread is pinned). */
-int rg__heap_node_here(void);
 int rg__heap_node_here(void)
 {
 #ifdef RG_HAVE_NUMA
