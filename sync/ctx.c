@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "sync/ctx_hook.h"
 #include "sync/sync_int.h"
 
 enum { CTX_BG, CTX_CANCEL, CTX_VALUE };
@@ -63,6 +64,7 @@ struct rg_ctx {
 	rg_chan *_Atomic done; /* lock to create; read lock-free, acquire */
 	rg_ctx *children;      /* lock: children registered here */
 	struct ctxwait *waiters; /* lock: tasks parked under this context */
+	struct rg__ctx_watch *watches; /* lock: io/ operations watching it */
 	struct after *afters;  /* lock */
 	rg__task *timer_task;  /* lock: the deadline task, while armed */
 	uint64_t timer_ticket; /* lock */
@@ -159,6 +161,10 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
 	c->waiters = NULL;
 	struct after *afters = c->afters;
 	c->afters = NULL;
+	struct rg__ctx_watch *watches = c->watches;
+	c->watches = NULL;
+	for (struct rg__ctx_watch *w = watches; w; w = w->next)
+		atomic_store_explicit(&w->state, 2, memory_order_relaxed); /* firing */
 	rg__task *timer = NULL;
 	if (c->timer_armed) {
 		c->timer_armed = false;
@@ -178,6 +184,13 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
 	}
 	if (timer)
 		rg__ready(timer);
+	while (watches) {
+		/* read next first: once fired, the watcher may return */
+		struct rg__ctx_watch *n = watches->next;
+		watches->fn(watches->arg);
+		atomic_store_explicit(&watches->state, 3, memory_order_release);
+		watches = n;
+	}
 	while (afters) {
 		struct after *n = afters->next;
 		after_start(afters);
@@ -544,6 +557,58 @@ int rg__park_ctx(rg__task *t, int reason, int64_t deadline, uint64_t ticket, rg_
 	}
 	rg__spin_unlock(&o->lock);
 	return r;
+}
+
+/* --- the io/ hook (sync/ctx_hook.h) ----------------------------------------- */
+
+int rg__ctx_watch_begin(struct rg__ctx_watch *w, void (*fn)(void *), void *arg)
+{
+	rg_ctx *c = rg_ctx_current();
+	rg_ctx *o = c ? c->owner : NULL;
+	w->owner = NULL;
+	atomic_init(&w->state, 0);
+	if (!o)
+		return 0;
+	int err;
+	rg__spin_lock(&o->lock);
+	err = atomic_load_explicit(&o->err, memory_order_relaxed);
+	if (!err) {
+		w->fn = fn;
+		w->arg = arg;
+		w->owner = o;
+		w->prev = NULL;
+		w->next = o->watches;
+		if (o->watches)
+			o->watches->prev = w;
+		o->watches = w;
+		atomic_store_explicit(&w->state, 1, memory_order_relaxed);
+	}
+	rg__spin_unlock(&o->lock);
+	return err;
+}
+
+int rg__ctx_watch_end(struct rg__ctx_watch *w)
+{
+	rg_ctx *o = w->owner;
+	if (!o)
+		return 0;
+	rg__spin_lock(&o->lock);
+	if (atomic_load_explicit(&w->state, memory_order_relaxed) == 1) {
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			o->watches = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
+		atomic_store_explicit(&w->state, 0, memory_order_relaxed);
+		rg__spin_unlock(&o->lock);
+		return 0;
+	}
+	rg__spin_unlock(&o->lock);
+	/* detached by a canceller: wait until fn has returned */
+	while (atomic_load_explicit(&w->state, memory_order_acquire) != 3)
+		rg_yield();
+	return atomic_load_explicit(&o->err, memory_order_acquire);
 }
 
 /* For tests (TestCancelRemoves): children registered under c's owner plus

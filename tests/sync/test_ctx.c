@@ -12,6 +12,7 @@
 #include "check.h"
 #include "ringo.h"
 #include "ringo/sync.h"
+#include "sync/ctx_hook.h"
 
 #define MS 1000000LL
 #define SHORT (20 * MS)
@@ -558,6 +559,90 @@ static void test_bound_pingpong(void)
 	rg_chan_free(p.b);
 }
 
+/* --- the io/ hook: a fake operation cancelled through the bound context -- */
+
+struct fakeop {
+	rg_chan *done;        /* "final completion" */
+	_Atomic int cancels;
+};
+
+static void fakeop_cancel(void *arg)
+{
+	struct fakeop *op = arg;
+	atomic_fetch_add(&op->cancels, 1);
+	rg_chan_close(op->done); /* the op completes, cancelled */
+}
+
+struct canceller {
+	rg_ctx *ctx;
+	int64_t after;
+};
+
+static void cancel_later(void *arg)
+{
+	struct canceller *c = arg;
+	rg_sleep(c->after);
+	rg_ctx_cancel(c->ctx);
+}
+
+/* One "I/O call" under the bound context: returns what io/ would. */
+static int fake_io(struct fakeop *op, int64_t deadline)
+{
+	struct rg__ctx_watch w;
+	int err = rg__ctx_watch_begin(&w, fakeop_cancel, op);
+	if (err)
+		return err;
+	/* the op runs until its final completion (closed by the cancel),
+	 * or completes by itself at the deadline */
+	rg_ctx *bound = rg_ctx_bind(NULL); /* io/ parks through core, not sync/ */
+	int r = rg_chan_recv(op->done, NULL, NULL, deadline) == 0 ? -ECANCELED : 0;
+	rg_ctx_bind(bound);
+	err = rg__ctx_watch_end(&w);
+	if (err && r == -ECANCELED)
+		r = err;
+	return r;
+}
+
+static void test_io_hook(void)
+{
+	struct fakeop op = { rg_chan_make(0, 0), 0 };
+	/* no bound context: the op completes by itself */
+	CHECK_EQ(fake_io(&op, in(MS)), 0);
+	rg_ctx *ctx;
+	/* cancelled while in flight */
+	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
+	struct canceller c = { ctx, 2 * MS };
+	rg_go(cancel_later, &c);
+	rg_ctx_bind(ctx);
+	CHECK_EQ(fake_io(&op, -1), -ECANCELED);
+	CHECK_EQ(atomic_load(&op.cancels), 1);
+	/* already done: not even started */
+	CHECK_EQ(fake_io(&op, -1), -ECANCELED);
+	CHECK_EQ(atomic_load(&op.cancels), 1);
+	rg_ctx_bind(NULL);
+	rg_ctx_release(ctx);
+	rg_chan_free(op.done);
+	/* deadline: -ETIMEDOUT */
+	op.done = rg_chan_make(0, 0);
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 3 * MS, &ctx), 0);
+	rg_ctx_bind(ctx);
+	CHECK_EQ(fake_io(&op, -1), -ETIMEDOUT);
+	CHECK_EQ(atomic_load(&op.cancels), 2);
+	rg_ctx_bind(NULL);
+	rg_ctx_release(ctx);
+	rg_chan_free(op.done);
+	/* finished before the cancel: the watch is gone, fn never runs */
+	op.done = rg_chan_make(0, 0);
+	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
+	rg_ctx_bind(ctx);
+	CHECK_EQ(fake_io(&op, in(MS)), 0);
+	rg_ctx_bind(NULL);
+	rg_ctx_cancel(ctx);
+	CHECK_EQ(atomic_load(&op.cancels), 2);
+	rg_ctx_release(ctx);
+	rg_chan_free(op.done);
+}
+
 /* --- the fan-out of the benchmark, as a correctness test ------------------------------- */
 
 struct fan {
@@ -626,6 +711,7 @@ static int main_fn(void *arg)
 	RUN(test_bound(false));
 	RUN(test_bound(true));
 	RUN(test_bound_pingpong());
+	RUN(test_io_hook());
 	RUN(test_fanout(1000));
 	RUN(test_fanout(10));
 	return 0;
