@@ -81,6 +81,16 @@ rg__task *rg__self(void);
 /* The calling thread's P, or NULL (blocking pool, foreign thread). */
 rg__p *rg__getp(void);
 int rg__p_index(const rg__p *p);
+/* The same, inline, for hot paths (the allocator).  Valid only until the
+ * caller next parks or passes a safepoint: the task may then resume on
+ * another P.  (The thread's M starts with its P.) */
+struct rg__m;
+extern __thread struct rg__m *rg__tls_m __attribute__((tls_model("initial-exec")));
+static inline rg__p *rg__getp_inline(void)
+{
+	struct rg__m *m = rg__tls_m;
+	return m ? *(rg__p **)m : NULL;
+}
 int rg__nprocs(void);
 rg__p *rg__p_at(int index); /* NULL if out of range or not running */
 
@@ -104,7 +114,9 @@ bool rg__wake(rg__task *t, uint64_t ticket);
  * without ever reaching one delays it (there is no signal preemption). */
 void rg__stw_stop(void);
 void rg__stw_start(void);
-void rg__safepoint(void);   /* cheap check; stops here if a STW is pending */
+/* Cheap check; stops here if a STW is pending.  The task may resume on
+ * another P (it is requeued like a yield): re-read rg__getp() after it. */
+void rg__safepoint(void);
 /* During a STW: every task that is not dead (runnable, waiting, in a
  * blocking section), including the caller. */
 void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg);
@@ -112,6 +124,9 @@ void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg);
  * callee-saved registers lie inside).  For the caller, from this frame.
  * For a task inside rg_blocking, the part above the blocking call. */
 void rg__task_stack_range(rg__task *t, void **lo, void **hi);
+/* The range includes the task's record (its argument and per-task slots).
+ * Task-local values live apart, in [lo, hi) from this (lo NULL: none). */
+void rg__task_tls_range(rg__task *t, void **lo, void **hi);
 
 /* Per-task pointers for other modules: io/ keeps the task's in-flight
  * operation there (for rg_cancel), sync/ the task's bound Context. */

@@ -67,7 +67,8 @@ struct rg__sched rg__sched = {
 	.stw_lock = PTHREAD_MUTEX_INITIALIZER,
 	.stw_cond = PTHREAD_COND_INITIALIZER,
 };
-__thread rg__m *rg__tls_m;
+__thread rg__m *rg__tls_m __attribute__((tls_model("initial-exec")));
+_Static_assert(offsetof(rg__m, p) == 0, "rg__getp_inline reads the M's first field");
 
 /* Never inlined: a task may move to another thread between two calls, and
  * the compiler must not reuse a thread-local address computed before. */
@@ -470,11 +471,25 @@ void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg)
 
 void rg__task_stack_range(rg__task *t, void **lo, void **hi)
 {
-	*hi = t->hi;
-	if (t == rg__self())
+	/* up to the end of the record: it holds the task's argument and the
+	 * per-task slots, which may be the only reference to a heap object */
+	*hi = (char *)t + sizeof *t;
+	if (t == rg__self()) {
 		*lo = __builtin_frame_address(0);
-	else
-		*lo = t->in_blocking ? t->blocking_sp : t->sp;
+	} else if (atomic_load_explicit(&t->in_blocking, memory_order_acquire)) {
+		/* fn runs below blocking_sp on a pool thread; above it the
+		 * frames are frozen.  Not yet on a pool thread: sp is saved. */
+		void *b = atomic_load_explicit(&t->blocking_sp, memory_order_acquire);
+		*lo = b ? b : t->sp;
+	} else {
+		*lo = t->sp;
+	}
+}
+
+void rg__task_tls_range(rg__task *t, void **lo, void **hi)
+{
+	*lo = t->tls;
+	*hi = t->tls ? (void *)(t->tls + RG_TLS_KEYS) : NULL;
 }
 
 /* --- finding work ------------------------------------------------------- */
@@ -946,7 +961,9 @@ static void post_to_pool(rg__m *m, rg__task *t, void *arg)
 
 static void post_from_pool(rg__m *m, rg__task *t, void *arg)
 {
-	t->in_blocking = 0;
+	/* t->sp is saved: publish that the frozen range ended */
+	atomic_store_explicit(&t->blocking_sp, NULL, memory_order_relaxed);
+	atomic_store_explicit(&t->in_blocking, 0, memory_order_release);
 	ready_on(m, t, false);
 }
 
@@ -960,8 +977,8 @@ intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 		return fn(arg);
 	atomic_fetch_add_explicit(&rg__sched.blocking_calls, 1, memory_order_relaxed);
 	t->wait_reason = RG__WAIT_BLOCKING;
-	t->in_blocking = 1;
-	t->blocking_sp = NULL;
+	atomic_store_explicit(&t->blocking_sp, NULL, memory_order_relaxed);
+	atomic_store_explicit(&t->in_blocking, 1, memory_order_release);
 	m = task_switch_out(m, t, post_to_pool, NULL);
 	/* now on a blocking-pool thread */
 	t->wait_reason = RG__WAIT_NONE;
@@ -976,7 +993,7 @@ intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 /* A pool thread's loop body: run t until it leaves the pool. */
 rg__m *rg__blocking_run(rg__m *m, rg__task *t)
 {
-	t->blocking_sp = t->sp;
+	atomic_store_explicit(&t->blocking_sp, t->sp, memory_order_release);
 	m->cur = t;
 	atomic_store_explicit(&t->state, RG__RUNNING, memory_order_relaxed);
 	sw(m, &m->g0_sp, &m->g0_fake, t);

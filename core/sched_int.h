@@ -54,7 +54,7 @@ struct rg__task {
 	uint8_t kind;              /* enum rg__stack_kind */
 	uint8_t clean;             /* pages below the top returned to the OS */
 	uint8_t is_main;
-	uint8_t in_blocking;
+	_Atomic uint8_t in_blocking; /* release/acquire: read by the GC */
 
 	/* timer (one per task: its park deadline), guarded by timer_p's lock */
 	int64_t when;
@@ -64,7 +64,7 @@ struct rg__task {
 
 	void **tls;                /* task-local values, or NULL */
 	void *tslot[RG__TSLOT_COUNT]; /* io/, sync/ per-task pointers */
-	void *blocking_sp;         /* sp when it entered rg_blocking (GC) */
+	void *_Atomic blocking_sp; /* sp frozen while in rg_blocking (GC) */
 	intptr_t (*bfn)(void *);
 	void *barg;
 
@@ -205,7 +205,6 @@ struct rg__sched {
 	_Atomic uint64_t preempt_requests, blocking_calls, foreign_spawned;
 };
 extern struct rg__sched rg__sched;
-extern __thread rg__m *rg__tls_m;
 
 /* sched.c */
 rg__m *rg__m_get(void);

@@ -382,7 +382,7 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 	t->tls = NULL;
 	memset(t->tslot, 0, sizeof t->tslot);
 	t->is_main = 0;
-	t->in_blocking = 0;
+	atomic_store_explicit(&t->in_blocking, 0, memory_order_relaxed);
 	t->clean = 0;
 	t->timer_p = NULL;
 	t->timer_idx = -1;

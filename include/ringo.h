@@ -2,4 +2,5 @@
 #ifndef RINGO_H
 #define RINGO_H
 #include "ringo/core.h"
+#include "ringo/gc.h"
 #endif

@@ -20,7 +20,9 @@ static int64_t slow = 1; /* time scale: valgrind runs ~50x slower */
 static void sleeper(void *arg)
 {
 	int i = (int)(intptr_t)arg;
-	int64_t deadline = start + slow * (20000000 + (int64_t)i * 500000); /* 20 ms + i*0.5 ms */
+	/* 200 ms of margin: spawning must finish before the first deadline
+	 * even on a loaded 2-core VM, or late sleepers return at once */
+	int64_t deadline = start + slow * (200000000 + (int64_t)i * 500000);
 	CHECK_EQ(rg_sleep_until(deadline), 0);
 	int64_t now = rg_now();
 	CHECK(now >= deadline);
