@@ -74,7 +74,7 @@ struct rg_chan {
 	rg__waitq recvq, sendq;   /* lock (heads read lock-free, relaxed) */
 };
 
-#define SELECT_MAX 4096
+#define SELECT_MAX 65536
 
 rg_chan *rg_chan_make(size_t elem_size, size_t cap)
 {
@@ -487,13 +487,46 @@ int rg_select(rg_select_case *cases, int n, int64_t deadline)
 	return select_general(cases, n, active, deadline);
 }
 
+/* Scratch space of one select: poll order, lock order, records. */
+struct sel_scratch {
+	int *poll;
+	struct sel_lock *order;
+	rg__sudog **sgs;
+};
+
+static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel_scratch *sc);
+
+#define SELECT_STACK 64
+
+/* Up to 64 cases the scratch space is on the stack; beyond, on the heap
+ * (a task stack is small). */
 __attribute__((noinline)) static int select_general(rg_select_case *cases, int n, int active,
                                                     int64_t deadline)
 {
+	if (active <= SELECT_STACK) {
+		int poll[SELECT_STACK];
+		struct sel_lock order[SELECT_STACK];
+		rg__sudog *sgs[SELECT_STACK];
+		struct sel_scratch sc = { poll, order, sgs };
+		return select_run(cases, n, deadline, &sc);
+	}
+	size_t a = (size_t)active;
+	char *mem = rg__malloc(a * (sizeof(int) + sizeof(struct sel_lock) + sizeof(rg__sudog *)));
+	if (!mem)
+		return -ENOMEM;
+	struct sel_scratch sc = { (int *)(mem + a * (sizeof(struct sel_lock) + sizeof(rg__sudog *))),
+		                  (struct sel_lock *)mem, (rg__sudog **)(mem + a * sizeof(struct sel_lock)) };
+	int r = select_run(cases, n, deadline, &sc);
+	rg__free(mem);
+	return r;
+}
+
+static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel_scratch *sc)
+{
 	/* Poll order: a uniform random permutation of the active cases.
 	 * Lock order: by channel address. */
-	int poll[active];
-	struct sel_lock order[active];
+	int *poll = sc->poll;
+	struct sel_lock *order = sc->order;
 	int np = 0;
 	for (int i = 0; i < n; i++) {
 		if (!cases[i].ch)
@@ -539,7 +572,7 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 	}
 
 	/* Pass 2: one record per case, all under one ticket; park once. */
-	rg__sudog *sgs[np];
+	rg__sudog **sgs = sc->sgs;
 	uint64_t ticket = rg__park_prepare();
 	for (int k = 0; k < np; k++) {
 		int i = order[k].idx;

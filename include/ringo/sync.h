@@ -70,7 +70,8 @@ typedef struct rg_select_case {
 /* Waits until one of the n cases can proceed, performs it and returns its
  * index.  When several are ready one is chosen uniformly at random.  A
  * "default" case is deadline 0: -EAGAIN when no case is ready.  -ETIMEDOUT,
- * -ECANCELED as for a channel operation; -EINVAL for a bad case or n < 0.
+ * -ECANCELED as for a channel operation; -EINVAL for a bad case, n < 0 or
+ * n > 65536; -ENOMEM (more than 64 cases need scratch memory).
  * n == 0 (or all channels NULL) waits until the deadline. */
 RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
 

@@ -582,6 +582,47 @@ static void test_select_misc(void)
 	rg_chan_free(c);
 }
 
+/* More cases than fit on the stack: blocking, woken by one of 200. */
+struct bigsel {
+	rg_chan *ch[200];
+	int fired;
+	long got;
+	rg_waitgroup wg;
+};
+
+static void bigsel_task(void *arg)
+{
+	struct bigsel *b = arg;
+	static rg_select_case cs[200];
+	static long vals[200];
+	for (int i = 0; i < 200; i++)
+		cs[i] = R(b->ch[i], &vals[i]);
+	b->fired = rg_select(cs, 200, -1);
+	b->got = vals[b->fired];
+	rg_waitgroup_done(&b->wg);
+}
+
+static void test_select_big(void)
+{
+	static struct bigsel b;
+	memset(&b, 0, sizeof b);
+	for (int i = 0; i < 200; i++)
+		b.ch[i] = rg_chan_make(sizeof(long), i % 2);
+	rg_waitgroup_add(&b.wg, 1);
+	rg_go(bigsel_task, &b);
+	rg_sleep(MS);
+	long v = 1234;
+	CHECK_EQ(rg_chan_send(b.ch[150], &v, -1), 0);
+	CHECK_EQ(rg_waitgroup_wait(&b.wg, -1), 0);
+	CHECK_EQ(b.fired, 150);
+	CHECK_EQ(b.got, 1234);
+	/* every record was unlinked: the others are not ready and not waited on */
+	for (int i = 0; i < 200; i++) {
+		CHECK_EQ(rg_chan_send(b.ch[i], &v, 0), i % 2 ? 0 : -EAGAIN);
+		rg_chan_free(b.ch[i]);
+	}
+}
+
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
@@ -594,6 +635,7 @@ static int main_fn(void *arg)
 	printf("%d Ps\n", rg_procs());
 	RUN(test_select_misc());
 	RUN(test_select_duplicate_channel());
+	RUN(test_select_big());
 	RUN(test_nonblock_select_race(false));
 	RUN(test_nonblock_select_race(true));
 	RUN(test_self_select());
