@@ -276,8 +276,11 @@ struct ilc {
 static void interlocked(void *arg)
 {
 	struct ilc *x = arg;
-	CHECK_EQ(rg_chan_recv(rg_ctx_done(x->parent), NULL, NULL, -1), 0);
-	rg_ctx_cancel(x->child);
+	rg_ctx *parent = x->parent, *child = x->child; /* *x is on the caller's stack */
+	CHECK_EQ(rg_chan_recv(rg_ctx_done(parent), NULL, NULL, -1), 0);
+	rg_ctx_cancel(child);
+	rg_ctx_release(child); /* the references taken for this task */
+	rg_ctx_release(parent);
 }
 
 static void test_interlocked_cancels(void)
@@ -286,13 +289,14 @@ static void test_interlocked_cancels(void)
 	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &x.parent), 0);
 	CHECK_EQ(rg_ctx_with_cancel(x.parent, &x.child), 0);
 	(void)rg_ctx_done(x.parent);
+	rg_ctx_retain(x.parent);
+	rg_ctx_retain(x.child);
 	rg_go(interlocked, &x);
 	rg_ctx_cancel(x.parent);
 	if (!wait_done(x.child, QUIESCENT)) {
 		fprintf(stderr, "timed out\n");
 		abort();
 	}
-	rg_sleep(MS); /* let the helper finish before releasing */
 	rg_ctx_release(x.child);
 	rg_ctx_release(x.parent);
 }
@@ -581,8 +585,10 @@ struct canceller {
 static void cancel_later(void *arg)
 {
 	struct canceller *c = arg;
+	rg_ctx *ctx = c->ctx; /* *c is on the caller's stack */
 	rg_sleep(c->after);
-	rg_ctx_cancel(c->ctx);
+	rg_ctx_cancel(ctx);
+	rg_ctx_release(ctx); /* the reference taken for this task */
 }
 
 /* One "I/O call" under the bound context: returns what io/ would. */
@@ -612,6 +618,7 @@ static void test_io_hook(void)
 	/* cancelled while in flight */
 	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
 	struct canceller c = { ctx, 2 * MS };
+	rg_ctx_retain(ctx);
 	rg_go(cancel_later, &c);
 	rg_ctx_bind(ctx);
 	CHECK_EQ(fake_io(&op, -1), -ECANCELED);
