@@ -276,7 +276,8 @@ struct ilc {
 static void interlocked(void *arg)
 {
 	struct ilc *x = arg;
-	rg_ctx *parent = x->parent, *child = x->child; /* *x is on the caller's stack */
+	rg_ctx *parent = x->parent, *child = x->child;
+	free(x); /* ours: the caller may be gone already */
 	CHECK_EQ(rg_chan_recv(rg_ctx_done(parent), NULL, NULL, -1), 0);
 	rg_ctx_cancel(child);
 	rg_ctx_release(child); /* the references taken for this task */
@@ -291,7 +292,10 @@ static void test_interlocked_cancels(void)
 	(void)rg_ctx_done(x.parent);
 	rg_ctx_retain(x.parent);
 	rg_ctx_retain(x.child);
-	rg_go(interlocked, &x);
+	struct ilc *arg = malloc(sizeof *arg);
+	CHECK(arg);
+	*arg = x;
+	rg_go(interlocked, arg);
 	rg_ctx_cancel(x.parent);
 	if (!wait_done(x.child, QUIESCENT)) {
 		fprintf(stderr, "timed out\n");
