@@ -221,6 +221,11 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 static void uring_wake(rg__p *target)
 {
 	rg__m *m = rg__m_get();
+	/* A P that readies a task while reaping in its own idle poll finds
+	 * itself on the idle list: it is awake, so no message (it would cost
+	 * a submit now and a CQE later). */
+	if (m && m->p == target)
+		return;
 	if (g_msg_ring && m && m->p && m->p->ring && target->ring) {
 		struct io_uring_sqe *sqe = rg__p_sqe(m->p);
 		io_uring_prep_msg_ring(sqe, ((struct io_uring *)target->ring)->ring_fd, 0, 0, 0);

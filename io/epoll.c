@@ -191,12 +191,20 @@ static int ep_poll(rg__p *p, int64_t timeout_ns)
 	return n > 0 ? n : 0;
 }
 
+static void ep_wake(rg__p *target)
+{
+	/* readying from inside our own poll: we are awake already */
+	if (rg__getp() == target)
+		return;
+	rg__waiter_eventfd_wake(target);
+}
+
 const rg__waiter_ops rg__waiter_epoll = {
 	.name = "epoll",
 	.init = ep_init,
 	.fini = ep_fini,
 	.poll = ep_poll,
-	.wake = rg__waiter_eventfd_wake,
+	.wake = ep_wake,
 };
 
 /* A level-triggered fd whose handler the P's poll calls (io/cancel.c). */

@@ -125,11 +125,11 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	struct io_uring *ring = rg__p_ring(p);
 	bool timed = deadline >= 0;
 	struct __kernel_timespec ts;
-	sq_reserve(p, ring, timed ? 2 : 1);
 	op.ticket = rg__park_prepare();
-	int r = rg__io_op_begin(t, &op);
+	int r = rg__io_op_begin(t, &op); /* may queue the P's first SQE */
 	if (r)
 		return r;
+	sq_reserve(p, ring, timed ? 2 : 1);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	prep(sqe, q);
 	io_uring_sqe_set_data(sqe, &op.h);
