@@ -11,16 +11,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 J=${JOBS:-$(nproc)}
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 failures=()
 
 count() { # name, ctest log
     local p f
     p=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed' "$2" || true)
-    f=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|\*\*\*|Not Run)' "$2" || true)
+    f=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|\*\*\*|Not Run)' "$2" | grep -vc '\*\*\*Skipped' || true)
+    s=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$2" || true)
+    skipped=$((skipped + s))
     passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" = 0 ] || failures+=("$1: $(grep -E '\*\*\*|Failed|Not Run' "$2" | grep -oE '[a-z]+_[a-z0-9_]+' | sort -u | tr '\n' ' ')")
-    echo "== $1: $p passed, $f failed"
+    [ "$f" = 0 ] || failures+=("$1: $(grep -E '\*\*\*|Failed|Not Run' "$2" | grep -v Skipped | grep -oE '[a-z]+_[a-z0-9_]+' | sort -u | tr '\n' ' ')")
+    echo "== $1: $p passed, $f failed, $s skipped"
 }
 
 build() { # dir, cmake args...
@@ -89,5 +91,5 @@ if [ "${1:-}" != quick ]; then
     fi
 fi
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -3,9 +3,15 @@
 #include <stdatomic.h>
 
 #include "check.h"
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 #include "ringo.h"
 
 static _Atomic int started;
+static int nsleep = 1000, nyield = 4; /* fewer under valgrind */
 
 static void long_sleeper(void *arg)
 {
@@ -23,19 +29,23 @@ static void yielder(void *arg)
 
 static int main_fn(void *arg)
 {
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < nsleep; i++)
 		CHECK(rg_go(long_sleeper, NULL) > 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nyield; i++)
 		CHECK(rg_go(yielder, NULL) > 0);
-	while (atomic_load(&started) < 1004)
+	while (atomic_load(&started) < nsleep + nyield)
 		rg_sleep(1000000);
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < nsleep; i++)
 		CHECK(rg_go(long_sleeper, NULL) > 0); /* runnable, never ran */
 	return (int)(intptr_t)arg;
 }
 
 int main(void)
 {
+	if (RUNNING_ON_VALGRIND) {
+		nsleep = 100;
+		nyield = 1;
+	}
 	for (int run = 0; run < 3; run++) {
 		atomic_store(&started, 0);
 		int64_t t0 = rg_now();
