@@ -460,15 +460,24 @@ static inline int select_one(rg_select_case *k, int idx, int64_t deadline)
 	return r == 0 ? idx : r;
 }
 
+static int select_slow(rg_select_case *cases, int n, int64_t deadline);
+
 int rg_select(rg_select_case *cases, int n, int64_t deadline)
 {
-	if (n == 1 && cases && cases->ch && (unsigned)cases->dir <= RG_SELECT_SEND) {
-		/* select { case ch <- v: ... default: } and friends */
+	/* select { case ch <- v: ... default: } on a full channel: a leaf
+	 * with no frame, the rest is a tail call */
+	if (n == 1 && deadline == 0 && cases) {
 		rg_chan *c = cases->ch;
-		if (deadline == 0 && cases->dir == RG_SELECT_SEND && !is_closed(c) && full(c))
+		if (c && cases->dir == RG_SELECT_SEND && !is_closed(c) && full(c))
 			return -EAGAIN;
-		return select_one(cases, 0, deadline);
 	}
+	return select_slow(cases, n, deadline);
+}
+
+__attribute__((noinline)) static int select_slow(rg_select_case *cases, int n, int64_t deadline)
+{
+	if (n == 1 && cases && cases->ch && (unsigned)cases->dir <= RG_SELECT_SEND)
+		return select_one(cases, 0, deadline);
 	if (n < 0 || n > SELECT_MAX || (n > 0 && !cases))
 		return -EINVAL;
 	int active = 0, one = -1;
