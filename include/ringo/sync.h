@@ -9,10 +9,17 @@
  *   -ETIMEDOUT  the deadline passed (or the bound Context's deadline did)
  *   -ECANCELED  the task's bound Context was cancelled (rg_ctx_bind)
  *   -EPIPE      send on a closed channel, or a second close
- * Blocking calls may only be made from a task.  The lock-like objects
+ * Blocking calls may only be made from a task (elsewhere, a call that
+ * would wait returns -EPERM; rg_mutex_lock, rg_rwmutex_*lock, rg_cond_wait
+ * and rg_once_do poll with sched_yield instead).  The lock-like objects
  * (rg_mutex, rg_rwmutex, rg_waitgroup, rg_once, rg_cond, rg_sema) are
  * plain structs: zero them (or use the *_INIT macros) and they are ready;
- * they need no destroy call once no task uses them.
+ * they need no destroy call and may be freed once no task holds or waits
+ * on them — a WaitGroup as soon as rg_waitgroup_wait has returned 0 (the
+ * WaitGroup on the waiter's stack is the normal pattern).
+ *
+ * Thread-local storage moves across any call here that can wait (see
+ * ringo/core.h).
  */
 #ifndef RINGO_SYNC_H
 #define RINGO_SYNC_H
