@@ -471,7 +471,7 @@ static void test_bound(bool by_timeout)
 	CHECK_EQ(rg_sema_acquire(&s, 1, -1), 0);
 	rg_ctx *ctx;
 	if (by_timeout)
-		CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 10 * MS, &ctx), 0);
+		CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 200 * MS, &ctx), 0);
 	else
 		CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
 	rg_ctx *vctx;

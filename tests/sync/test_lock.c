@@ -560,7 +560,7 @@ static void sem_fifo_waiter(void *arg)
 
 static void sem_big_timed(void *arg)
 {
-	CHECK_EQ(rg_sema_acquire(arg, 4, in(50 * MS)), -ETIMEDOUT);
+	CHECK_EQ(rg_sema_acquire(arg, 4, in(200 * MS)), -ETIMEDOUT);
 }
 
 static void test_sema(void)
