@@ -228,8 +228,16 @@ static rg__task *runq_get(rg__p *p, bool *inherit)
 			return NULL;
 		rg__task *t = atomic_load_explicit(&p->runq[h % RG_RUNQ_SIZE], memory_order_relaxed);
 		if (atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + 1,
-		                                            memory_order_release, memory_order_relaxed))
+		                                            memory_order_release, memory_order_relaxed)) {
+			/* the next task's record and saved frame are likely cold */
+			if (h + 1 != tl) {
+				rg__task *n = atomic_load_explicit(&p->runq[(h + 1) % RG_RUNQ_SIZE],
+				                                   memory_order_relaxed);
+				__builtin_prefetch(n, 1);
+				__builtin_prefetch((char *)n + 64, 1);
+			}
 			return t;
+		}
 	}
 }
 

@@ -370,6 +370,14 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 		t = custom_alloc(stack_size);
 	} else if (p && p->nfree) {
 		t = p->free_tasks[--p->nfree];
+		/* a batch spawn takes the next one soon: start its (likely
+		 * cold) record and stack-top lines now */
+		if (p->nfree) {
+			rg__task *n = p->free_tasks[p->nfree - 1];
+			__builtin_prefetch(n, 1);
+			__builtin_prefetch((char *)n + 64, 1);
+			__builtin_prefetch((char *)n - 64, 1);
+		}
 	} else {
 		t = pool_take(p, RG_TASK_CACHE / 2);
 	}

@@ -16,8 +16,10 @@ cmake -S . -B out/bench -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
 cmake --build out/bench -j"$(nproc)" >/dev/null
 B=out/bench
 LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
-echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r)"
+RAW=$(mktemp)
+trap 'rm -f "$LOG" "$RAW"' EXIT
+ROUNDS=${ROUNDS:-3}   # ringo and its peer alternate, ROUNDS times; medians reported
+echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); medians of $ROUNDS alternating rounds"
 
 ratio() { # ringo_name peer_name: lower is better for both
     awk -v a="$1" -v b="$2" '$1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
@@ -25,10 +27,22 @@ ratio() { # ringo_name peer_name: lower is better for both
               (x < y ? sprintf("ringo %.2fx faster", y / x) : sprintf("ringo %.2fx slower", x / y)) }' "$LOG"
 }
 
+# Median of each figure over the rounds in $RAW, appended to $LOG.
+medians() {
+    awk '$1=="bench:" { v[$2] = v[$2] " " $3; u[$2] = $4 }
+         END { for (k in v) { n = split(v[k], a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+                 if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+               printf "bench: %s %s %s\n", k, a[int((n + 1) / 2)], u[k] } }' "$RAW" | sort | tee -a "$LOG"
+    : >"$RAW"
+}
+
 run_core() {
-    "$B/bench_core" | tee -a "$LOG"
-    "$PEERS_BIN/go_micro" -run 'gosched_pingpong_p1|spawn_join_batch10k|spawn_join_each|goroutine_parked_rss' \
-        | grep '^bench:' | tee -a "$LOG"
+    for r in $(seq "$ROUNDS"); do
+        "$B/bench_core" -run ringo_ >>"$RAW"
+        "$PEERS_BIN/go_micro" -run 'gosched_pingpong_p1|spawn_join_batch10k|spawn_join_each|goroutine_parked_rss' \
+            | grep '^bench:' >>"$RAW"
+    done
+    medians
     ratio ringo_yield_pingpong_p1 gosched_pingpong_p1
     ratio ringo_spawn_join_batch10k spawn_join_batch10k
     ratio ringo_spawn_join_each spawn_join_each
