@@ -47,6 +47,19 @@ static void par(void *arg)
 	atomic_fetch_add(&par_done, 1);
 }
 
+/* From a thread without a P (the pool), spawning goes through the global
+ * queue and wakes a P; sleeping and yielding act on the thread. */
+static _Atomic int foreign_ran;
+static void foreign_child(void *arg) { atomic_store(&foreign_ran, rg_proc_id() >= 0 ? 1 : -1); }
+static intptr_t spawn_from_pool(void *arg)
+{
+	CHECK(rg_go(foreign_child, NULL) > 0);
+	CHECK_EQ(rg_sleep(1000000), 0);
+	rg_yield();
+	CHECK(rg_self() > 0); /* still the same task, on a pool thread */
+	return 0;
+}
+
 static int main_fn(void *arg)
 {
 	CHECK_EQ(rg_blocking(NULL, NULL), -EINVAL);
@@ -70,10 +83,14 @@ static int main_fn(void *arg)
 		rg_sleep(2000000);
 	el = rg_now() - t0;
 	printf("16 sections met inside the pool after %lld ms\n", (long long)el / 1000000);
+	CHECK_EQ(rg_blocking(spawn_from_pool, NULL), 0);
+	while (!atomic_load(&foreign_ran))
+		rg_sleep(1000000);
+	CHECK_EQ(atomic_load(&foreign_ran), 1);
 	atomic_store(&stop, 1);
 	rg_sched_stats st;
 	rg_sched_stats_get(&st);
-	CHECK_EQ(st.blocking_calls, 17);
+	CHECK_EQ(st.blocking_calls, 18);
 	return 0;
 }
 
