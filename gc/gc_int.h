@@ -88,6 +88,7 @@ struct rg__span {
 	 * every other word; rg__span_commit folds the cache back. */
 	int32_t cache_word;       /* -1: nothing loaded */
 	uint64_t alloc_cache;
+	uintptr_t cache_base;     /* address of object cache_word * 64 */
 	uint16_t nlive;           /* after a sweep: objects marked */
 	uint32_t allidx;          /* index in heap.allspans (heap lock) */
 	rg__span *next;           /* mcentral list (mcentral lock) or free list */

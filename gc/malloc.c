@@ -31,7 +31,8 @@
  *
  * Allocation step by step (rg_gc_alloc, small):
  *   1. size -> size class with one table load; span class = class|noscan.
- *   2. the P's mcache (rg__getp, then the P's GC slot).
+ *   2. the P's mcache (rg__getp_inline, then a per-thread (P, mcache)
+ *      pair; the P's GC slot when the pair does not match).
  *   3. mcache->alloc[span class]: if its free mask is non-zero, take the
  *      lowest bit, clear it, compute base + index * size, zero the object
  *      if the span needzero.  Done.
@@ -237,6 +238,7 @@ static bool span_next_word(rg__span *s)
 		if (f) {
 			s->cache_word = (int32_t)i;
 			s->alloc_cache = f;
+			s->cache_base = s->base + (size_t)i * 64 * s->elemsize;
 			if (s->needzero)
 				zero_free(s, i, f);
 			return true;
@@ -254,9 +256,9 @@ static inline void *span_take(rg__span *s, size_t *idxp)
 	if (RG__UNLIKELY(!ac))
 		return NULL;
 	s->alloc_cache = ac & (ac - 1);
-	size_t idx = (size_t)s->cache_word * 64 + (size_t)__builtin_ctzll(ac);
-	*idxp = idx;
-	return (void *)(s->base + idx * s->elemsize); /* zeroed by span_next_word */
+	size_t bit = (size_t)__builtin_ctzll(ac);
+	*idxp = (size_t)s->cache_word * 64 + bit;
+	return (void *)(s->cache_base + bit * s->elemsize); /* zeroed by span_next_word */
 }
 
 /* ---- mcentral ---------------------------------------------------------- */
@@ -491,8 +493,17 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 		return NULL;
 	pthread_once(&central_once, central_init);
 	for (int attempt = 0;; attempt++) {
-		rg__p *p = rg__getp();
+		rg__p *p = rg__getp_inline();
 		void *o;
+		if (p) {
+			rg__safepoint();
+			rg__gc_maybe_trigger();
+			/* both may have stopped this task at a safepoint, and it
+			 * may have resumed on another P: read the P again (a
+			 * collection also flushed every mcache, so nothing read
+			 * from the old one may be reused) */
+			p = rg__getp_inline();
+		}
 		if (p) {
 			rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
 			if (!c) {
@@ -503,15 +514,6 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 				mcache_register(c);
 				rg__p_slot_set(p, RG__SLOT_GC, c, mcache_dtor);
 			}
-			rg__safepoint();
-			rg__gc_maybe_trigger();
-			/* a collection may have run: the task is still on its P
-			 * (parking at a safepoint does not migrate it), and the
-			 * cache was flushed, so start again from the slot */
-			p = rg__getp();
-			c = p ? rg__p_slot(p, RG__SLOT_GC) : NULL;
-			if (!c)
-				continue;
 			o = alloc_in(c, size, noscan, type);
 		} else {
 			if (!tl_counted) {
@@ -546,13 +548,12 @@ static __thread struct {
 	rg__p *p;
 	rg__mcache *c;
 	unsigned gen;
-} tl_cache;
+} tl_cache __attribute__((tls_model("initial-exec"))); /* no __tls_get_addr in libringo.so */
 
-static inline rg__mcache *mcache_of(rg__p *p)
+/* Out of line and cold, so that the fast path calls nothing and saves no
+ * registers. */
+__attribute__((noinline, cold)) static rg__mcache *mcache_lookup(rg__p *p)
 {
-	if (RG__LIKELY(p == tl_cache.p &&
-	               tl_cache.gen == atomic_load_explicit(&cache_gen, memory_order_relaxed)))
-		return tl_cache.c;
 	rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
 	if (c) {
 		tl_cache.p = p;
@@ -562,23 +563,40 @@ static inline rg__mcache *mcache_of(rg__p *p)
 	return c;
 }
 
+static inline rg__mcache *mcache_of(rg__p *p)
+{
+	if (RG__LIKELY(p == tl_cache.p &&
+	               tl_cache.gen == atomic_load_explicit(&cache_gen, memory_order_relaxed)))
+		return tl_cache.c;
+	return mcache_lookup(p);
+}
+
+/* The fast path.  The P is read inline (rg__getp_inline: one TLS load and
+ * one dependent load, no call); that read holds only until the task parks
+ * or passes a safepoint, and nothing here does either.  The slow path,
+ * which stops at safepoints, reads the P again after each one. */
 static inline void *alloc_fast(size_t size, bool noscan)
 {
 	if (RG__LIKELY(size - 1 < RG__MAX_SMALL)) {
-		rg__p *p = rg__getp();
+		rg__p *p = rg__getp_inline();
 		if (RG__LIKELY(p != NULL)) {
 			rg__mcache *c = mcache_of(p);
 			if (RG__LIKELY(c != NULL)) {
-				void *o;
-				size_t idx = 0;
 				if (noscan && size < RG__TINY_SIZE) {
-					o = tiny_fit(c, size);
+					void *o = tiny_fit(c, size);
+					if (RG__LIKELY(o != NULL))
+						return o;
 				} else {
 					unsigned spc = rg__spanclass(rg__size_to_class(size), noscan);
-					o = span_take(c->alloc[spc], &idx);
+					rg__span *s = c->alloc[spc];
+					uint64_t ac = s->alloc_cache;
+					if (RG__LIKELY(ac != 0)) {
+						s->alloc_cache = ac & (ac - 1);
+						/* zeroed by span_next_word */
+						return (void *)(s->cache_base +
+						                (size_t)__builtin_ctzll(ac) * s->elemsize);
+					}
 				}
-				if (RG__LIKELY(o != NULL))
-					return o;
 			}
 		}
 	}
@@ -596,7 +614,7 @@ RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type)
 	if (rg__type_bitmap(type) < 0)
 		return NULL;
 	if (RG__LIKELY(size <= RG__MAX_SMALL)) {
-		rg__p *p = rg__getp();
+		rg__p *p = rg__getp_inline(); /* no safepoint below: see alloc_fast */
 		rg__mcache *c = p ? mcache_of(p) : NULL;
 		if (RG__LIKELY(c != NULL)) {
 			rg__span *s = c->typed[rg__size_to_class(size)];
