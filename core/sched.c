@@ -540,6 +540,14 @@ static rg__task *global_get(rg__p *p, int max)
 	return t;
 }
 
+/* Every 61st task a P runs is checked against the global queue first.
+ * The fast path (task to task) and find_runnable must agree on which tick
+ * that is: the one the next execute() will count. */
+static inline bool global_turn(rg__p *p)
+{
+	return (atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0;
+}
+
 static rg__task *find_runnable(rg__m *m, bool *inherit)
 {
 	rg__p *p = m->p;
@@ -555,8 +563,7 @@ static rg__task *find_runnable(rg__m *m, bool *inherit)
 		if (atomic_load_explicit(&p->timer_next, memory_order_relaxed) != INT64_MAX)
 			rg__timers_run(p, rg__mono());
 		/* 2 */
-		uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-		if (tick % RG_GLOBAL_CHECK == 0) {
+		if (global_turn(p)) {
 			if ((t = global_get(p, 1)))
 				return t;
 			rg__sched.waiter->poll(p, 0);
@@ -677,7 +684,7 @@ static inline bool fast_ok(rg__p *p)
 	if (atomic_load_explicit(&rg__sched.stw_pending, memory_order_relaxed) ||
 	    atomic_load_explicit(&rg__sched.stopping, memory_order_relaxed))
 		return false;
-	if ((atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0)
+	if (global_turn(p))
 		return false;
 	int64_t tn = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
 	return tn == INT64_MAX || rg__mono() < tn;
