@@ -234,7 +234,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	for (int i = 0; i < n; i++) {
 		boot.ps[i].id = i;
 		boot.ps[i].cpu = cpus[i];
-		/* libnuma's lazy init is not thread-safe: ask here, once */
+		/* libnuma's lazy init is not thread-safe: ask here */
 		boot.ps[i].node = rg__topo_node(cpus[i]);
 		int r = pthread_create(&boot.ps[i].thread, NULL, p_main, &boot.ps[i]);
 		if (r) {

@@ -511,6 +511,9 @@ static inline uint32_t fastrand(rg__p *p)
 	return p->rand = x;
 }
 
+/* Four passes over the other Ps from a random start; the first pass only
+ * visits Ps on this P's NUMA node (its work shares our memory), the last
+ * one also takes a victim's runnext. */
 static rg__task *steal_work(rg__p *p)
 {
 	int n = rg__sched.nprocs;
@@ -518,7 +521,7 @@ static rg__task *steal_work(rg__p *p)
 		uint32_t start = fastrand(p) % (uint32_t)n;
 		for (int i = 0; i < n; i++) {
 			rg__p *p2 = rg__sched.allp[(start + (uint32_t)i) % (uint32_t)n];
-			if (p2 == p)
+			if (p2 == p || (pass == 0 && p2->node != p->node))
 				continue;
 			rg__task *t = runq_steal(p, p2, pass == 3);
 			if (t)

@@ -14,6 +14,7 @@
 
 #define PREEMPT_NS (10 * 1000 * 1000)
 
+/* stop and the condition variable are guarded by lock. */
 static struct {
 	pthread_t thread;
 	pthread_mutex_t lock;

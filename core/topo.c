@@ -83,6 +83,20 @@ int rg__topo_procs(int want, int *cpus, int max, char *err, size_t errn)
 		snprintf(err, errn, "procs=%d: at most %d", n, max);
 		return -EINVAL;
 	}
+	/* Group the CPUs by NUMA node (stable: CPU order within a node), so
+	 * that P ids are contiguous per node and stealing can prefer the
+	 * victim's node (core/sched.c). */
+	int node[CPU_SETSIZE];
+	for (int i = 0; i < na; i++)
+		node[i] = rg__topo_node(allowed[i]);
+	for (int i = 1; i < na; i++)
+		for (int j = i; j > 0 && node[j] < node[j - 1]; j--) {
+			int c = allowed[j], d = node[j];
+			allowed[j] = allowed[j - 1];
+			node[j] = node[j - 1];
+			allowed[j - 1] = c;
+			node[j - 1] = d;
+		}
 	for (int i = 0; i < n; i++)
 		cpus[i] = allowed[i % na];
 	return n;
