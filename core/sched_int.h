@@ -142,6 +142,7 @@ struct rg__p {
 	rg__p *idle_next;                      /* sched.lock */
 	bool on_idle_list;                     /* sched.lock */
 	uint32_t rand;                         /* steal order */
+	uint32_t fast_switches;                /* paces timer checks */
 
 	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
 	 * a woken task deletes its own entry from any P: hence the lock. */
