@@ -296,8 +296,10 @@ static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
 	return t;
 }
 
-/* sched.lock held.  Takes a fair share of the global queue; the first task
- * is returned, the rest go to p's queue. */
+/* sched.lock held.  Takes a fair share of the global queue into the
+ * local run queue and returns one task.  Only ever called when the local
+ * queue is empty (or for one task), so the puts below never overflow back
+ * into the global queue, whose lock we hold: checked, not assumed. */
 static rg__task *globrunq_get(rg__p *p, int max)
 {
 	int32_t size = rg__sched.gq_size;
@@ -308,8 +310,10 @@ static rg__task *globrunq_get(rg__p *p, int max)
 		n = size;
 	if (max > 0 && n > max)
 		n = max;
-	if (n > RG_RUNQ_SIZE / 2)
-		n = RG_RUNQ_SIZE / 2;
+	uint32_t h = atomic_load(&p->runq_head), tl = atomic_load(&p->runq_tail);
+	int room = RG_RUNQ_SIZE / 2 - (int)(tl - h);
+	if (n > room + 1)
+		n = room > 0 ? room + 1 : 1;
 	atomic_store(&rg__sched.gq_size, size - n);
 	rg__task *t = rg__sched.gq[rg__sched.gq_head];
 	rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
