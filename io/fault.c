@@ -59,6 +59,9 @@ static bool hit(int k)
 void rg__io_faults_init(void)
 {
 	const char *env = getenv("RINGO_FAULTS");
+	const char *b = getenv("RINGO_IO_BATCH"); /* tuning knob, see io/uring.c */
+	if (b && atoi(b) > 0)
+		rg__io_batch = (unsigned)atoi(b);
 	rg__io_faults_on = 0;
 	atomic_store(&ctr, 0);
 	memset(rate, 0, sizeof rate);

@@ -65,6 +65,7 @@ typedef struct rg__io_op {
 } rg__io_op;
 
 extern bool rg__io_use_epoll;
+extern unsigned rg__io_batch; /* submit once this many SQEs are queued */
 
 /* backends: run req until its final completion; -errno or result.
  * deadline is -1, or an absolute time still in the future. */

@@ -27,6 +27,8 @@
 
 #include "io/io_int.h"
 
+unsigned rg__io_batch = 16;
+
 static void op_cqe(rg__cqe_handler *h, int res, unsigned flags)
 {
 	rg__io_op *op = (rg__io_op *)((char *)h - offsetof(rg__io_op, h));
@@ -143,6 +145,11 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 		io_uring_sqe_set_data(ts_sqe, &op.ht);
 		op.pending = 2;
 	}
+	/* Don't let the batch grow without bound: while the P runs a long
+	 * queue of tasks, their peers wait for SQEs held here (a send
+	 * convoy).  Every rg__io_batch queued SQEs go in now. */
+	if (io_uring_sq_ready(ring) >= rg__io_batch)
+		rg__p_submit(p);
 	rg__park(RG__WAIT_IO, -1, NULL, NULL);
 
 	int res = op.res;

@@ -28,7 +28,10 @@
 # CPU per request is the server's user+system time (all its threads, from
 # /proc/PID/stat) over the run, divided by the requests echo_load counted.
 #
-# Knobs (environment): DUR=5 (seconds per case, max 8) SIZES="64 4096"
+# Each case runs REPEAT times (the machine may be shared: the median run by
+# rps is reported, with its own p50/p99/cpu).
+#
+# Knobs (environment): DUR=3 (seconds per run, max 8) REPEAT=3 SIZES="64 4096"
 # CONNS="1 50 1000" SERVERS="ringo go tokio libuv epoll" SERVER_CPU=0
 # CLIENT_CPU=1 PORT_BASE=19100 SYSCALL_DUR=2 (0: skip the syscall runs)
 # BUILD_DIR=/tmp/ringo-bench-io (Release build of ringo) PEERS_BIN (built
@@ -36,7 +39,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-DUR=${DUR:-5}
+DUR=${DUR:-3}
+REPEAT=${REPEAT:-3}
 [ "$DUR" -gt 8 ] && DUR=8
 SIZES=${SIZES:-"64 4096"}
 CONNS=${CONNS:-"1 50 1000"}
@@ -108,7 +112,7 @@ stop() { # pid
 HZ=$(getconf CLK_TCK)
 declare -A RPS P99 CPU
 
-run_case() { # server size conns
+measure() { # server size conns -> "rps p50 p99 cpu errors" or nothing
     local s=$1 size=$2 conns=$3 port pid out t0 t1
     port=$(free_port); PORT=$((port + 1))
     # shellcheck disable=SC2046
@@ -121,18 +125,26 @@ run_case() { # server size conns
     out=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" "$PEERS_BIN/echo_load" 127.0.0.1 "$port" "$conns" 1 "$size" "$DUR" 2>&1 | tail -n 1)
     t1=$(cpu_ticks "$pid")
     stop "$pid"
-    local name="echo_${size}_${conns}_${s}"
     case $out in
     requests=*) ;;
-    *) log "$name FAILED: $out"; return ;;
+    *) log "echo_${size}_${conns}_${s} FAILED: $out"; return ;;
     esac
-    local req rps p50 p99 errs cpu
+    local req
     req=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
-    rps=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$out")
-    p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
-    p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
-    errs=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$out")
-    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v r="$req" 'BEGIN { printf "%.2f", (r > 0 ? (b - a) * 1e6 / hz / r : 0) }')
+    awk -v o="$out" -v a="$t0" -v b="$t1" -v hz="$HZ" -v r="$req" 'BEGIN {
+        n = split(o, f, /[ =]/); for (i = 1; i < n; i += 2) v[f[i]] = f[i + 1]
+        printf "%s %s %s %.2f %s\n", v["rps"], v["p50_us"], v["p99_us"], (r > 0 ? (b - a) * 1e6 / hz / r : 0), v["errors"] }'
+}
+
+run_case() { # server size conns: REPEAT runs, the median by rps is reported
+    local s=$1 size=$2 conns=$3 name="echo_${2}_${3}_${1}" runs="" i
+    for i in $(seq 1 "$REPEAT"); do
+        runs+="$(measure "$s" "$size" "$conns")"$'\n'
+    done
+    local med
+    med=$(grep -v '^$' <<<"$runs" | sort -n -k1,1 | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }')
+    [ -n "$med" ] || return
+    read -r rps p50 p99 cpu errs <<<"$med"
     echo "bench: $name $rps rps"
     echo "bench: ${name}_p50 $p50 us"
     echo "bench: ${name}_p99 $p99 us"
