@@ -16,7 +16,9 @@
  *      them somewhere that is); registered ranges; the collecting task's own
  *      stack from its current stack pointer up, after spilling its
  *      callee-saved registers onto it; every other task's stack from its
- *      saved stack pointer up (its registers are saved inside that range).
+ *      saved stack pointer up (its registers are saved inside that range)
+ *      to the end of its record (argument, per-task slots); every task's
+ *      task-local values.
  *      Roots and stacks are read conservatively: a word counts if it lands
  *      inside an allocated object (interior pointers included; the span map
  *      makes the lookup O(1)).  Marked objects of scan spans go on the mark
@@ -370,10 +372,17 @@ static void recover_overflow(void)
 
 static void mark_recent(uintptr_t p) { mark_word(p); }
 
+/* A task's stack (its saved registers and its record, with the argument
+ * and per-task slots, lie inside the range) and its task-local values
+ * (rg_tls_set; an array of core's, off the stack), both conservatively. */
 static void scan_task(rg__task *t, void *arg)
 {
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(t, &lo, &hi);
+	if (lo && hi > lo)
+		scan_range((uintptr_t)lo, (uintptr_t)hi);
+	lo = hi = NULL;
+	rg__task_tls_range(t, &lo, &hi);
 	if (lo && hi > lo)
 		scan_range((uintptr_t)lo, (uintptr_t)hi);
 	drain();

@@ -11,7 +11,8 @@
  * pointers count), is found in
  *   - a registered root range (rg_gc_root_add),
  *   - the stack or saved registers of a task (scanned conservatively: any
- *     word that lands on an allocated object counts),
+ *     word that lands on an allocated object counts), its argument (also
+ *     before it first runs) and its task-local values (rg_tls_set),
  *   - the stack of the thread that calls rg_gc_collect outside rg_run,
  *   - a live object allocated with rg_gc_alloc (scanned conservatively,
  *     word by word) or rg_gc_alloc_typed (only the words its type names).
@@ -19,8 +20,7 @@
  * pointer to another GC object in one.
  *
  * Not scanned: global variables (register them as roots), memory from
- * malloc/mmap, thread-local storage and task-local values (rg_tls_set),
- * the runtime's own buffers (a buffered channel's slots: send GC pointers
+ * malloc/mmap, thread-local storage (__thread), the runtime's own buffers (a buffered channel's slots: send GC pointers
  * through channels only while something else also holds them, until the
  * channels learn to scan their buffers), and the stacks of threads that run no
  * task (a thread of the blocking pool, a foreign thread).  Keep objects that
