@@ -189,7 +189,7 @@ static bool runq_put_slow(rg__p *p, rg__task *t, uint32_t h, uint32_t tl)
 	return true;
 }
 
-void rg__runq_put(rg__p *p, rg__task *t, bool next)
+static inline __attribute__((always_inline)) void runq_put(rg__p *p, rg__task *t, bool next)
 {
 	if (next) {
 		t = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
@@ -210,9 +210,11 @@ void rg__runq_put(rg__p *p, rg__task *t, bool next)
 	}
 }
 
+void rg__runq_put(rg__p *p, rg__task *t, bool next) { runq_put(p, t, next); }
+
 /* Owner only.  *inherit: the task came from runnext and shares the time
  * slice of the task that readied it. */
-static rg__task *runq_get(rg__p *p, bool *inherit)
+static inline __attribute__((always_inline)) rg__task *runq_get(rg__p *p, bool *inherit)
 {
 	rg__task *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
 	if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
@@ -881,12 +883,12 @@ void rg__task_entry(rg__task *t, rg__m *m)
 static void post_yield(rg__m *m, rg__task *t, void *arg)
 {
 	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
-	rg__runq_put(m->p, t, false);
+	runq_put(m->p, t, false);
 }
 
 void rg_yield(void)
 {
-	rg__m *m = rg__m_get();
+	rg__m *m = rg__tls_m; /* at entry: nothing cached from before a park */
 	rg__task *t = m ? m->cur : NULL;
 	if (!t || !m->p) {
 		sched_yield();
