@@ -27,6 +27,7 @@
  * is never held while taking a channel lock.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sync/ctx_hook.h"
@@ -627,4 +628,26 @@ int rg__ctx_debug_children(rg_ctx *c)
 		n++;
 	rg__spin_unlock(&o->lock);
 	return n;
+}
+
+/* For tests: one line on stderr about c (kind, error, deadline, deadline
+ * task), to diagnose a context that did not end when it should have. */
+void rg__ctx_debug_dump(rg_ctx *c);
+void rg__ctx_debug_dump(rg_ctx *c)
+{
+	if (!c)
+		return;
+	rg__spin_lock(&c->lock);
+	rg__task *t = c->timer_task;
+	bool armed = c->timer_armed;
+	uint64_t ticket = c->timer_ticket;
+	int err = atomic_load(&c->err);
+	rg__spin_unlock(&c->lock);
+	fprintf(stderr, "ctx %p kind %d owner %p err %d deadline %+.3f ms refs %lld armed %d", (void *)c, c->kind,
+	        (void *)c->owner, err, c->deadline == INT64_MAX ? 0.0 : (double)(c->deadline - rg_now()) / 1e6,
+	        (long long)atomic_load(&c->refs), armed);
+	if (t)
+		fprintf(stderr, " timer task %lld state %d reason %s ticket %llu", (long long)rg__task_id(t),
+		        rg__task_state(t), rg__wait_name(rg__task_wait_reason(t)), (unsigned long long)ticket);
+	fputc('\n', stderr);
 }

@@ -20,6 +20,7 @@
 #define QUIESCENT (5000 * MS)
 
 int rg__ctx_debug_children(rg_ctx *c);
+void rg__ctx_debug_dump(rg_ctx *c);
 
 static int64_t in(int64_t ns) { return rg_now() + ns; }
 
@@ -351,7 +352,9 @@ static void test_layers(bool timeout)
 		CHECK(rg_ctx_value(ctx, keys[i]) == keys[i]);
 	if (timeout) {
 		if (!wait_done(ctx, QUIESCENT)) {
-			fprintf(stderr, "ctx should have timed out\n");
+			fprintf(stderr, "ctx should have timed out (%d Ps, on P %d)\n", rg_procs(), rg_proc_id());
+			for (int i = 0; i < nl; i++)
+				rg__ctx_debug_dump(layers[i]);
 			abort();
 		}
 		CHECK_EQ(rg_ctx_err(ctx), -ETIMEDOUT);
@@ -730,6 +733,7 @@ static int main_fn(void *arg)
 
 int main(void)
 {
+	setvbuf(stdout, NULL, _IONBF, 0); /* progress survives an abort */
 	rg_config one = { .procs = 1 };
 	CHECK_EQ(rg_run(main_fn, NULL, &one), 0);
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
