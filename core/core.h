@@ -107,6 +107,12 @@ int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg);
 bool rg__claim(rg__task *t, uint64_t ticket);
 void rg__ready(rg__task *t);
 bool rg__wake(rg__task *t, uint64_t ticket);
+/* Go's sync_runtime_canSpin, for sync/'s Mutex: may a task that found a
+ * lock held spin (round iter, from 0) instead of parking?  Only for a few
+ * rounds, with more than one P, when some other P is running (the owner
+ * may be about to release) and this P's run queue is empty (no one else
+ * wants this P). */
+bool rg__can_spin(int iter);
 
 /* Stop-the-world, for gc/.  rg__stw_stop, called from a task, returns when
  * every other P is stopped between tasks (idle, or at a safepoint: a park,

@@ -79,15 +79,17 @@ __attribute__((noinline)) rg__m *rg__m_get(void)
 	return m;
 }
 
-rg__task *rg__self(void)
+/* Called, never inlined into this file's switching functions: one TLS
+ * read per call, nothing cached across a park. */
+__attribute__((noinline)) rg__task *rg__self(void)
 {
-	rg__m *m = rg__m_get();
+	rg__m *m = rg__tls_m;
 	return m ? m->cur : NULL;
 }
 
-rg__p *rg__getp(void)
+__attribute__((noinline)) rg__p *rg__getp(void)
 {
-	rg__m *m = rg__m_get();
+	rg__m *m = rg__tls_m;
 	return m ? m->p : NULL;
 }
 
@@ -839,6 +841,18 @@ bool rg__wake(rg__task *t, uint64_t ticket)
 		return false;
 	rg__ready(t);
 	return true;
+}
+
+bool rg__can_spin(int iter)
+{
+	rg__m *m = rg__m_get();
+	rg__p *p = m ? m->p : NULL;
+	if (iter >= 4 || !p || rg__sched.nprocs <= 1)
+		return false;
+	if (rg__sched.nprocs <= atomic_load_explicit(&rg__sched.npidle, memory_order_relaxed) +
+	                          atomic_load_explicit(&rg__sched.nmspinning, memory_order_relaxed) + 1)
+		return false;
+	return runq_empty(p);
 }
 
 /* --- task entry, exit, yield ------------------------------------------- */

@@ -3,4 +3,5 @@
 #define RINGO_H
 #include "ringo/core.h"
 #include "ringo/gc.h"
+#include "ringo/sync.h"
 #endif
