@@ -220,6 +220,16 @@ int rg__io_op_begin(rg__task *t, rg__io_op *op)
 	}
 }
 
+int rg__io_take_cancel(rg__task *t)
+{
+	_Atomic uintptr_t *s = slotp(t);
+	uintptr_t v = S_CANCEL;
+	if (atomic_load_explicit(s, memory_order_relaxed) == S_CANCEL &&
+	    atomic_compare_exchange_strong_explicit(s, &v, 0, memory_order_relaxed, memory_order_relaxed))
+		return -ECANCELED;
+	return 0;
+}
+
 bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed)
 {
 	_Atomic uintptr_t *s = slotp(t);

@@ -29,16 +29,18 @@
 
 bool rg__io_use_epoll;
 
-static inline bool on_task(void)
-{
-	return rg__self() && rg__getp();
-}
-
 /* Steps 2-5 of the path above. */
 static int64_t run(rg__io_req *q, int64_t deadline)
 {
-	if (__builtin_expect(!on_task(), 0))
+	rg__task *t = rg__self();
+	if (__builtin_expect(!t || !rg__getp(), 0))
 		return -EPERM;
+	/* a cancel that came while the task made no call is this call's, even
+	 * if the call would not have to wait (io_uring checks again when it
+	 * publishes its op: a cancel may land in between) */
+	int c = rg__io_take_cancel(t);
+	if (c)
+		return c;
 	if (deadline != -1) {
 		if (deadline < -1)
 			return -EINVAL;

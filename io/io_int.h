@@ -77,6 +77,8 @@ int64_t rg__io_try(rg__io_req *req);
 
 /* cancellation (io/cancel.c) */
 int rg__io_op_begin(rg__task *t, rg__io_op *op);   /* -ECANCELED if pending */
+/* -ECANCELED (consuming it) if a cancel is pending and no op in flight. */
+int rg__io_take_cancel(rg__task *t);
 /* After the final completion: unpublishes op; returns true if a cancel
  * was asked for while it was in flight (which stays pending unless
  * consumed is true). */

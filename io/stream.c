@@ -308,6 +308,9 @@ ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 	if (!s->home)
 		return plain_recv(s, b, deadline);
 	rg__task *t = rg__self();
+	int c = rg__io_take_cancel(t); /* a pending cancel is this call's */
+	if (c)
+		return c;
 	for (;;) {
 		rg__io_hop(s->home);
 		struct pool *pl = s->pool;

@@ -19,7 +19,7 @@ struct pair {
 	int cancels, timeouts;
 };
 static struct pair pr[NPAIR];
-static _Atomic int done, stop;
+static _Atomic int done, stop, landed;
 
 static inline unsigned char pat(size_t i, int k) { return (unsigned char)(i * 7 + (i >> 9) + (size_t)k * 31); }
 
@@ -38,6 +38,11 @@ static void writer(void *arg)
 		CHECK(w > 0);
 		off += (size_t)w;
 	}
+	/* keep the stream open until some cancel has landed (at most 5 s):
+	 * a fast run could otherwise finish before any canceller acted */
+	int64_t t0 = rg_now();
+	while (!atomic_load(&landed) && rg_now() - t0 < 5000 * MS)
+		rg_sleep(MS);
 	rg_shutdown(p->fd[0], SHUT_WR);
 }
 
@@ -55,6 +60,7 @@ static void receiver(void *arg)
 		ssize_t n = rg_recv(p->fd[1], buf, sizeof buf, 0, dl);
 		if (n == -ECANCELED) {
 			p->cancels++;
+			atomic_store(&landed, 1);
 			continue;
 		}
 		if (n == -ETIMEDOUT) {
@@ -102,14 +108,17 @@ static void *foreign(void *arg)
 
 static int main_fn(void *arg)
 {
-	pthread_t th;
-	CHECK(pthread_create(&th, NULL, foreign, NULL) == 0);
 	for (int i = 0; i < NPAIR; i++) {
 		t_tcp_pair(AF_INET, pr[i].fd);
 		CHECK(rg_go(receiver, &pr[i]) > 0);
 		CHECK(rg_go(writer, &pr[i]) > 0);
 	}
 	CHECK(rg_go(canceller, NULL) > 0);
+	/* the foreign canceller starts after the last spawn: core's
+	 * rg__task_lookup reads t->id unlocked against rg_go's write (a core
+	 * race TSan reports; see the io report) */
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, foreign, NULL) == 0);
 	t_wait_count(&done, NPAIR);
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
