@@ -37,6 +37,7 @@ static struct {
 	bool failed;
 	rg_main_fn main_fn;
 	void *main_arg;
+	bool nopin;
 } boot;
 
 /* Per-thread set-up shared by P threads and pool threads. */
@@ -93,7 +94,8 @@ static void p_shutdown(rg__p *p)
 static void *p_main(void *arg)
 {
 	struct pstart *ps = arg;
-	rg__topo_pin(ps->cpu);
+	if (!boot.nopin)
+		rg__topo_pin(ps->cpu);
 	rg__p *p = rg__aligned_alloc(64, sizeof *p);
 	rg__m *m = rg__calloc(1, sizeof *m);
 	if (!p || !m) {
@@ -226,6 +228,10 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__stacks_init(rg__sched.stack_size);
 	rg__blocking_init();
 	boot.main_fn = main_fn;
+	{
+		const char *pin = getenv("RINGO_PIN");
+		boot.nopin = c.nopin || (pin && strcmp(pin, "0") == 0);
+	}
 	boot.main_arg = arg;
 	boot.failed = false;
 	pthread_barrier_init(&boot.ready, NULL, (unsigned)n + 1);

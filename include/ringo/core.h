@@ -36,6 +36,8 @@ typedef struct rg_config {
 	unsigned ring_entries; /* SQ entries per P ring; 0: 256 */
 	int sqpoll;          /* 1: ask for IORING_SETUP_SQPOLL (opt-in) */
 	int quiet;           /* 1: no informational line on stderr */
+	int nopin;           /* 1: do not pin P threads to CPUs (shared
+	                        machines); also RINGO_PIN=0 */
 } rg_config;
 
 typedef int (*rg_main_fn)(void *arg);
