@@ -21,9 +21,9 @@
  * The loop of a P (find_runnable), step by step; the code follows it:
  *   0. stopping?  Then leave.  A stop-the-world pending?  Stop here.
  *   1. Timers due on this P: ready their tasks (in deadline order).
- *   2. Every 61st tick: one task from the global queue first (so it is not
- *      starved by two tasks handing the P back and forth), and a
- *      non-blocking poll of the ring.
+ *   2. Every 61st tick: a non-blocking poll of the ring, then one task from
+ *      the global queue first (so neither is starved by tasks handing the
+ *      P back and forth, nor I/O by a global queue that never empties).
  *   3. Local work: runnext, then the run queue.
  *   4. The global queue.
  *   5. A non-blocking poll of the ring (I/O completions, wakes).
@@ -575,9 +575,11 @@ static rg__task *find_runnable(rg__m *m, bool *inherit)
 			rg__timers_run(p, rg__mono());
 		/* 2 */
 		if (global_turn(p)) {
+			/* poll first: with the global queue never empty the
+			 * ring would otherwise never be polled while busy */
+			rg__sched.waiter->poll(p, 0);
 			if ((t = global_get(p, 1)))
 				return t;
-			rg__sched.waiter->poll(p, 0);
 		}
 		/* 3 */
 		if ((t = runq_get(p, inherit)))
@@ -968,7 +970,8 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 		return -ENOMEM;
 	t->fn = fn;
 	t->arg = arg;
-	t->id = atomic_fetch_add_explicit(&rg__sched.next_id, 1, memory_order_relaxed);
+	__atomic_store_n(&t->id, atomic_fetch_add_explicit(&rg__sched.next_id, 1, memory_order_relaxed),
+	                 __ATOMIC_RELAXED); /* rg__task_lookup reads it from any thread */
 	if (opts && opts->name) {
 		strncpy(t->name, opts->name, RG_NAME_MAX - 1);
 		t->name[RG_NAME_MAX - 1] = 0;

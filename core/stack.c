@@ -664,7 +664,7 @@ rg__task *rg__task_lookup(int64_t id)
 		for (int i = 0; i < s->used; i++) {
 			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
 			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
-			if (t->id == id && state != RG__DEAD && state != 0) {
+			if (__atomic_load_n(&t->id, __ATOMIC_RELAXED) == id && state != RG__DEAD && state != 0) {
 				found = t;
 				break;
 			}

@@ -3,5 +3,6 @@
 #define RINGO_H
 #include "ringo/core.h"
 #include "ringo/gc.h"
+#include "ringo/io.h"
 #include "ringo/sync.h"
 #endif
