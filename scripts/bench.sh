@@ -82,7 +82,7 @@ run_gc_heap() {
 
 run_io() {
     [ -x scripts/bench_io.sh ] || { echo "bench.sh: no io benchmark yet" >&2; return; }
-    PEERS_BIN=$PEERS_BIN RINGO_BIN=$B scripts/bench_io.sh | tee -a "$LOG"
+    BUILD_DIR=$B PEERS_BIN=$PEERS_BIN scripts/bench_io.sh | tee -a "$LOG"
 }
 
 case $suite in
