@@ -7,7 +7,10 @@
 
 #include "io_test.h"
 
-#define TOL (T_SANITIZED ? 60 * MS : 25 * MS)
+/* Late by at most this much.  CI runs suites side by side on 2 vCPUs: a
+ * P thread can wait tens of ms for a CPU, so the bound catches a deadline
+ * that never fires or fires in the wrong range, not scheduler jitter. */
+#define TOL (T_SANITIZED ? 300 * MS : 100 * MS)
 
 static int64_t elapsed_check(int64_t t0, int64_t want)
 {
