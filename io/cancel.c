@@ -4,17 +4,24 @@
  *
  * The slot.  Each task's RG__TSLOT_IO word (used as an atomic uintptr_t)
  * holds, while the task makes an I/O call, the address of the call's
- * rg__io_op (on the task's stack, 8-byte aligned), plus two low bits:
+ * rg__io_op (on the task's stack, 8-byte aligned), plus three low bits:
  *   CANCEL  a cancel was asked for (with no op: for the next call);
+ *   CTX     the context the call runs under ended (sync/ctx_hook.h): like
+ *           CANCEL, but for this call only — every op it still publishes
+ *           fails, and the call clears the bit when it returns;
  *   LOCK    someone is reading the op through the slot; the op's task may
  *           not unpublish it (and so may not return) until LOCK clears.
  * Transitions:
- *   task, begin:  0 -> op            CANCEL -> 0 (the call returns -ECANCELED)
- *   task, end:    op[|CANCEL] -> 0, or -> CANCEL when the cancel was not
- *                 consumed (the op completed first: its result is kept and
- *                 the next call is cancelled instead); waits while LOCK.
- *   canceller:    0 -> CANCEL;  op -> op|LOCK -> op|CANCEL
- *   owner P:      op[|CANCEL] -> |LOCK -> back (validating a request)
+ *   task, begin:  0 -> op            CANCEL -> 0, CTX[|CANCEL] -> CTX
+ *                                    (the call returns -ECANCELED)
+ *   task, end:    op[|CANCEL][|CTX] -> 0, or -> CANCEL when the cancel was
+ *                 not consumed (the op completed first: its result is kept
+ *                 and the next call is cancelled instead); CTX is kept;
+ *                 waits while LOCK.
+ *   task, return: CTX -> 0 (rg__io_ctx_clear, once the watch has ended)
+ *   canceller:    x -> x|CANCEL (or CTX) with no op;
+ *                 op -> op|LOCK -> op|CANCEL (or op|CTX)
+ *   owner P:      op[|bits] -> |LOCK -> back (validating a request)
  *
  * Routing (single issuer).  The ASYNC_CANCEL SQE must go on the ring of the
  * op's P.  A canceller on that P's own thread issues it at once.  Any other
@@ -44,7 +51,9 @@
 
 #define S_CANCEL ((uintptr_t)1)
 #define S_LOCK ((uintptr_t)2)
-#define S_BITS (S_CANCEL | S_LOCK)
+#define S_CTX ((uintptr_t)4)
+#define S_BITS (S_CANCEL | S_LOCK | S_CTX)
+_Static_assert(_Alignof(rg__io_op) >= 8, "rg__io_op's address leaves 3 low bits");
 #define RG_IO_MAXP 1024
 
 /* A request to a P: cancel task t's op seq (heap, freed by the P), or
@@ -209,6 +218,12 @@ int rg__io_op_begin(rg__task *t, rg__io_op *op)
 		if (atomic_compare_exchange_weak_explicit(s, &v, (uintptr_t)op, memory_order_release,
 		                                          memory_order_relaxed))
 			return 0;
+		if (v & S_CTX) { /* the call's context ended: a pending cancel is this one */
+			if (atomic_compare_exchange_weak_explicit(s, &v, S_CTX, memory_order_relaxed,
+			                                          memory_order_relaxed))
+				return -ECANCELED;
+			continue;
+		}
 		if (v == S_CANCEL) {
 			if (atomic_compare_exchange_weak_explicit(s, &v, 0, memory_order_relaxed,
 			                                          memory_order_relaxed))
@@ -218,6 +233,31 @@ int rg__io_op_begin(rg__task *t, rg__io_op *op)
 		if (v != 0)
 			rg__fatal("io: task %lld starts an I/O call inside another", (long long)rg__task_id(t));
 	}
+}
+
+/* The park's unlock callback (on the P, once the task's context is saved):
+ * publish the op.  A canceller that wakes the task directly (epoll,
+ * streams) must not find the op before then, or it would ready a task
+ * still running.  After a successful publish the task may run elsewhere:
+ * touch nothing. */
+static bool publish_cb(rg__task *t, void *arg)
+{
+	rg__io_op *op = arg;
+	int r = rg__io_op_begin(t, op);
+	if (r) {
+		op->res = r; /* not published: nobody else can wake t */
+		return false;
+	}
+	return true;
+}
+
+int rg__io_park_op(rg__task *t, rg__io_op *op, int64_t deadline)
+{
+	rg__io_p_init_once(op->p);
+	op->res = 0;
+	int pr = rg__park(RG__WAIT_IO, deadline, publish_cb, op);
+	(void)t;
+	return op->res ? op->res : pr;
 }
 
 int rg__io_take_cancel(rg__task *t)
@@ -239,28 +279,30 @@ bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed)
 			relax();
 			continue;
 		}
-		uintptr_t nv = (v & S_CANCEL) && !consumed ? S_CANCEL : 0;
+		uintptr_t nv = ((v & S_CANCEL) && !consumed ? S_CANCEL : 0) | (v & S_CTX);
 		if (atomic_compare_exchange_weak_explicit(s, &v, nv, memory_order_acq_rel, memory_order_relaxed))
-			return (v & S_CANCEL) != 0;
+			return (v & (S_CANCEL | S_CTX)) != 0;
 	}
 }
 
 /* ---- the canceller's side ------------------------------------------------------ */
 
-void rg__io_cancel_task(rg__task *t)
+/* Mark t's slot with `mark` (S_CANCEL or S_CTX) and cancel the op in
+ * flight, if any. */
+static void cancel_mark(rg__task *t, uintptr_t mark)
 {
 	_Atomic uintptr_t *s = slotp(t);
 	struct creq *req = NULL;
 	for (;;) {
 		uintptr_t v = atomic_load_explicit(s, memory_order_acquire);
-		if (v & S_CANCEL)
+		if (v & mark)
 			break; /* already asked */
 		if (v & S_LOCK) {
 			relax();
 			continue;
 		}
-		if (v == 0) {
-			if (atomic_compare_exchange_weak_explicit(s, &v, S_CANCEL, memory_order_release,
+		if (!(v & ~S_BITS)) { /* no op in flight */
+			if (atomic_compare_exchange_weak_explicit(s, &v, v | mark, memory_order_release,
 			                                          memory_order_relaxed))
 				break;
 			continue;
@@ -270,7 +312,7 @@ void rg__io_cancel_task(rg__task *t)
 		if (!atomic_compare_exchange_weak_explicit(s, &v, v | S_LOCK, memory_order_acquire,
 		                                           memory_order_relaxed))
 			continue;
-		rg__io_op *op = (rg__io_op *)v;
+		rg__io_op *op = (rg__io_op *)(v & ~S_BITS);
 		rg__p *p = op->p;
 		if (rg__io_use_epoll || op->direct) {
 			rg__epoll_cancel_op(op);
@@ -283,16 +325,42 @@ void rg__io_cancel_task(rg__task *t)
 			req->hop = false;
 			push(pio, req);
 			int efd = pio->efd;
-			atomic_store_explicit(s, v | S_CANCEL, memory_order_release);
+			atomic_store_explicit(s, v | mark, memory_order_release);
 			uint64_t one = 1;
 			ssize_t n = write(efd, &one, sizeof one);
 			(void)n;
 			return;
 		}
-		atomic_store_explicit(s, v | S_CANCEL, memory_order_release);
+		atomic_store_explicit(s, v | mark, memory_order_release);
 		break;
 	}
 	rg__free(req);
+}
+
+void rg__io_cancel_task(rg__task *t)
+{
+	cancel_mark(t, S_CANCEL);
+}
+
+/* ---- the bound Context (sync/ctx_hook.h) ---------------------------------------
+ *
+ * An I/O call made under a context that can end registers a watch for the
+ * whole call (io/io.c: run, and rg_stream_recv).  When the context ends,
+ * the canceller runs rg__io_ctx_fire(t): the op in flight is cancelled as
+ * by rg_cancel (routed to its P, final CQE awaited by the task), but with
+ * the CTX bit, which fails any op the call publishes later (the epoll
+ * backend's next readiness wait) and never outlives the call:
+ * rg__io_ctx_clear drops it once rg__ctx_watch_end has said the watch
+ * fired (it returns only after rg__io_ctx_fire returned, so no CTX can be
+ * set after the clear). */
+void rg__io_ctx_fire(void *task)
+{
+	cancel_mark(task, S_CTX);
+}
+
+void rg__io_ctx_clear(rg__task *t)
+{
+	atomic_fetch_and_explicit(slotp(t), ~S_CTX, memory_order_relaxed);
 }
 
 int rg_cancel(int64_t id)

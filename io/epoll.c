@@ -11,9 +11,11 @@
  *   1. makes the non-blocking syscall (MSG_DONTWAIT, RWF_NOWAIT, a
  *      non-blocking accept4/connect); anything but "would block" is the
  *      result;
- *   2. otherwise publishes its rg__io_op (cancel slot, io/cancel.c), links
- *      it into the P's table under fd, (re)arms the fd with the union of
- *      the waiters' events, and parks with its deadline (core's timer);
+ *   2. otherwise links its rg__io_op into the P's table under fd, (re)arms
+ *      the fd with the union of the waiters' events, and parks with its
+ *      deadline (core's timer), publishing the op (cancel slot,
+ *      io/cancel.c) from the park's unlock callback — a canceller wakes the
+ *      task directly, which it must not do before the task has parked;
  *   3. woken by readiness it goes back to 1; by its deadline -ETIMEDOUT;
  *      by rg_cancel -ECANCELED.  Before returning it unlinks itself.
  * The table is guarded by a per-P spinlock, because a task woken by its
@@ -232,9 +234,7 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	op.direct = true;
 	atomic_store_explicit(&op.ep_state, 0, memory_order_relaxed);
 	op.ticket = rg__park_prepare(); /* before publishing: a canceller reads it */
-	int r = rg__io_op_begin(t, &op);
-	if (r)
-		return r;
+	int r;
 	rg__spin_lock(&e->lock);
 	if (fd >= e->nfds) {
 		int n = e->nfds ? e->nfds : 64;
@@ -243,7 +243,6 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 		struct ep_fd *nf = rg__realloc(e->fds, (size_t)n * sizeof *nf);
 		if (!nf) {
 			rg__spin_unlock(&e->lock);
-			rg__io_op_end(t, &op, false);
 			return -ENOMEM;
 		}
 		memset(nf + e->nfds, 0, (size_t)(n - e->nfds) * sizeof *nf);
@@ -257,7 +256,6 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	{
 		if (r) {
 			rg__spin_unlock(&e->lock);
-			rg__io_op_end(t, &op, false);
 			return r == -EPERM ? 1 : r;
 		}
 	}
@@ -265,7 +263,8 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	f->waiters = &op;
 	rg__spin_unlock(&e->lock);
 
-	int pr = rg__park(RG__WAIT_IO, deadline, NULL, NULL);
+	/* published only once parked: a canceller wakes the task directly */
+	int pr = rg__io_park_op(t, &op, deadline);
 
 	/* unlink, unless readiness did (it may have run on another thread if
 	 * the wake came from elsewhere: the lock orders it) */
@@ -278,6 +277,8 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 			}
 	}
 	rg__spin_unlock(&e->lock);
+	if (op.res)
+		return op.res; /* a cancel was pending: never published */
 	if (rg__io_op_end(t, &op, true))
 		return -ECANCELED;
 	return pr == -ETIMEDOUT ? -ETIMEDOUT : 0;

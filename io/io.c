@@ -29,6 +29,36 @@
 
 bool rg__io_use_epoll;
 
+/* Steps 4-5 of the path above. */
+static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
+{
+	if (__builtin_expect(rg__io_faults_on, 0)) {
+		int64_t r = rg__fault_before(q, nb);
+		if (r != 1)
+			return r;
+	}
+	if (nb) {
+		int64_t r = rg__io_try(q);
+		if (r != -ENOSYS)
+			return r;
+	}
+	return rg__io_use_epoll ? rg__epoll_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
+}
+
+/* What a call under a context returns once its watch has ended: the
+ * context's error in place of the cancel (or of the timeout the context's
+ * deadline caused); any other result is kept — it completed first. */
+int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool clamped)
+{
+	int ce = rg__ctx_watch_end(w);
+	if (ce) {
+		rg__io_ctx_clear(t);
+		if (r == -ECANCELED || (r == -ETIMEDOUT && clamped))
+			return ce;
+	}
+	return r;
+}
+
 /* Steps 2-5 of the path above. */
 static int64_t run(rg__io_req *q, int64_t deadline)
 {
@@ -41,24 +71,29 @@ static int64_t run(rg__io_req *q, int64_t deadline)
 	int c = rg__io_take_cancel(t);
 	if (c)
 		return c;
-	if (deadline != -1) {
-		if (deadline < -1)
-			return -EINVAL;
-		if (deadline > 0 && deadline <= rg_now())
-			return -ETIMEDOUT;
+	if (deadline < -1)
+		return -EINVAL;
+	/* The bound context (rg_ctx_bind): already ended -> its error now;
+	 * else, should it end while the call waits, rg__io_ctx_fire cancels
+	 * the op (close is never cut short: the fd must go). */
+	struct rg__ctx_watch w;
+	if (q->op != RG__OP_CLOSE) {
+		c = rg__ctx_watch_begin(&w, rg__io_ctx_fire, t);
+		if (c)
+			return c;
+	} else {
+		w.owner = NULL;
 	}
 	bool nb = deadline == 0;
-	if (__builtin_expect(rg__io_faults_on, 0)) {
-		int64_t r = rg__fault_before(q, nb);
-		if (r != 1)
-			return r;
+	if (__builtin_expect(w.owner != NULL, 0)) {
+		bool clamped;
+		deadline = rg__io_ctx_deadline(&w, deadline, &clamped);
+		int64_t r = rg__io_ctx_past(&w, deadline) ? -ETIMEDOUT : exec(q, deadline, nb);
+		return rg__io_ctx_result(t, &w, r, clamped);
 	}
-	if (nb) {
-		int64_t r = rg__io_try(q);
-		if (r != -ENOSYS)
-			return r;
-	}
-	return rg__io_use_epoll ? rg__epoll_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
+	if (deadline > 0 && deadline <= rg_now())
+		return -ETIMEDOUT;
+	return exec(q, deadline, nb);
 }
 
 /* Non-blocking attempt for deadline 0; -ENOSYS: no such attempt exists,

@@ -22,6 +22,7 @@
 
 #include "core/core.h"
 #include "ringo/io.h"
+#include "sync/ctx_hook.h" /* io/'s one use of sync/: the bound Context */
 
 enum rg__io_opcode {
 	RG__OP_READ = 1, RG__OP_WRITE, RG__OP_READV, RG__OP_WRITEV,
@@ -77,6 +78,11 @@ int64_t rg__io_try(rg__io_req *req);
 
 /* cancellation (io/cancel.c) */
 int rg__io_op_begin(rg__task *t, rg__io_op *op);   /* -ECANCELED if pending */
+/* For ops a canceller wakes directly (op->direct, epoll): park with
+ * deadline, publishing op only once the task's context is saved.  Returns
+ * op->res = -ECANCELED if op could not be published (pending cancel: then
+ * do not call rg__io_op_end), else the park's result (0, -ETIMEDOUT). */
+int rg__io_park_op(rg__task *t, rg__io_op *op, int64_t deadline);
 /* -ECANCELED (consuming it) if a cancel is pending and no op in flight. */
 int rg__io_take_cancel(rg__task *t);
 /* After the final completion: unpublishes op; returns true if a cancel
@@ -84,8 +90,36 @@ int rg__io_take_cancel(rg__task *t);
  * consumed is true). */
 bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed);
 uint32_t rg__io_next_seq(void);
-/* Library-internal hook for sync/'s Context: interrupt t's I/O. */
+/* rg_cancel's work: interrupt t's I/O call, or its next one. */
 void rg__io_cancel_task(rg__task *t);
+/* The bound Context ended (the watch's fn, any thread): cancel task's
+ * current call only.  rg__io_ctx_clear: the call's end (after the watch). */
+void rg__io_ctx_fire(void *task);
+void rg__io_ctx_clear(rg__task *t);
+/* The bound context's deadline bounds the call's (never a non-blocking
+ * call's: 0 stays 0).  *clamped: the context's deadline is the call's. */
+static inline int64_t rg__io_ctx_deadline(const struct rg__ctx_watch *w, int64_t deadline, bool *clamped)
+{
+	*clamped = false;
+	if (w->deadline != INT64_MAX && deadline != 0 && (deadline == -1 || w->deadline < deadline)) {
+		*clamped = true;
+		return w->deadline;
+	}
+	return deadline;
+}
+/* The call's deadline (after rg__io_ctx_deadline) has passed: -ETIMEDOUT
+ * without trying.  A non-blocking call checks the context's deadline: it
+ * may have passed before the context's deadline task ran. */
+static inline bool rg__io_ctx_past(const struct rg__ctx_watch *w, int64_t deadline)
+{
+	int64_t d = deadline == 0 ? w->deadline : deadline;
+	return d > 0 && d != INT64_MAX && d <= rg_now();
+}
+/* Ends the call's watch (io/io.c) and gives what the call returns: the
+ * context's error in place of -ECANCELED (or of the -ETIMEDOUT that the
+ * context's deadline caused); any other result r is kept (it completed
+ * first). */
+int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool clamped);
 /* io_uring: issue ASYNC_CANCEL for op on its own P (owner thread only). */
 void rg__uring_cancel_op(rg__io_op *op);
 /* epoll: wake op's task with the cancel (any thread, op pinned). */

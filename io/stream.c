@@ -295,22 +295,9 @@ static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 	return r;
 }
 
-ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+static ssize_t stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 {
-	if (!s || !b)
-		return -EFAULT;
-	if (!on_task())
-		return -EPERM;
-	if (deadline < -1)
-		return -EINVAL;
-	if (deadline > 0 && deadline <= rg_now())
-		return -ETIMEDOUT;
-	if (!s->home)
-		return plain_recv(s, b, deadline);
 	rg__task *t = rg__self();
-	int c = rg__io_take_cancel(t); /* a pending cancel is this call's */
-	if (c)
-		return c;
 	for (;;) {
 		rg__io_hop(s->home);
 		struct pool *pl = s->pool;
@@ -335,19 +322,45 @@ ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 		op.p = s->home;
 		op.direct = true;
 		op.ticket = s->ticket = rg__park_prepare(); /* before publishing */
-		int r = rg__io_op_begin(t, &op);
-		if (r)
-			return r;
 		s->waiter = t;
-		int pr = rg__park(RG__WAIT_IO, deadline, NULL, NULL);
+		/* published once parked: a canceller wakes the task directly */
+		int pr = rg__io_park_op(t, &op, deadline);
 		rg__io_hop(s->home);
 		if (s->waiter == t)
 			s->waiter = NULL;
+		if (op.res)
+			return op.res; /* a cancel was pending: never published */
 		if (rg__io_op_end(t, &op, true))
 			return -ECANCELED;
 		if (pr == -ETIMEDOUT)
 			return -ETIMEDOUT;
 	}
+}
+
+ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+{
+	if (!s || !b)
+		return -EFAULT;
+	if (!on_task())
+		return -EPERM;
+	if (deadline < -1)
+		return -EINVAL;
+	if (!s->home) /* rg_recv: it checks the deadline and the bound context */
+		return plain_recv(s, b, deadline);
+	rg__task *t = rg__self();
+	int c = rg__io_take_cancel(t); /* a pending cancel is this call's */
+	if (c)
+		return c;
+	/* the bound context, as io.c's run() */
+	struct rg__ctx_watch w;
+	c = rg__ctx_watch_begin(&w, rg__io_ctx_fire, t);
+	if (c)
+		return c;
+	bool clamped = false;
+	if (w.owner)
+		deadline = rg__io_ctx_deadline(&w, deadline, &clamped);
+	ssize_t r = rg__io_ctx_past(&w, deadline) ? -ETIMEDOUT : stream_recv(s, b, deadline);
+	return w.owner ? rg__io_ctx_result(t, &w, r, clamped) : r;
 }
 
 void rg_stream_release(rg_stream *s, rg_buf *b)

@@ -567,6 +567,7 @@ int rg__ctx_watch_begin(struct rg__ctx_watch *w, void (*fn)(void *), void *arg)
 	rg_ctx *c = rg_ctx_current();
 	rg_ctx *o = c ? c->owner : NULL;
 	w->owner = NULL;
+	w->deadline = c ? c->deadline : INT64_MAX;
 	atomic_init(&w->state, 0);
 	if (!o)
 		return 0;

@@ -18,11 +18,16 @@
  * returns only once fn has returned, so `arg` may live on the caller's
  * stack.  Without a bound context (or one that can never end) begin
  * returns 0 and both calls are a few loads.
+ *
+ * begin also fills w->deadline with the bound context's deadline
+ * (absolute rg_now() ns; INT64_MAX: none), so that the call can bound its
+ * own deadline by it and a deadline context costs no extra wake-up.
  */
 #ifndef RG_SYNC_CTX_HOOK_H
 #define RG_SYNC_CTX_HOOK_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 struct rg_ctx;
 struct rg__ctx_watch {
@@ -31,6 +36,7 @@ struct rg__ctx_watch {
 	struct rg_ctx *owner;          /* NULL: nothing watched */
 	struct rg__ctx_watch *next, *prev; /* owner's lock */
 	_Atomic int state;             /* 0 off, 1 linked, 2 firing, 3 fired */
+	int64_t deadline;              /* written by begin; the caller's */
 };
 
 /* 0, or the bound context's error if it is already done (nothing
