@@ -32,6 +32,22 @@
  * before the cancel reaches it keeps its result (no data is ever dropped)
  * and the cancel stays pending for the task's next call.
  *
+ * Context.  A task bound to a Context (rg_ctx_bind, ringo/sync.h) makes
+ * every call here under it, except rg_close (the fd must go):
+ *   - a context that has already ended fails the call at once with
+ *     rg_ctx_err(ctx) (-ECANCELED, or -ETIMEDOUT for a deadline), even if
+ *     the call would not have had to wait (nothing is consumed);
+ *   - a context that ends while the call waits interrupts it as rg_cancel
+ *     would, and the call returns the context's error once the kernel has
+ *     let go of its buffers.  A call that completes first keeps its result
+ *     (no data is dropped), and no cancel is left for the task's next call;
+ *   - the context's deadline bounds the call's (the earlier one counts), so
+ *     the call times out with -ETIMEDOUT at the context's deadline by
+ *     itself.
+ * Calls the kernel cannot interrupt run to completion and keep their result
+ * (on the epoll backend: regular-file reads and writes, open, fsync,
+ * fallocate).  rg_stream_close waits for its multishot's end regardless.
+ *
  * Thread safety.  These calls must be made from a task (inside rg_run);
  * elsewhere, including inside rg_blocking, they return -EPERM.  Any task may
  * use any fd; several tasks may use one fd at once as the kernel allows

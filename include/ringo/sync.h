@@ -217,6 +217,7 @@ RG_API bool rg_ctx_after_stop(rg_ctx *ctx, int64_t id);
  * channel operations and select, rg_mutex_lock_until, rg_waitgroup_wait,
  * rg_sema_acquire — end with rg_ctx_err(ctx) once ctx is done, instead of
  * waiting on.  (Operations that can complete at once still do.)  The
+ * task's I/O calls (ringo/io.h) honour it too: see "Context" there.  The
  * caller keeps ctx alive while it is bound; no reference is taken. */
 RG_API rg_ctx *rg_ctx_bind(rg_ctx *ctx);
 RG_API rg_ctx *rg_ctx_current(void);
