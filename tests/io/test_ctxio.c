@@ -1,7 +1,7 @@
 /* I/O calls under a bound Context (rg_ctx_bind): cancelling the context
- * interrupts a blocked rg_recv / rg_read / rg_poll / rg_stream_recv
- * (-ECANCELED) and nothing is lost; a deadline context ends rg_accept and
- * rg_recv with -ETIMEDOUT at its deadline; a cancel racing the data 1000
+ * interrupts a blocked rg_recv / rg_read / rg_poll / rg_stream_recv /
+ * rg_connect (-ECANCELED) and nothing is lost; a deadline context ends
+ * rg_accept, rg_connect and rg_recv with -ETIMEDOUT at its deadline; a cancel racing the data 1000
  * times loses no byte; a cancelled ancestor reaches a task bound to a
  * grandchild; an already ended context fails calls at once without
  * consuming data (but rg_close still closes). */
@@ -26,12 +26,14 @@ static void join_flag(_Atomic int *f)
 
 /* ---- a task blocked in one call, bound to a context ---------------------- */
 
-enum { K_RECV, K_READ, K_POLL, K_STREAM, K_ACCEPT };
+enum { K_RECV, K_READ, K_POLL, K_STREAM, K_ACCEPT, K_CONNECT };
 
 struct victim {
 	int fd, kind;
 	int64_t deadline;     /* the call's own */
 	rg_ctx *ctx;
+	struct sockaddr_storage addr; /* K_CONNECT */
+	socklen_t addrlen;
 	_Atomic int started, finished;
 	_Atomic int64_t res, t_end;
 	char later[16];       /* what the task's next (unbound) call got */
@@ -54,6 +56,7 @@ static void victim_fn(void *arg)
 	case K_READ: r = rg_read(v->fd, v->buf, sizeof v->buf, v->deadline); break;
 	case K_POLL: r = rg_poll(v->fd, POLLIN, v->deadline); break;
 	case K_STREAM: r = rg_stream_recv(st, &b, v->deadline); break;
+	case K_CONNECT: r = rg_connect(v->fd, (struct sockaddr *)&v->addr, v->addrlen, v->deadline); break;
 	default: r = rg_accept(v->fd, NULL, NULL, v->deadline); break;
 	}
 	atomic_store(&v->t_end, rg_now());
@@ -70,7 +73,7 @@ static void victim_fn(void *arg)
 		rg_stream_release(st, &b);
 		atomic_store(&v->later_n, n);
 		rg_stream_close(st);
-	} else if (v->kind != K_ACCEPT) {
+	} else if (v->kind != K_ACCEPT && v->kind != K_CONNECT) {
 		int64_t n = v->kind == K_POLL ? rg_poll(v->fd, POLLIN, rg_now() + 10000 * MS)
 		                              : rg_read(v->fd, v->later, sizeof v->later, rg_now() + 10000 * MS);
 		atomic_store(&v->later_n, n);
@@ -174,6 +177,68 @@ static void test_deadline_accept(void)
 	CHECK(s >= 0);
 	close(c);
 	close(s);
+	close(l);
+}
+
+/* rg_connect to a listener whose accept queue is full waits (the kernel
+ * drops the SYNs): a cancel ends it, and so does a deadline context. */
+static void test_connect(void)
+{
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr("127.0.0.1", 0, &ss);
+	CHECK(len > 0);
+	int l = rg_listen((struct sockaddr *)&ss, (socklen_t)len, 1, 0);
+	CHECK(l >= 0);
+	socklen_t sl = sizeof ss;
+	CHECK(getsockname(l, (struct sockaddr *)&ss, &sl) == 0);
+	int fill[8], nfill = 0;
+	for (;;) { /* fill the accept queue until a connect has to wait */
+		CHECK(nfill < 8);
+		int fd = rg_socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(fd >= 0);
+		int r = rg_connect(fd, (struct sockaddr *)&ss, (socklen_t)len, rg_now() + 100 * MS);
+		if (r == -ETIMEDOUT) {
+			close(fd);
+			break;
+		}
+		CHECK_EQ(r, 0);
+		fill[nfill++] = fd;
+	}
+	for (int i = 0; i < 2; i++) {
+		rg_ctx *ctx;
+		int64_t t0 = rg_now();
+		if (i == 0)
+			CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &ctx), 0);
+		else
+			CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 60 * MS, &ctx), 0);
+		struct victim *v = calloc(1, sizeof *v);
+		v->fd = rg_socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(v->fd >= 0);
+		v->kind = K_CONNECT;
+		v->ctx = ctx;
+		v->deadline = -1;
+		v->addr = ss;
+		v->addrlen = (socklen_t)len;
+		CHECK(rg_go(victim_fn, v) > 0);
+		if (i == 0) {
+			while (!atomic_load(&v->started))
+				rg_sleep(MS / 2);
+			rg_sleep(20 * MS);
+			CHECK(!atomic_load(&v->finished));
+			t0 = rg_now();
+			rg_ctx_cancel(ctx);
+		}
+		join_flag(&v->finished);
+		CHECK_EQ(atomic_load(&v->res), i == 0 ? -ECANCELED : -ETIMEDOUT);
+		int64_t took = atomic_load(&v->t_end) - t0;
+		CHECK(took < (i == 0 ? 0 : 60 * MS) + PROMPT);
+		CHECK(i == 0 || took >= 59 * MS);
+		close(v->fd);
+		free(v);
+		rg_ctx_release(ctx);
+	}
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
 	close(l);
 }
 
@@ -423,6 +488,7 @@ static int main_fn(void *arg)
 	test_cancel_blocked(K_POLL);
 	test_cancel_blocked(K_STREAM);
 	test_deadline_accept();
+	test_connect();
 	test_deadline_recv();
 	test_race();
 	test_grandchild();
