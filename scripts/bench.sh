@@ -19,7 +19,7 @@ LOG=$(mktemp)
 RAW=$(mktemp)
 trap 'rm -f "$LOG" "$RAW"' EXIT
 ROUNDS=${ROUNDS:-3}   # ringo and its peer alternate, ROUNDS times; medians reported
-echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); medians of $ROUNDS alternating rounds"
+echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); core: medians of $ROUNDS alternating rounds, other suites: one run each"
 
 ratio() { # ringo_name peer_name: lower is better for both
     awk -v a="$1" -v b="$2" '$1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
