@@ -22,7 +22,7 @@ static bool with_reset;
 struct stream {
 	int fd[2];
 	size_t sent, rcvd;
-	bool reset;
+	_Atomic bool reset;   /* sender and receiver may both set it */
 };
 static struct stream st[NSTREAM];
 
