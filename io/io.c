@@ -374,12 +374,17 @@ int rg_open(const char *path, int flags, mode_t mode, int64_t deadline)
 	return rg_openat(AT_FDCWD, path, flags, mode, deadline);
 }
 
+/* Never cut short: not by rg_cancel (a cancel pending for the task stays
+ * pending for its next call), nor by a bound context — the fd must be
+ * released whatever happens.  close(2) itself: it does not wait on sockets
+ * and pipes, and on Linux the fd is gone even when it reports EINTR. */
 int rg_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	rg__io_req q = { .op = RG__OP_CLOSE, .fd = fd };
-	return (int)run(&q, -1);
+	if (close(fd) == 0 || errno == EINTR)
+		return 0;
+	return -errno;
 }
 
 ssize_t rg_read(int fd, void *buf, size_t len, int64_t deadline)
