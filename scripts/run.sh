@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cmake -S . -B out/release -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
-cmake --build out/release -j"$(nproc)" --target tour >/dev/null
-exec out/release/tour "$@"
+cmake -S . -B out/run -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
+cmake --build out/run -j"$(nproc)" --target tour >/dev/null
+exec out/run/tour "$@"

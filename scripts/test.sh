@@ -27,7 +27,7 @@ count() { # name, ctest log
 
 build() { # dir, cmake args...
     local dir=$1; shift
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 &&
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_TESTS=ON "$@" >"$dir.cmake.log" 2>&1 &&
     cmake --build "$dir" -j"$J" >"$dir.build.log" 2>&1 || {
         echo "== build $dir failed:"; tail -30 "$dir.build.log" "$dir.cmake.log"
         failed=$((failed + 1)); failures+=("build $dir"); return 1; }
@@ -51,11 +51,11 @@ if build out/release; then
     if cmake --install out/release --prefix "$PWD/out/prefix" >out/install.log 2>&1 &&
        cmake -S tests/install -B out/consumer -DCMAKE_PREFIX_PATH="$PWD/out/prefix" >>out/install.log 2>&1 &&
        cmake --build out/consumer >>out/install.log 2>&1 &&
-       LD_LIBRARY_PATH="$PWD/out/prefix/lib" out/consumer/consumer_cmake >>out/install.log 2>&1 &&
-       out/consumer/consumer_static >>out/install.log 2>&1 &&
+       LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_cmake >>out/install.log 2>&1 &&
+       timeout 60 out/consumer/consumer_static >>out/install.log 2>&1 &&
        PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" cc tests/install/consumer.c -o out/consumer/consumer_pc \
            $(PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" pkg-config --cflags --libs ringo) >>out/install.log 2>&1 &&
-       LD_LIBRARY_PATH="$PWD/out/prefix/lib" out/consumer/consumer_pc >>out/install.log 2>&1 &&
+       LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_pc >>out/install.log 2>&1 &&
        ! nm -D --defined-only out/prefix/lib/libringo.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^rg_' >>out/install.log; then
         passed=$((passed + 1)); echo "== install: passed"
     else
