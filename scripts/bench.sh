@@ -19,7 +19,7 @@ LOG=$(mktemp)
 RAW=$(mktemp)
 trap 'rm -f "$LOG" "$RAW"' EXIT
 ROUNDS=${ROUNDS:-3}   # ringo and its peer alternate, ROUNDS times; medians reported
-echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); core: medians of $ROUNDS alternating rounds, other suites: one run each"
+echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); core, sync, gc-heap: medians of $ROUNDS alternating rounds; io: see bench_io.sh"
 
 ratio() { # ringo_name peer_name: lower is better for both
     awk -v a="$1" -v b="$2" '$1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
@@ -51,11 +51,15 @@ run_core() {
 
 run_sync() {
     [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
-    "$B/bench_sync" | tee -a "$LOG"
-    "$B/bench_sync" -outside 100 | grep lock_writes | sed 's/^bench: \(ringo_lock_writes[^ ]*\)/bench: \1_outside100/' | tee -a "$LOG"
-    "$PEERS_BIN/go_micro" -run 'chan_|select_|lock_writes|ctx_cancel' | grep '^bench:' | tee -a "$LOG"
-    "$PEERS_BIN/go_micro" -run 'lock_writes' -outside 100 | grep '^bench:' \
-        | sed 's/^bench: \(lock_writes[^ ]*\)/bench: \1_outside100/' | tee -a "$LOG"
+    for r in $(seq "$ROUNDS"); do
+        "$B/bench_sync" | grep '^bench:' >>"$RAW"
+        "$B/bench_sync" -run lock -outside 100 | grep '^bench: ringo_lock_writes' \
+            | sed 's/^bench: \(ringo_lock_writes[^ ]*\)/bench: \1_outside100/' >>"$RAW"
+        "$PEERS_BIN/go_micro" -run 'chan_|select_|lock_writes|ctx_cancel' | grep '^bench:' >>"$RAW"
+        "$PEERS_BIN/go_micro" -run 'lock_writes' -outside 100 | grep '^bench:' \
+            | sed 's/^bench: \(lock_writes[^ ]*\)/bench: \1_outside100/' >>"$RAW"
+    done
+    medians
     for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
              select_default_send_full select_default_send_drained \
              ctx_cancel_10k_fanout10000_cancel ctx_cancel_10k_fanout10000_all_woken; do
@@ -69,9 +73,12 @@ run_sync() {
 
 run_gc_heap() {
     [ -x "$B/bench_gc_heap" ] || { echo "bench.sh: no bench_gc_heap yet" >&2; return; }
-    "$B/bench_gc_heap" | tee -a "$LOG"
-    "$PEERS_BIN/alloc_c" | grep '^bench:' | tee -a "$LOG"
-    "$PEERS_BIN/go_micro" -run 'alloc_go' | grep '^bench:' | tee -a "$LOG"
+    for r in $(seq "$ROUNDS"); do
+        "$B/bench_gc_heap" | grep '^bench:' >>"$RAW"
+        "$PEERS_BIN/alloc_c" | grep '^bench:' >>"$RAW"
+        "$PEERS_BIN/go_micro" -run 'alloc_go' | grep '^bench:' >>"$RAW"
+    done
+    medians
     for s in 16 64 256 4096 65536; do
         ratio "alloc_ringo_noscan_$s" "alloc_go_$s"
         ratio "alloc_ringo_noscan_$s" "alloc_boehmatomic_$s"
