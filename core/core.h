@@ -173,6 +173,16 @@ void *rg__realloc(void *p, size_t n);
 void rg__free(void *p);
 void *rg__aligned_alloc(size_t align, size_t n);
 
+/* Spin-wait hint (PAUSE / YIELD) for the library's spin loops. */
+static inline void rg__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 /* One line on stderr, "ringo: ...". */
 void rg__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void rg__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

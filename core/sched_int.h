@@ -270,15 +270,6 @@ static inline int64_t rg__mono(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void rg__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 static inline void rg__spin_lock(_Atomic int *l)
 {
 	while (atomic_exchange_explicit(l, 1, memory_order_acquire))

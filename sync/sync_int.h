@@ -42,15 +42,6 @@ static inline void rg__spin_unlock(rg__spin *l)
 	atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
-static inline void rg__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 /* Unlock callback for rg__park: releases the rg__spin given as arg. */
 bool rg__spin_unlock_cb(rg__task *t, void *arg);
 

@@ -10,16 +10,6 @@
 
 #include "io_test.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define T_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define T_TSAN 1
-#endif
-#endif
-#ifndef T_TSAN
-#define T_TSAN 0
-#endif
 /* TSan: no fork (its runtime's threads do not survive one): clients and
  * server share one process, so fewer connections fit under the fd limit */
 #define N (T_TSAN ? 1000 : T_SANITIZED ? 2000 : 10000)
