@@ -35,6 +35,17 @@
 #define RG__LIKELY(x) __builtin_expect(!!(x), 1)
 #define RG__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Bits set in a word, inline: without -mpopcnt (the x86-64 baseline) the
+ * builtin is a call into libgcc, and the allocator's refill and the sweep
+ * count bits of every span they touch. */
+static inline unsigned rg__popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* Size classes (gc/sizeclass.c), computed once by rg__sizeclass_init()
  * exactly as Go's mksizeclasses.go computes them.  Read-only afterwards. */
 extern uint32_t rg__class_size[RG__NUM_CLASSES];

@@ -199,7 +199,7 @@ static unsigned span_nalloc(const rg__span *s)
 {
 	unsigned n = 0, nw = (s->nelems + 63u) / 64u;
 	for (unsigned w = 0; w < nw; w++)
-		n += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+		n += rg__popcount64(s->alloc_bits[w]);
 	return n;
 }
 
@@ -275,8 +275,10 @@ static void uncache_span(rg__span *s, bool typed)
 	rg__span_commit(s);
 	unsigned nfree = s->nelems - span_nalloc(s);
 	uint64_t unused = (uint64_t)nfree * s->elemsize;
-	atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
+	if (unused) { /* a span used up (the usual case) costs no atomics */
+		atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
+	}
 	rg__mcentral *m = central_of(s->spanclass, typed);
 	pthread_mutex_lock(&m->lock);
 	if (nfree) {

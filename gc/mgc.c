@@ -436,7 +436,7 @@ static void sweep_all(void)
 		rg__span *s = all[i];
 		unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
 		for (unsigned w = 0; w < nw; w++)
-			nlive += (unsigned)__builtin_popcountll(s->mark_bits[w]);
+			nlive += rg__popcount64(s->mark_bits[w]);
 		/* An empty span goes back to the heap, unless an mcache used it
 		 * during the last cycle: then it stays in its mcentral for one
 		 * more, since a steady allocator would only take it again (and
