@@ -124,11 +124,11 @@ struct rg__arena {
 	_Atomic(rg__span *) spans[RG__ARENA_PAGES]; /* page -> its span */
 };
 
-/* Central free lists of one span class.  All fields under lock. */
+/* Central free list of one span class.  All fields under lock.  Spans
+ * with no free object are on no list (the sweeper walks all spans). */
 typedef struct rg__mcentral {
 	pthread_mutex_t lock;
 	rg__span *partial;        /* swept spans with free objects, not cached */
-	rg__span *full;           /* swept spans with no free object */
 	char pad[64];
 } rg__mcentral;
 

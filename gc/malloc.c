@@ -20,10 +20,11 @@
  *              the span's 64-bit free mask" (span->alloc_cache, the free
  *              objects of one word of alloc_bits), plus zeroing when the
  *              span's memory may be dirty.  That is the whole fast path.
- *   mcentral   one per span class, a mutex, a list of swept spans with
- *              free objects (partial) and one of full spans.  When an
- *              mcache's span runs out it gives it back here and takes a
- *              partial one.
+ *   mcentral   one per span class, a mutex and a list of swept spans with
+ *              free objects (partial).  When an mcache's span runs out it
+ *              takes a partial one here; the used-up span is on no list
+ *              until the next sweep (a full list, as Go's, would only cost
+ *              a lock per refill: a stop-the-world sweep walks all spans).
  *   mheap      (mheap.c) pages: a reserved range, 64 MiB arenas placed on
  *              the NUMA node of the P that asked, first-fit page runs, a
  *              per-page span map, and the scavenger that returns free pages
@@ -268,26 +269,25 @@ static rg__mcentral *central_of(unsigned spc, bool typed)
 	return typed ? &central_typed[spc >> 1] : &central[spc];
 }
 
-/* An mcache gives a span back: file it by fullness, un-count the bytes it
- * did not use. */
+/* An mcache gives a span back.  A span with free objects goes on its
+ * mcentral's partial list.  A used-up one (the usual case: mcaches give
+ * spans back when they are full) goes nowhere: nothing allocates from it
+ * before the next sweep, which finds it through the heap's list of all
+ * spans, so it costs neither a lock nor an atomic. */
 static void uncache_span(rg__span *s, bool typed)
 {
 	rg__span_commit(s);
 	unsigned nfree = s->nelems - span_nalloc(s);
+	s->next = NULL;
+	if (!nfree)
+		return;
 	uint64_t unused = (uint64_t)nfree * s->elemsize;
-	if (unused) { /* a span used up (the usual case) costs no atomics */
-		atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
-	}
+	atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
 	rg__mcentral *m = central_of(s->spanclass, typed);
 	pthread_mutex_lock(&m->lock);
-	if (nfree) {
-		s->next = m->partial;
-		m->partial = s;
-	} else {
-		s->next = m->full;
-		m->full = s;
-	}
+	s->next = m->partial;
+	m->partial = s;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -319,22 +319,22 @@ static rg__span *cache_span(unsigned spc, bool typed, int node)
 void rg__mcentral_reset(void)
 {
 	for (int i = 0; i < RG__NUM_SPANCLASS; i++)
-		central[i].partial = central[i].full = NULL;
+		central[i].partial = NULL;
 	for (int i = 0; i < RG__NUM_CLASSES; i++)
-		central_typed[i].partial = central_typed[i].full = NULL;
+		central_typed[i].partial = NULL;
 }
 
+/* The sweeper files a swept span: on its partial list if it has room
+ * (full spans are on no list, see uncache_span). */
 void rg__mcentral_put_swept(rg__span *s)
 {
+	s->next = NULL;
+	if (s->nlive >= s->nelems)
+		return;
 	rg__mcentral *m = central_of(s->spanclass, s->typed);
 	pthread_mutex_lock(&m->lock);
-	if (s->nlive < s->nelems) {
-		s->next = m->partial;
-		m->partial = s;
-	} else {
-		s->next = m->full;
-		m->full = s;
-	}
+	s->next = m->partial;
+	m->partial = s;
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -28,7 +28,7 @@
  *      new is marked (Boehm's overflow recovery).
  *   4. Sweep every span: a span with no marked object goes back to the page
  *      heap; otherwise its mark bits become its alloc bits, it is marked
- *      needzero, and it goes to its mcentral's partial or full list.
+ *      needzero, and it goes to its mcentral's partial list if it has room.
  *   5. Set the next goal, GOGC-style: live * (1 + GOGC/100), at least
  *      4 MiB; restart the world; wake the scavenger.
  *
