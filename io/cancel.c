@@ -57,13 +57,16 @@ _Static_assert(_Alignof(rg__io_op) >= 8, "rg__io_op's address leaves 3 low bits"
 #define RG_IO_MAXP 1024
 
 /* A request to a P: cancel task t's op seq (heap, freed by the P), or
- * (hop) ready t there (on t's parked stack: t waits until it is done). */
+ * (hop) ready t there (on t's parked stack: t waits until it is done), or
+ * (fn) run fn(arg) there (heap, freed by the P). */
 struct creq {
 	struct creq *next;
 	rg__task *t;
 	uint32_t seq;
 	bool hop;
 	uint64_t ticket;
+	void (*fn)(void *);
+	void *arg;
 };
 
 /* Per-P io state.  head: any thread pushes, the owner pops.  efd: set by
@@ -137,6 +140,9 @@ static void drain(struct pio *pio)
 		struct creq *next = r->next;
 		if (r->hop) {
 			rg__wake(r->t, r->ticket); /* r is dead from here */
+		} else if (r->fn) {
+			r->fn(r->arg);
+			rg__free(r);
 		} else {
 			handle(pio, r);
 			rg__free(r);
@@ -166,6 +172,8 @@ static void pio_fini(void *arg)
 {
 	struct pio *pio = arg;
 	drain(pio);
+	if (!rg__io_use_epoll)
+		rg__accept_p_fini(pio->p);
 	pio->ready = false;
 	if (pio->efd >= 0)
 		close(pio->efd);
@@ -323,6 +331,7 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
 			req->t = t;
 			req->seq = op->seq;
 			req->hop = false;
+			req->fn = NULL;
 			push(pio, req);
 			int efd = pio->efd;
 			atomic_store_explicit(s, v | mark, memory_order_release);
@@ -371,6 +380,22 @@ int rg_cancel(int64_t id)
 	if (!t)
 		return -ESRCH;
 	rg__io_cancel_task(t);
+	return 0;
+}
+
+int rg__io_post(rg__p *target, void (*fn)(void *), void *arg)
+{
+	struct creq *req = rg__calloc(1, sizeof *req);
+	if (!req)
+		return -ENOMEM;
+	req->fn = fn;
+	req->arg = arg;
+	struct pio *pio = &g_pio[rg__p_index(target)];
+	int efd = pio->efd;
+	push(pio, req);
+	uint64_t one = 1;
+	ssize_t n = write(efd, &one, sizeof one);
+	(void)n;
 	return 0;
 }
 

@@ -42,7 +42,9 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 		if (r != -ENOSYS)
 			return r;
 	}
-	return rg__io_use_epoll ? rg__epoll_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
+	if (rg__io_use_epoll)
+		return rg__epoll_exec(q, deadline, nb);
+	return q->op == RG__OP_ACCEPT ? rg__accept_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
 }
 
 /* What a call under a context returns once its watch has ended: the
@@ -376,12 +378,14 @@ int rg_open(const char *path, int flags, mode_t mode, int64_t deadline)
 
 /* Never cut short: not by rg_cancel (a cancel pending for the task stays
  * pending for its next call), nor by a bound context — the fd must be
- * released whatever happens.  close(2) itself: it does not wait on sockets
+ * released whatever happens.  A listener with a multishot accept
+ * (io/accept.c) has it stopped first, and its queued fds closed.  close(2) itself: it does not wait on sockets
  * and pipes, and on Linux the fd is gone even when it reports EINTR. */
 int rg_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
+	rg__accept_close(fd); /* a listener with a multishot accept: stop it first */
 	if (close(fd) == 0 || errno == EINTR)
 		return 0;
 	return -errno;

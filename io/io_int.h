@@ -131,6 +131,15 @@ void rg__io_p_init_once(rg__p *p);  /* rg__io_p_init unless done */
  * state).  Returns on target's thread. */
 void rg__io_hop(rg__p *target);
 
+/* Post fn(arg) to run on P target's thread (from its request stack, woken
+ * by its cancel eventfd; io_uring backend).  0, or -ENOMEM. */
+int rg__io_post(rg__p *target, void (*fn)(void *), void *arg);
+
+/* multishot accept (io/accept.c), io_uring backend */
+int64_t rg__accept_exec(rg__io_req *req, int64_t deadline, bool nonblock);
+void rg__accept_close(int fd);     /* rg_close: stop fd's multishot, if any */
+void rg__accept_p_fini(rg__p *p);  /* rg_run's end, on p's thread */
+
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;
 /* May change req (short transfer) or answer for it (returns != 1: the

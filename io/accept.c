@@ -1,0 +1,613 @@
+/*
+ * io/accept.c — multishot accept behind rg_accept, for a task that loops on
+ * one listener (io_uring backend only; epoll runs accept as before).
+ *
+ * When a task calls rg_accept on the same listening fd twice in a row
+ * (addr == NULL, a deadline other than 0), it becomes the owner of an
+ * acceptor for that fd: one IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT
+ * armed on the task's P (its home).  Every CQE carries an accepted fd; the
+ * handler queues it, and wakes the owner if it waits.  Connections that
+ * arrive while the owner is busy elsewhere are accepted into that queue, so
+ * its next rg_accept returns one without an SQE, a system call or a park.
+ *
+ * Why only addr == NULL: the multishot fills no address.  Filling it with
+ * getpeername(2) would cost the system call the queue saves; a caller that
+ * wants the peer's address gets the single-shot accept, as before.
+ *
+ * Who owns what.
+ *   - An acceptor belongs to its owner task for its whole life.  Only the
+ *     owner waits on it, and only the owner takes fds from its queue: the
+ *     queued fds are accepted connections handed to no one yet, the owner's
+ *     to return.
+ *   - Its fields (queue, armed, err...) are touched only on its home P's
+ *     thread: the CQE handler runs there and the owner hops there first
+ *     (rg__io_hop; usually a no-op, since the handler readies the owner on
+ *     the home P).  Exceptions: fd, ino, home, owner (fixed at creation),
+ *     dead and shared (atomic), refs (atomic), the registry links (g_lock).
+ *   - A global registry (fd -> acceptor, under g_lock; a lock-free array of
+ *     fds for the common "not a listener" answer) lets rg_close and other
+ *     tasks find it.
+ *   - refs: one for the registry entry, one for the owner's list (its
+ *     task-local storage), one while the multishot is armed (the kernel
+ *     may still post to it).  The last one frees it; by then it has been
+ *     retired (queue closed).
+ *
+ * When it ends (retire: the multishot is stopped with ASYNC_CANCEL, queued
+ * fds are closed, fds that still arrive before the final CQE are closed):
+ *   - rg_close(listener), by any task: waits for the final CQE (so the
+ *     listening socket is really gone when rg_close returns), then closes
+ *     the fd.  An owner waiting in rg_accept returns -EBADF.
+ *   - the owner task exits (task-local storage destructor; it cannot park
+ *     there, so the home P is asked through its request stack).
+ *   - the owner finds the fd now names another file (fstat's inode differs:
+ *     the listener was closed with close(2) and the number reused) — checked
+ *     before each wait, never on the queued fast path.
+ *   - rg_run ends (the P's io state is torn down: pio_fini).
+ * Another task that accepts on the listener marks the acceptor shared: its
+ * multishot is stopped, the owner returns what it had queued, then
+ * everybody accepts single-shot — multishot only while one task loops.
+ *
+ * Deadlines and cancellation.  No kernel op holds the task's memory (the
+ * acceptor is on the heap), so a deadline is core's park deadline: on
+ * -ETIMEDOUT the multishot stays armed and what arrives stays queued for
+ * the next call.  The multishot's record is published in the task's cancel
+ * slot while it waits (io/cancel.c): rg_cancel or the bound Context's end
+ * issues ASYNC_CANCEL on its home P; the call returns -ECANCELED only after
+ * the multishot's final CQE, and the owner stops accepting ahead.  An fd
+ * that completed first is returned instead, and the cancel stays pending
+ * (as for every call).  Deadline 0 takes a queued fd if there is one, else
+ * makes the single-shot non-blocking attempt.
+ *
+ * Bounded: at ACC_QMAX queued fds the multishot is stopped (the listen
+ * backlog holds the rest, as for a task that does not accept); it is
+ * re-armed when the owner next waits.  So a task that stops accepting but
+ * lives on holds at most ACC_QMAX connections accepted ahead — their
+ * clients see a connected socket nobody reads, as with a backlog nobody
+ * accepts from.
+ *
+ * Kernels before 5.19 reject IORING_ACCEPT_MULTISHOT with -EINVAL: the
+ * acceptor then falls back to single-shot for good (so does a socket that
+ * is not listening, whose single-shot accept reports the same -EINVAL).
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/io_int.h"
+
+#define ACC_MAX 64   /* listeners with an acceptor at once (more: single-shot) */
+#define ACC_QMAX 64  /* queued fds before the multishot is stopped */
+
+struct acc {
+	/* fixed at creation */
+	int fd;
+	ino_t ino;
+	rg__p *home;
+	int64_t owner;            /* task id */
+	/* any thread */
+	_Atomic int refs;
+	_Atomic bool dead;        /* retired */
+	_Atomic bool shared;      /* another task accepts on fd */
+	struct acc *all_next, *all_prev; /* g_all, under g_lock */
+	struct acc *tnext;        /* the owner's list: the owner only */
+	/* home P's thread only */
+	rg__io_op op;             /* op.h: the multishot's user_data; op.pending: armed */
+	bool armed, stopping, nomulti, accepted, closed, waiting;
+	int err;                  /* the multishot ended with it: for the owner */
+	int *q;
+	unsigned qh, qn, qcap;
+	rg__task *closer;
+	uint64_t closer_ticket;
+};
+
+/* The owner's task-local list of acceptors, and the fd of its last
+ * rg_accept (two in a row on one fd make an acceptor). */
+struct tacc {
+	int last_fd;
+	struct acc *list;
+};
+
+static _Atomic int g_lock;
+static _Atomic int g_nreg;
+static _Atomic int g_regfd[ACC_MAX]; /* fd + 1, 0: empty */
+static struct acc *g_reg[ACC_MAX];   /* under g_lock */
+static struct acc *g_all;            /* every live acceptor, under g_lock */
+static _Atomic int g_key = -1;       /* task-local key of struct tacc */
+
+static void lock(void)
+{
+	while (atomic_exchange_explicit(&g_lock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&g_lock, memory_order_relaxed))
+			rg__cpu_relax();
+}
+
+static void unlock(void) { atomic_store_explicit(&g_lock, 0, memory_order_release); }
+
+/* ---- the queue (home P only) ------------------------------------------- */
+
+static bool q_push(struct acc *a, int fd)
+{
+	if (a->qn == a->qcap) {
+		unsigned ncap = a->qcap ? a->qcap * 2 : 16;
+		int *nq = rg__malloc(ncap * sizeof *nq);
+		if (!nq)
+			return false;
+		for (unsigned i = 0; i < a->qn; i++)
+			nq[i] = a->q[(a->qh + i) % a->qcap];
+		rg__free(a->q);
+		a->q = nq;
+		a->qh = 0;
+		a->qcap = ncap;
+	}
+	a->q[(a->qh + a->qn) % a->qcap] = fd;
+	a->qn++;
+	return true;
+}
+
+static int q_pop(struct acc *a)
+{
+	int fd = a->q[a->qh];
+	a->qh = (a->qh + 1) % a->qcap;
+	a->qn--;
+	return fd;
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+static int reg_find(int fd) /* g_lock held */
+{
+	for (int i = 0; i < ACC_MAX; i++)
+		if (g_reg[i] && g_reg[i]->fd == fd)
+			return i;
+	return -1;
+}
+
+static bool reg_maybe(int fd) /* lock-free hint */
+{
+	if (!atomic_load_explicit(&g_nreg, memory_order_acquire))
+		return false;
+	for (int i = 0; i < ACC_MAX; i++)
+		if (atomic_load_explicit(&g_regfd[i], memory_order_relaxed) == fd + 1)
+			return true;
+	return false;
+}
+
+static void reg_del(int i) /* g_lock held */
+{
+	g_reg[i] = NULL;
+	atomic_store_explicit(&g_regfd[i], 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&g_nreg, 1, memory_order_release);
+}
+
+/* Takes a out of the registry; true if it was there (the caller now holds
+ * the registry's reference). */
+static bool reg_remove(struct acc *a)
+{
+	bool was = false;
+	lock();
+	for (int i = 0; i < ACC_MAX; i++)
+		if (g_reg[i] == a) {
+			reg_del(i);
+			was = true;
+			break;
+		}
+	unlock();
+	return was;
+}
+
+static void acc_free(struct acc *a)
+{
+	lock();
+	if (a->all_prev)
+		a->all_prev->all_next = a->all_next;
+	else
+		g_all = a->all_next;
+	if (a->all_next)
+		a->all_next->all_prev = a->all_prev;
+	unlock();
+	rg__free(a->q);
+	rg__free(a);
+}
+
+static void unref(struct acc *a)
+{
+	if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1)
+		acc_free(a);
+}
+
+/* ---- the multishot (home P only) ----------------------------------------- */
+
+static void acc_cqe(rg__cqe_handler *h, int res, unsigned flags)
+{
+	struct acc *a = (struct acc *)((char *)h - offsetof(struct acc, op.h));
+	bool dead = atomic_load_explicit(&a->dead, memory_order_relaxed);
+	bool final = !(flags & IORING_CQE_F_MORE);
+	if (res >= 0) {
+		/* also a final CQE may carry an fd (the kernel could not post
+		 * more: CQ overflow) */
+		a->accepted = true;
+		if (dead || !q_push(a, res))
+			close(res);
+		else if (!final && a->qn >= ACC_QMAX && !a->stopping) {
+			a->stopping = true; /* full: let the backlog hold the rest */
+			struct io_uring_sqe *sqe = rg__p_sqe(a->home);
+			io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&a->op.h, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+	}
+	if (final) {
+		a->armed = false;
+		a->stopping = false;
+		a->op.pending = 0;
+		a->op.res = res;
+		if (res == -EINVAL && !a->accepted)
+			a->nomulti = true; /* kernel < 5.19, or not a listener */
+		else if (res < 0 && res != -ECANCELED)
+			a->err = res;
+	}
+	if (a->waiting)
+		rg__wake(a->op.t, a->op.ticket);
+	if (final) {
+		if (a->closer)
+			rg__wake(a->closer, a->closer_ticket);
+		unref(a); /* the armed reference: a may be gone now */
+	}
+}
+
+static void arm(struct acc *a)
+{
+	struct io_uring_sqe *sqe = rg__p_sqe(a->home);
+	io_uring_prep_multishot_accept(sqe, a->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data(sqe, &a->op.h);
+	atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+	a->armed = true;
+	a->stopping = false;
+	a->op.pending = 1;
+}
+
+static void stop(struct acc *a)
+{
+	if (!a->armed || a->stopping)
+		return;
+	a->stopping = true;
+	struct io_uring_sqe *sqe = rg__p_sqe(a->home);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&a->op.h, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* Stop accepting, close what is queued (later arrivals are closed by the
+ * handler), wake a waiting owner.  Idempotent.  Home P only. */
+static void retire(struct acc *a, bool wake)
+{
+	atomic_store_explicit(&a->dead, true, memory_order_release);
+	stop(a);
+	while (a->qn)
+		close(q_pop(a));
+	if (wake && a->waiting)
+		rg__wake(a->op.t, a->op.ticket);
+}
+
+/* Park the calling task (on a's home P) until a's next CQE. */
+static void wait_cqe(struct acc *a, rg__task *t)
+{
+	a->op.t = t;
+	a->op.ticket = rg__park_prepare();
+	a->waiting = true;
+	rg__park(RG__WAIT_IO, -1, NULL, NULL);
+	rg__io_hop(a->home);
+	a->waiting = false;
+}
+
+/* ---- retiring from elsewhere ----------------------------------------------- */
+
+/* The owner exited (request run on the home P): retire, drop the registry's
+ * reference if it still had one, and the owner's. */
+static void exit_retire(void *arg)
+{
+	struct acc *a = arg;
+	retire(a, false);
+	if (reg_remove(a))
+		unref(a);
+	unref(a);
+}
+
+static void tacc_dtor(void *v)
+{
+	struct tacc *ta = v;
+	rg__p *p = rg__getp();
+	for (struct acc *a = ta->list, *n; a; a = n) {
+		n = a->tnext;
+		/* a task cannot park here (it is exiting): the home P does it */
+		if (p == a->home)
+			exit_retire(a);
+		else if (rg__io_post(a->home, exit_retire, a))
+			unref(a); /* out of memory: the multishot ends with rg_close or rg_run */
+	}
+	rg__free(ta);
+}
+
+/* rg_close(fd): if fd has an acceptor, retire it and wait for the
+ * multishot's final CQE, so the listener is closed when rg_close returns. */
+void rg__accept_close(int fd)
+{
+	if (!reg_maybe(fd))
+		return;
+	lock();
+	int i = reg_find(fd);
+	struct acc *a = i >= 0 ? g_reg[i] : NULL;
+	if (a)
+		reg_del(i); /* its reference is ours now */
+	unlock();
+	if (!a)
+		return;
+	rg__task *t = rg__self();
+	if (!t || !rg__getp()) { /* cannot park: the home P finishes it */
+		rg__io_post(a->home, exit_retire, a); /* drops our (the registry's) reference */
+		return;
+	}
+	rg__io_hop(a->home);
+	a->closed = true;
+	retire(a, true);
+	while (a->armed) {
+		a->closer = t;
+		a->closer_ticket = rg__park_prepare();
+		rg__park(RG__WAIT_IO, -1, NULL, NULL);
+		rg__io_hop(a->home);
+	}
+	a->closer = NULL;
+	unref(a);
+}
+
+/* rg_run ends: P p's io state goes (on p's thread, the ring still open).
+ * Stop p's acceptors and wait (briefly) for their final CQEs, so no fd the
+ * kernel accepts meanwhile is left in an unread CQE; then free them all,
+ * whoever still references them (no task runs any more). */
+void rg__accept_p_fini(rg__p *p)
+{
+	struct acc *mine[ACC_MAX * 2];
+	int n = 0;
+	lock();
+	for (struct acc *a = g_all; a && n < (int)(sizeof mine / sizeof mine[0]); a = a->all_next)
+		if (a->home == p)
+			mine[n++] = a;
+	for (int i = 0; i < n; i++) {
+		int r = reg_find(mine[i]->fd);
+		if (r >= 0 && g_reg[r] == mine[i])
+			reg_del(r);
+	}
+	unlock();
+	if (!n)
+		return;
+	struct io_uring *ring = rg__p_ring(p);
+	bool any = false;
+	for (int i = 0; i < n; i++) {
+		mine[i]->waiting = false;
+		mine[i]->closer = NULL;
+		atomic_fetch_add_explicit(&mine[i]->refs, 1, memory_order_relaxed); /* keep it */
+		retire(mine[i], false);
+		any |= mine[i]->armed;
+	}
+	for (int round = 0; any && round < 20; round++) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = { 0, 10 * 1000000 };
+		io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			seen++;
+			for (int i = 0; i < n; i++)
+				if (cqe->user_data == (uint64_t)(uintptr_t)&mine[i]->op.h) {
+					acc_cqe(&mine[i]->op.h, cqe->res, cqe->flags);
+					break;
+				}
+		}
+		/* the runtime has stopped: nobody else will read these */
+		io_uring_cq_advance(ring, seen);
+		any = false;
+		for (int i = 0; i < n; i++)
+			any |= mine[i]->armed;
+	}
+	for (int i = 0; i < n; i++)
+		acc_free(mine[i]);
+}
+
+/* ---- the owner's call ---------------------------------------------------------- */
+
+static struct tacc *tacc_get(void)
+{
+	int k = atomic_load_explicit(&g_key, memory_order_acquire);
+	if (k < 0) {
+		rg_tls_key nk;
+		if (rg_tls_key_create(&nk, tacc_dtor))
+			return NULL;
+		int want = -1;
+		if (!atomic_compare_exchange_strong(&g_key, &want, nk))
+			k = want; /* another task won; nk stays unused */
+		else
+			k = nk;
+	}
+	struct tacc *ta = rg_tls_get(k);
+	if (ta)
+		return ta;
+	ta = rg__calloc(1, sizeof *ta);
+	if (!ta)
+		return NULL;
+	ta->last_fd = -1;
+	if (rg_tls_set(k, ta)) {
+		rg__free(ta);
+		return NULL;
+	}
+	return ta;
+}
+
+static void list_del(struct tacc *ta, struct acc *a)
+{
+	for (struct acc **pp = &ta->list; *pp; pp = &(*pp)->tnext)
+		if (*pp == a) {
+			*pp = a->tnext;
+			return;
+		}
+}
+
+/* A new acceptor for fd owned by task id, or NULL: another task's is
+ * registered for fd (now marked shared), the registry is full, no memory. */
+static struct acc *acc_new(int fd, int64_t id)
+{
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return NULL;
+	struct acc *a = rg__calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->fd = fd;
+	a->ino = st.st_ino;
+	a->home = rg__getp();
+	a->owner = id;
+	a->op.h.fn = acc_cqe;
+	a->op.p = a->home;
+	atomic_init(&a->refs, 2); /* registry + owner */
+	lock();
+	int i = reg_find(fd);
+	if (i >= 0) {
+		atomic_store_explicit(&g_reg[i]->shared, true, memory_order_relaxed);
+		unlock();
+		rg__free(a);
+		return NULL;
+	}
+	for (i = 0; i < ACC_MAX && g_reg[i]; i++)
+		;
+	if (i == ACC_MAX) {
+		unlock();
+		rg__free(a);
+		return NULL;
+	}
+	g_reg[i] = a;
+	atomic_store_explicit(&g_regfd[i], fd + 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g_nreg, 1, memory_order_release);
+	a->all_next = g_all;
+	if (g_all)
+		g_all->all_prev = a;
+	g_all = a;
+	unlock();
+	rg__io_p_init_once(a->home);
+	return a;
+}
+
+/* A task that owns no acceptor for fd accepts single-shot; if another
+ * task's acceptor is registered for fd, the listener is now shared. */
+static void note_other(int fd, int64_t id)
+{
+	if (!reg_maybe(fd))
+		return;
+	lock();
+	int i = reg_find(fd);
+	if (i >= 0 && g_reg[i]->owner != id)
+		atomic_store_explicit(&g_reg[i]->shared, true, memory_order_relaxed);
+	unlock();
+}
+
+static bool stale(struct acc *a)
+{
+	struct stat st;
+	return fstat(a->fd, &st) || st.st_ino != a->ino;
+}
+
+/* The owner's rg_accept: the result, or FALLBACK: run the single-shot
+ * accept instead. */
+#define FALLBACK INT64_MIN
+
+static int64_t owner_accept(struct acc *a, struct tacc *ta, rg__task *t, int64_t deadline, bool nb)
+{
+	for (;;) {
+		rg__io_hop(a->home);
+		if (atomic_load_explicit(&a->dead, memory_order_acquire))
+			return FALLBACK;
+		if (a->qn)
+			return q_pop(a);
+		if (a->err) {
+			int e = a->err;
+			a->err = 0;
+			return e;
+		}
+		if (atomic_load_explicit(&a->shared, memory_order_relaxed)) {
+			stop(a); /* the queue is drained; from now on single-shot */
+			return FALLBACK;
+		}
+		if (nb || a->nomulti)
+			return FALLBACK;
+		if (stale(a)) { /* closed with close(2), number reused */
+			retire(a, false);
+			if (reg_remove(a))
+				unref(a);
+			list_del(ta, a);
+			unref(a);
+			return FALLBACK;
+		}
+		if (!a->armed)
+			arm(a);
+		/* wait, with the multishot's record published for cancels */
+		a->op.t = t;
+		a->op.ticket = rg__park_prepare();
+		a->op.cancel_issued = false;
+		int r = rg__io_op_begin(t, &a->op);
+		if (r) { /* a cancel was pending: this call's; stop accepting ahead */
+			stop(a);
+			return r;
+		}
+		a->waiting = true;
+		int pr = rg__park(RG__WAIT_IO, deadline, NULL, NULL);
+		rg__io_hop(a->home);
+		a->waiting = false;
+		bool asked = rg__io_op_end(t, &a->op, false); /* a cancel stays pending... */
+		if (a->qn)
+			return q_pop(a); /* ...when an fd completed first */
+		if (a->closed)
+			return -EBADF; /* rg_close(fd) while we waited */
+		if (asked) {
+			/* this call's cancel: returns once the multishot has ended */
+			stop(a);
+			while (a->armed)
+				wait_cqe(a, t);
+			if (a->qn)
+				return q_pop(a);
+			rg__io_take_cancel(t); /* consume it (a Context's CTX bit: run() does) */
+			return -ECANCELED;
+		}
+		if (pr == -ETIMEDOUT)
+			return -ETIMEDOUT;
+		/* woken by the multishot's end: report its error, or re-arm */
+	}
+}
+
+int64_t rg__accept_exec(rg__io_req *q, int64_t deadline, bool nb)
+{
+	if (q->buf)
+		return rg__uring_exec(q, deadline, nb);
+	struct tacc *ta = tacc_get();
+	if (!ta)
+		return rg__uring_exec(q, deadline, nb);
+	rg__task *t = rg__self();
+	int64_t id = rg__task_id(t);
+	int fd = q->fd;
+	bool again = ta->last_fd == fd;
+	ta->last_fd = fd;
+	struct acc *a = ta->list;
+	while (a && a->fd != fd)
+		a = a->tnext;
+	if (a && atomic_load_explicit(&a->dead, memory_order_acquire)) {
+		list_del(ta, a); /* closed (rg_close) or stale */
+		unref(a);
+		a = NULL;
+	}
+	if (!a) {
+		if (!again || nb || !(a = acc_new(fd, id))) {
+			note_other(fd, id);
+			return rg__uring_exec(q, deadline, nb);
+		}
+		a->tnext = ta->list;
+		ta->list = a;
+	}
+	int64_t r = owner_accept(a, ta, t, deadline, nb);
+	return r == FALLBACK ? rg__uring_exec(q, deadline, nb) : r;
+}
