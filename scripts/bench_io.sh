@@ -28,8 +28,9 @@
 # CPU per request is the server's user+system time (all its threads, from
 # /proc/PID/stat) over the run, divided by the requests echo_load counted.
 #
-# Each case runs REPEAT times (the machine may be shared: the median run by
-# rps is reported, with its own p50/p99/cpu).
+# Each case runs REPEAT rounds, each round every server once in turn (the
+# machine may be shared: alternating spreads load bursts over all servers);
+# the median run by rps is reported, with its own p50/p99/cpu.
 #
 # Knobs (environment): DUR=3 (seconds per run, max 8) REPEAT=3 SIZES="64 4096"
 # CONNS="1 50 1000" SERVERS="ringo go tokio libuv epoll" SERVER_CPU=0
@@ -136,11 +137,8 @@ measure() { # server size conns -> "rps p50 p99 cpu errors" or nothing
         printf "%s %s %s %.2f %s\n", v["rps"], v["p50_us"], v["p99_us"], (r > 0 ? (b - a) * 1e6 / hz / r : 0), v["errors"] }'
 }
 
-run_case() { # server size conns: REPEAT runs, the median by rps is reported
-    local s=$1 size=$2 conns=$3 name="echo_${2}_${3}_${1}" runs="" i
-    for i in $(seq 1 "$REPEAT"); do
-        runs+="$(measure "$s" "$size" "$conns")"$'\n'
-    done
+report() { # server size conns runs: the median run by rps is reported
+    local s=$1 size=$2 conns=$3 runs=$4 name="echo_${2}_${3}_${1}"
     local med
     med=$(grep -v '^$' <<<"$runs" | sort -n -k1,1 | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }')
     [ -n "$med" ] || return
@@ -181,8 +179,16 @@ syscall_case() { # server size conns
 log "DUR=${DUR}s, servers on CPU $SERVER_CPU, echo_load on CPU $CLIENT_CPU"
 for size in $SIZES; do
     for conns in $CONNS; do
+        # rounds alternate the servers (ringo, go, ..., ringo, go, ...), so
+        # a burst of load from elsewhere hits every server alike
+        declare -A RUNS=()
+        for i in $(seq 1 "$REPEAT"); do
+            for s in $SERVERS; do
+                RUNS[$s]+="$(measure "$s" "$size" "$conns")"$'\n'
+            done
+        done
         for s in $SERVERS; do
-            run_case "$s" "$size" "$conns"
+            report "$s" "$size" "$conns" "${RUNS[$s]:-}"
         done
         r="echo_${size}_${conns}_ringo"
         [ -n "${RPS[$r]:-}" ] || continue
