@@ -55,7 +55,8 @@
  * stream socket get the bytes in an unspecified split).  rg_close does not
  * interrupt calls other tasks are making on the same fd: those keep the
  * open file alive until they complete; shut a socket down with rg_shutdown,
- * or rg_cancel the tasks, first.  rg_cancel may be called from any thread.
+ * or rg_cancel the tasks, first (one exception: a listener's accepting
+ * ahead, see rg_accept).  rg_cancel may be called from any thread.
  * Thread-local storage moves (see ringo/core.h): do not keep &errno or a
  * __thread address across any call here.
  *
@@ -97,7 +98,22 @@ RG_API int rg_sockaddr(const char *host, int port, struct sockaddr_storage *ss);
  * in addr's family.  Returns the listening fd.  Never waits. */
 RG_API int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog, int flags);
 
-/* accept4(2) with SOCK_CLOEXEC: the new fd.  addr/addrlen may be NULL. */
+/* accept4(2) with SOCK_CLOEXEC: the new fd.  addr/addrlen may be NULL.
+ *
+ * Accepting ahead (io_uring backend).  A task that calls rg_accept on the
+ * same listener twice in a row with addr NULL gets a multishot accept: the
+ * kernel accepts connections as they arrive, also while the task is busy
+ * elsewhere, and the task's next calls return them without waiting.  At
+ * most about 64 are accepted ahead; they are the task's (no other task
+ * gets them) and are closed when the listener is closed with rg_close,
+ * when the task exits, and when the fd turns out to name another file.
+ * So: close a listener with rg_close, not close(2) — a multishot keeps the
+ * listening socket open until its task exits or calls rg_accept again.  A
+ * task waiting in rg_accept while another task rg_closes the listener
+ * returns -EBADF.  A cancel (rg_cancel, the bound Context) also stops the
+ * accepting ahead (connections already accepted stay for the next call).
+ * When a second task accepts on the same listener, it goes back to one
+ * accept per call for everybody. */
 RG_API int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 /* connect(2); 0 when connected.  On -ETIMEDOUT/-ECANCELED the socket's
  * state is unspecified: close it. */
