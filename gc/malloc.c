@@ -221,7 +221,7 @@ static void zero_free(rg__span *s, unsigned w, uint64_t f)
 		unsigned lo = (unsigned)__builtin_ctzll(f);
 		uint64_t run = f >> lo;
 		unsigned len = ~run ? (unsigned)__builtin_ctzll(~run) : 64u - lo;
-		memset((void *)(s->base + ((size_t)w * 64 + lo) * s->elemsize), 0, len * s->elemsize);
+		rg__memclr((void *)(s->base + ((size_t)w * 64 + lo) * s->elemsize), len * s->elemsize);
 		f = len + lo >= 64 ? 0 : f & ~(((1ull << len) - 1) << lo);
 	}
 }
