@@ -407,7 +407,7 @@ rg__span *rg__heap_alloc_span(size_t npages, unsigned spanclass, bool typed, boo
 		}
 	}
 	if (large && dirty) {
-		memset((void *)addr, 0, npages * RG__PAGE_SIZE);
+		rg__memclr((void *)addr, npages * RG__PAGE_SIZE);
 		s->needzero = 0;
 	}
 	return s;
@@ -535,17 +535,36 @@ size_t rg__heap_scavenge(size_t bytes)
 	return done;
 }
 
+/* Bytes of dirty pages above what the heap keeps: the GC goal plus 10 %,
+ * with 1 MiB of slack so that a heap at its goal is not trimmed page by
+ * page.  Go's background scavenger aims at the same retained size. */
+static uint64_t scavenge_excess(void)
+{
+	uint64_t goal = atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed);
+	uint64_t retain = goal + goal / 10;
+	pthread_mutex_lock(&heap.lock);
+	uint64_t rss = (heap.inuse_pages + heap.free_dirty_pages) * RG__PAGE_SIZE;
+	pthread_mutex_unlock(&heap.lock);
+	return rss > retain + (1u << 20) ? rss - retain : 0;
+}
+
+/* After a collection.  Only when there is something to return: a small
+ * heap collects thousands of times a second, and waking the scavenger
+ * each time costs the collector a futex call and the scavenger a wake-up
+ * and the heap lock, for nothing. */
 void rg__heap_scavenger_kick(void)
 {
+	if (!scavenge_excess())
+		return;
 	pthread_mutex_lock(&heap.scav_lock);
 	heap.scav_kick = true;
 	pthread_cond_signal(&heap.scav_cond);
 	pthread_mutex_unlock(&heap.scav_lock);
 }
 
-/* Keeps the heap's resident size near the GC goal plus 10 %: every second
- * (or when a collection kicks it), releases the dirty free pages above
- * that.  Go's background scavenger aims at the same retained size. */
+/* Keeps the heap's resident size near the GC goal plus 10 %: every second,
+ * or when a collection leaves more than that, releases the dirty free
+ * pages above it. */
 static void *scavenger_main(void *arg)
 {
 	for (;;) {
@@ -559,13 +578,9 @@ static void *scavenger_main(void *arg)
 		heap.scav_kick = false;
 		pthread_mutex_unlock(&heap.scav_lock);
 
-		uint64_t goal = atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed);
-		uint64_t retain = goal + goal / 10;
-		pthread_mutex_lock(&heap.lock);
-		uint64_t rss = (heap.inuse_pages + heap.free_dirty_pages) * RG__PAGE_SIZE;
-		pthread_mutex_unlock(&heap.lock);
-		if (rss > retain + (1u << 20))
-			rg__heap_scavenge(rss - retain);
+		uint64_t excess = scavenge_excess();
+		if (excess)
+			rg__heap_scavenge(excess);
 	}
 	return NULL;
 }
