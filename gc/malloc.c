@@ -483,6 +483,45 @@ static void *alloc_in(rg__mcache *c, size_t size, bool noscan, rg_gc_type *type)
 	return (void *)s->base;
 }
 
+/* The calling thread's last (P, mcache) pair: a P's mcache never changes
+ * while the P lives, so a thread that finds the same P again (it may have
+ * handed it away and back) can skip the slot lookup.  cache_gen moves when
+ * any mcache is destroyed (runtime shutdown), which voids every pair.  p
+ * starts as a value no P has, and is only ever set with its mcache, so
+ * "p matches" alone says c is valid — also for a thread with no P (NULL). */
+static __thread struct {
+	rg__p *p;
+	rg__mcache *c;
+	unsigned gen;
+} tl_cache __attribute__((tls_model("initial-exec"))) = /* no __tls_get_addr in libringo.so */
+	{.p = (rg__p *)1};
+
+/* Out of line and cold, so that the fast path calls nothing and saves no
+ * registers. */
+__attribute__((noinline, cold)) static rg__mcache *mcache_lookup(rg__p *p)
+{
+	rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+	if (c) {
+		tl_cache.p = p;
+		tl_cache.c = c;
+		tl_cache.gen = atomic_load_explicit(&cache_gen, memory_order_relaxed);
+	}
+	return c;
+}
+
+static inline bool mcache_cached(rg__p *p)
+{
+	return p == tl_cache.p &&
+	       tl_cache.gen == atomic_load_explicit(&cache_gen, memory_order_relaxed);
+}
+
+static inline rg__mcache *mcache_of(rg__p *p)
+{
+	if (RG__LIKELY(mcache_cached(p)))
+		return tl_cache.c;
+	return mcache_lookup(p);
+}
+
 #define MAX_REQUEST ((size_t)1 << 46) /* 64 TiB: anything above is a bug */
 
 static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
@@ -507,7 +546,7 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 			p = rg__getp_inline();
 		}
 		if (p) {
-			rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
+			rg__mcache *c = mcache_of(p); /* (caches the pair for the fast path) */
 			if (!c) {
 				c = rg__malloc(sizeof *c);
 				if (!c)
@@ -515,6 +554,7 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 				mcache_init(c);
 				mcache_register(c);
 				rg__p_slot_set(p, RG__SLOT_GC, c, mcache_dtor);
+				mcache_lookup(p);
 			}
 			o = alloc_in(c, size, noscan, type);
 		} else {
@@ -542,63 +582,30 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 	}
 }
 
-/* The calling thread's last (P, mcache) pair: a P's mcache never changes
- * while the P lives, so a thread that finds the same P again (it may have
- * handed it away and back) can skip the slot lookup.  cache_gen moves when
- * any mcache is destroyed (runtime shutdown), which voids every pair. */
-static __thread struct {
-	rg__p *p;
-	rg__mcache *c;
-	unsigned gen;
-} tl_cache __attribute__((tls_model("initial-exec"))); /* no __tls_get_addr in libringo.so */
-
-/* Out of line and cold, so that the fast path calls nothing and saves no
- * registers. */
-__attribute__((noinline, cold)) static rg__mcache *mcache_lookup(rg__p *p)
-{
-	rg__mcache *c = rg__p_slot(p, RG__SLOT_GC);
-	if (c) {
-		tl_cache.p = p;
-		tl_cache.c = c;
-		tl_cache.gen = atomic_load_explicit(&cache_gen, memory_order_relaxed);
-	}
-	return c;
-}
-
-static inline rg__mcache *mcache_of(rg__p *p)
-{
-	if (RG__LIKELY(p == tl_cache.p &&
-	               tl_cache.gen == atomic_load_explicit(&cache_gen, memory_order_relaxed)))
-		return tl_cache.c;
-	return mcache_lookup(p);
-}
-
 /* The fast path.  The P is read inline (rg__getp_inline: one TLS load and
  * one dependent load, no call); that read holds only until the task parks
  * or passes a safepoint, and nothing here does either.  The slow path,
- * which stops at safepoints, reads the P again after each one. */
+ * which stops at safepoints, reads the P again after each one, and finds
+ * the mcache of a P this thread has not cached yet.  Every miss ends in
+ * one tail call, so the hit path saves no register. */
 static inline void *alloc_fast(size_t size, bool noscan)
 {
-	if (RG__LIKELY(size - 1 < RG__MAX_SMALL)) {
-		rg__p *p = rg__getp_inline();
-		if (RG__LIKELY(p != NULL)) {
-			rg__mcache *c = mcache_of(p);
-			if (RG__LIKELY(c != NULL)) {
-				if (noscan && size < RG__TINY_SIZE) {
-					void *o = tiny_fit(c, size);
-					if (RG__LIKELY(o != NULL))
-						return o;
-				} else {
-					unsigned spc = rg__spanclass(rg__size_to_class(size), noscan);
-					rg__span *s = c->alloc[spc];
-					uint64_t ac = s->alloc_cache;
-					if (RG__LIKELY(ac != 0)) {
-						s->alloc_cache = ac & (ac - 1);
-						/* zeroed by span_next_word */
-						return (void *)(s->cache_base +
-						                (size_t)__builtin_ctzll(ac) * s->elemsize);
-					}
-				}
+	rg__p *p = rg__getp_inline();
+	if (RG__LIKELY(size - 1 < RG__MAX_SMALL && mcache_cached(p))) {
+		rg__mcache *c = tl_cache.c;
+		if (noscan && size < RG__TINY_SIZE) {
+			void *o = tiny_fit(c, size);
+			if (RG__LIKELY(o != NULL))
+				return o;
+		} else {
+			unsigned spc = rg__spanclass(rg__size_to_class(size), noscan);
+			rg__span *s = c->alloc[spc];
+			uint64_t ac = s->alloc_cache;
+			if (RG__LIKELY(ac != 0)) {
+				s->alloc_cache = ac & (ac - 1);
+				/* zeroed by span_next_word */
+				return (void *)(s->cache_base +
+				                (size_t)__builtin_ctzll(ac) * s->elemsize);
 			}
 		}
 	}
