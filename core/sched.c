@@ -29,10 +29,15 @@
  *   5. A non-blocking poll of the ring (I/O completions, wakes).
  *   6. Steal: if fewer than half the busy Ps are already spinning, become
  *      spinning and make 4 passes over the other Ps in random order,
- *      taking half a victim's queue (its runnext too on the last pass).
+ *      taking half a victim's queue (on the last pass its runnext too, if
+ *      it has sat there a few microseconds: runnext_stuck).  Nothing?
+ *      Stay spinning and start over, yielding the CPU between rounds, for
+ *      up to RG_IDLE_SPIN_NS (6b).  A spinning P that finds work, at
+ *      whichever step, stops spinning (find_runnable).
  *   7. Idle: join the idle list, recheck the global queue and, if we were
- *      spinning, every run queue; then block in the ring (submitting what
- *      is queued) until a completion, a wake or the next timer.
+ *      spinning, every run queue and stuck runnext; then block in the ring
+ *      (submitting what is queued) until a completion, a wake or the next
+ *      timer.
  *
  * Wake-up rule (no lost wake-ups, few useless ones): whoever makes a task
  * runnable enqueues it, issues a full barrier, then wakes an idle P only if
@@ -45,6 +50,7 @@
  * before the target blocks is not lost: its io_uring_enter returns at once.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -194,6 +200,10 @@ static bool runq_put_slow(rg__p *p, rg__task *t, uint32_t h, uint32_t tl)
 static inline __attribute__((always_inline)) void runq_put(rg__p *p, rg__task *t, bool next)
 {
 	if (next) {
+		/* the line is ours already (the exchange below) */
+		atomic_store_explicit(&p->runnext_gen,
+		                      atomic_load_explicit(&p->runnext_gen, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
 		t = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
 		if (!t)
 			return;
@@ -257,23 +267,15 @@ static bool runq_empty(rg__p *p)
 }
 
 /* Grab half of p2's queue into batch[bh...] (a ring of RG_RUNQ_SIZE). */
-static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh, bool steal_next)
+static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh)
 {
 	for (;;) {
 		uint32_t h = atomic_load_explicit(&p2->runq_head, memory_order_acquire);
 		uint32_t tl = atomic_load_explicit(&p2->runq_tail, memory_order_acquire);
 		uint32_t n = tl - h;
 		n = n - n / 2;
-		if (n == 0) {
-			if (steal_next) {
-				rg__task *next = atomic_load(&p2->runnext);
-				if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL)) {
-					atomic_store_explicit(&batch[bh % RG_RUNQ_SIZE], next, memory_order_relaxed);
-					return 1;
-				}
-			}
+		if (n == 0)
 			return 0;
-		}
 		if (n > RG_RUNQ_SIZE / 2)
 			continue; /* read inconsistent h and t */
 		for (uint32_t i = 0; i < n; i++) {
@@ -286,18 +288,86 @@ static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh, bool
 	}
 }
 
+/*
+ * A running P's runnext is, most of the time, about to run there: its task
+ * readied it and is about to park (a ping-pong over a channel).  Taking it
+ * would move both tasks to this P, their stacks with them, and the same
+ * would soon happen the other way.  So, as Go's runqgrab, a thief waits a
+ * few microseconds and takes it only if nothing new was put there
+ * meanwhile (runnext_gen, so a task readied again in between is not
+ * mistaken for one that waited all along).  Each look pulls the line the victim
+ * writes at every switch, so a thief looks at most once per
+ * RUNNEXT_LOOK_NS.
+ */
+#define RUNNEXT_WAIT_NS 3000
+#define RUNNEXT_LOOK_NS 2000
+
+static void pause_ns(int64_t ns)
+{
+	int64_t t0 = rg__mono();
+	do
+		for (int i = 0; i < 16; i++)
+			rg__cpu_relax();
+	while (rg__mono() - t0 < ns);
+}
+
+/* Does p2's runnext hold a task p2 may not run soon by itself: the same
+ * one (no new put, runnext_gen) still there after a few microseconds?
+ * Whatever p2 ran meanwhile (a task of its global-queue turn may run long
+ * with this one behind it). */
+static bool runnext_stuck(rg__p *p2)
+{
+	if (!atomic_load(&p2->runnext)) /* seq_cst: see wake_if_idle_sc */
+		return false;
+	if (atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
+		return true;
+	uint32_t gen = atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed);
+	pause_ns(RUNNEXT_WAIT_NS);
+	return atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed) == gen &&
+	       atomic_load_explicit(&p2->runnext, memory_order_relaxed) != NULL;
+}
+
+static rg__task *runnext_steal(rg__p *p, rg__p *p2)
+{
+	int64_t now = rg__mono();
+	if (now - p->rn_look < RUNNEXT_LOOK_NS)
+		return NULL;
+	p->rn_look = now;
+	if (!runnext_stuck(p2))
+		return NULL;
+	rg__task *next = atomic_load(&p2->runnext);
+	if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL))
+		return next;
+	return NULL;
+}
+
 static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
 {
 	uint32_t tl = atomic_load_explicit(&p->runq_tail, memory_order_relaxed);
-	uint32_t n = runq_grab(p2, p->runq, tl, steal_next);
-	if (n == 0)
-		return NULL;
+	uint32_t n = runq_grab(p2, p->runq, tl);
+	if (n == 0) {
+		rg__task *t = steal_next ? runnext_steal(p, p2) : NULL;
+		if (t)
+			atomic_fetch_add_explicit(&p->n_steals, 1, memory_order_relaxed);
+		return t;
+	}
 	n--;
 	rg__task *t = atomic_load_explicit(&p->runq[(tl + n) % RG_RUNQ_SIZE], memory_order_relaxed);
 	if (n)
 		atomic_store_explicit(&p->runq_tail, tl + n, memory_order_release);
 	atomic_fetch_add_explicit(&p->n_steals, n + 1, memory_order_relaxed);
 	return t;
+}
+
+/* Work another P may have to take from p2, for a P about to sleep: its
+ * run queue, or a runnext still there after a few microseconds (runq_empty
+ * would count the runnext of every hand-off, and a P watching two tasks
+ * ping-pong would never sleep). */
+static bool has_work(rg__p *p2)
+{
+	uint32_t h = atomic_load(&p2->runq_head);
+	uint32_t tl = atomic_load(&p2->runq_tail);
+	return h != tl || runnext_stuck(p2);
 }
 
 /* sched.lock held.  Takes a fair share of the global queue into the
@@ -387,6 +457,18 @@ static inline void wake_if_idle(void)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&rg__sched.npidle, memory_order_relaxed) > 0 &&
 	    atomic_load_explicit(&rg__sched.nmspinning, memory_order_relaxed) == 0)
+		rg__wakep();
+}
+
+/* The same after a seq_cst read-modify-write that made a task runnable
+ * (a put in runnext).  Dekker with a P going idle, without the fence: that
+ * P's updates of npidle and nmspinning and its reads of the run queues are
+ * seq_cst too, so in their single total order either our loads below come
+ * after its updates (we see it idle and wake it) or they come before, and
+ * then so does our put, which its recheck sees. */
+static inline void wake_if_idle_sc(void)
+{
+	if (atomic_load(&rg__sched.npidle) > 0 && atomic_load(&rg__sched.nmspinning) == 0)
 		rg__wakep();
 }
 
@@ -559,10 +641,38 @@ static inline bool global_turn(rg__p *p)
 	return (atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0;
 }
 
+/*
+ * Step 6b.  Go's spinning M makes one round of steal attempts and then
+ * sleeps, so the next task readied anywhere costs a wake: a syscall on the
+ * readier's critical path and a wake-up here, microseconds per hand-off
+ * when two tasks ping-pong over a channel (each ready finds this P idle).
+ * A P that found nothing stays spinning for RG_IDLE_SPIN_NS instead: it is
+ * counted in nmspinning, so readiers skip the wake, and it still takes any
+ * work that appears.  Between rounds it yields its CPU (sched_yield, which
+ * touches nothing the running Ps write): a thread of another process
+ * pinned or queued there runs instead, so spinning costs the machine only
+ * otherwise idle time.
+ */
+#define RG_IDLE_SPIN_NS (50 * 1000)
+
+static rg__task *find_runnable_(rg__m *m, bool *inherit);
+
+/* As Go's schedule(): a P that was spinning and found work, whichever step
+ * found it, stops spinning (and, the last spinner, wakes another).  Left
+ * counted, it would make every later ready skip waking idle Ps. */
 static rg__task *find_runnable(rg__m *m, bool *inherit)
+{
+	rg__task *t = find_runnable_(m, inherit);
+	if (t && m->p->spinning)
+		reset_spinning(m->p);
+	return t;
+}
+
+static rg__task *find_runnable_(rg__m *m, bool *inherit)
 {
 	rg__p *p = m->p;
 	rg__task *t;
+	int64_t spin_until = 0;
 	for (;;) {
 		*inherit = false;
 		/* 0 */
@@ -607,6 +717,14 @@ static rg__task *find_runnable(rg__m *m, bool *inherit)
 				reset_spinning(p);
 				return t;
 			}
+			/* 6b: keep spinning a while (see RG_IDLE_SPIN_NS) */
+			int64_t now = rg__mono();
+			if (!spin_until)
+				spin_until = now + RG_IDLE_SPIN_NS;
+			if (now < spin_until) {
+				sched_yield();
+				continue;
+			}
 		}
 		/* 7 */
 		pthread_mutex_lock(&rg__sched.lock);
@@ -630,7 +748,7 @@ static rg__task *find_runnable(rg__m *m, bool *inherit)
 		bool recheck = false;
 		if (was_spinning)
 			for (int i = 0; i < rg__sched.nprocs; i++)
-				if (rg__sched.allp[i] != p && !runq_empty(rg__sched.allp[i])) {
+				if (rg__sched.allp[i] != p && has_work(rg__sched.allp[i])) {
 					recheck = true;
 					break;
 				}
@@ -650,6 +768,7 @@ static rg__task *find_runnable(rg__m *m, bool *inherit)
 			if (!atomic_load(&rg__sched.stw_pending))
 				rg__sched.waiter->poll(p, timeout);
 			idle_exit(p);
+			spin_until = 0; /* woken to spin: a new allowance */
 		}
 		pthread_mutex_lock(&rg__sched.lock);
 		if (p->on_idle_list)
@@ -776,7 +895,11 @@ uint64_t rg__park_prepare(void)
 		return 0;
 	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
 	uint64_t ticket = (w >> 2) + 1;
-	atomic_store(&t->wake, ticket << 2 | RG__CLAIM_ARMED);
+	/* No fence (it was a seq_cst store, a locked instruction per park):
+	 * a waker can only claim this ticket after reading it from where the
+	 * task publishes it, under a lock or with a release store that comes
+	 * after this one (core.h); its acquire makes this store visible too. */
+	atomic_store_explicit(&t->wake, ticket << 2 | RG__CLAIM_ARMED, memory_order_release);
 	return ticket;
 }
 
@@ -827,7 +950,21 @@ static void ready_on(rg__m *m, rg__task *t, bool next)
 	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
 	if (m && m->p) {
 		rg__p *p = m->p;
-		rg__runq_put(p, t, next && !atomic_load_explicit(&p->preempt, memory_order_relaxed));
+		if (next && !atomic_load_explicit(&p->preempt, memory_order_relaxed)) {
+			atomic_store_explicit(&p->runnext_gen,
+			                      atomic_load_explicit(&p->runnext_gen, memory_order_relaxed) + 1,
+			                      memory_order_relaxed);
+			t = atomic_exchange_explicit(&p->runnext, t, memory_order_seq_cst);
+			if (!t) {
+				/* The common case (a hand-off): the seq_cst
+				 * exchange orders the put before the loads of
+				 * wake_if_idle_sc, no fence needed. */
+				wake_if_idle_sc();
+				return;
+			}
+			/* the old runnext goes to the queue */
+		}
+		runq_put(p, t, false);
 	} else {
 		globrunq_put_batch(&t, 1);
 	}

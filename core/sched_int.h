@@ -128,6 +128,10 @@ struct rg__p {
 	_Atomic uint32_t runq_tail;            /* store-release by owner */
 	rg__task *_Atomic runq[RG_RUNQ_SIZE];
 	rg__task *_Atomic runnext;             /* CAS by owner and stealers */
+	_Atomic uint32_t runnext_gen;          /* owner bumps (relaxed) at each
+	                                          put in runnext; thieves read it
+	                                          to tell a runnext that is about
+	                                          to run from a stuck one */
 
 	int id, cpu, node;
 	rg__m *m;
@@ -142,6 +146,7 @@ struct rg__p {
 	rg__p *idle_next;                      /* sched.lock */
 	bool on_idle_list;                     /* sched.lock */
 	uint32_t rand;                         /* steal order */
+	int64_t rn_look;                       /* last look at others' runnext */
 	uint32_t fast_switches;                /* paces timer checks */
 
 	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
