@@ -58,21 +58,28 @@
  * channels again to unlink the records that did not fire.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "sync/sync_int.h"
 
 struct rg_chan {
+	/* first: struct rg__chan_head of ringo/sync.h, for its inline select */
 	rg__spin lock;
 	_Atomic uint32_t closed;  /* lock to write; read lock-free */
 	_Atomic uint32_t qcount;  /* lock to write; read lock-free (len, fast
 	                             paths) */
-	uint32_t sendx, recvx;    /* lock: ring indices */
 	uint32_t cap;             /* const */
+	rg__waitq recvq, sendq;   /* lock (heads read lock-free, relaxed) */
+	uint32_t sendx, recvx;    /* lock: ring indices */
 	size_t elemsize;          /* const */
 	char *buf;                /* const pointer; the elements under lock */
-	rg__waitq recvq, sendq;   /* lock (heads read lock-free, relaxed) */
 };
+_Static_assert(offsetof(rg_chan, closed) == offsetof(struct rg__chan_head, closed) &&
+               offsetof(rg_chan, qcount) == offsetof(struct rg__chan_head, qcount) &&
+               offsetof(rg_chan, cap) == offsetof(struct rg__chan_head, cap) &&
+               offsetof(rg_chan, recvq.first) == offsetof(struct rg__chan_head, recvq_first),
+               "ringo/sync.h's rg__chan_head must match the channel's first fields");
 
 #define SELECT_MAX 65536
 
@@ -461,6 +468,10 @@ static inline int select_one(rg_select_case *k, int idx, int64_t deadline)
 }
 
 static int select_slow(rg_select_case *cases, int n, int64_t deadline);
+
+/* rg_select is also rg__select, what the inline fast path of ringo/sync.h
+ * calls when it cannot decide. */
+int rg__select(rg_select_case *cases, int n, int64_t deadline) __attribute__((alias("rg_select")));
 
 int rg_select(rg_select_case *cases, int n, int64_t deadline)
 {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#define RG__SYNC_IMPL /* the library defines rg_select; no inline copy */
 #include "ringo/sync.h"
 
 /* --- spinlock -------------------------------------------------------- */

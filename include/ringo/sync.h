@@ -82,6 +82,41 @@ typedef struct rg_select_case {
  * n == 0 (or all channels NULL) waits until the deadline. */
 RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
 
+/* Not API: what the inline fast path below needs.  The first fields of
+ * every channel (sync/chan.c checks its layout against this), read
+ * lock-free as in chan.c's own fast paths, and rg_select without them. */
+struct rg__chan_head {
+	uint32_t _lock;
+	uint32_t closed;  /* atomic: 0 open, 1 closed */
+	uint32_t qcount;  /* atomic: buffered elements */
+	uint32_t cap;     /* const */
+	void *recvq_first; /* atomic: first waiting receiver, or NULL */
+};
+RG_API int rg__select(rg_select_case *cases, int n, int64_t deadline);
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus) && !defined(RG__SYNC_IMPL)
+#include <errno.h>
+/* Go's select { case ch <- v: ... default: } on a full channel, inline
+ * (a call costs as much as the check): -EAGAIN when the only case is a
+ * send on an open channel with no room and no waiting receiver.  Each
+ * load is relaxed: each observation held at some instant during the call,
+ * when the send could not proceed, which is all "default" promises.
+ * gnu_inline: the out-of-line rg_select stays the library's. */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
+rg_select(rg_select_case *cases, int n, int64_t deadline)
+{
+	if (__builtin_constant_p(n) && n == 1 && deadline == 0 && cases && cases->ch &&
+	    cases->dir == RG_SELECT_SEND) {
+		struct rg__chan_head *h = (struct rg__chan_head *)cases->ch;
+		if (!__atomic_load_n(&h->closed, __ATOMIC_RELAXED) &&
+		    (h->cap ? __atomic_load_n(&h->qcount, __ATOMIC_RELAXED) == h->cap
+		            : __atomic_load_n(&h->recvq_first, __ATOMIC_RELAXED) == NULL))
+			return -EAGAIN;
+	}
+	return rg__select(cases, n, deadline);
+}
+#endif
+
 /* --- Mutex -------------------------------------------------------------- */
 
 /* Go's sync.Mutex: a waiter spins briefly while the owner runs on another

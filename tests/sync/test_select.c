@@ -582,6 +582,119 @@ static void test_select_misc(void)
 	rg_chan_free(c);
 }
 
+/* The inline fast path of ringo/sync.h (one send case, deadline 0, n a
+ * constant 1) and the library's rg_select (through a pointer) agree on
+ * every state of the channel: full, with room, closed (full or not),
+ * unbuffered with and without a waiting receiver, NULL. */
+static int (*select_fn)(rg_select_case *, int, int64_t) = rg_select;
+
+struct parked {
+	rg_chan *c;
+	rg_waitgroup wg;
+};
+
+static void parked_recv(void *arg)
+{
+	struct parked *p = arg;
+	long w;
+	bool ok;
+	CHECK_EQ(rg_chan_recv(p->c, &w, &ok, -1), 0);
+	CHECK(ok && w == 9);
+	rg_waitgroup_done(&p->wg);
+}
+
+static void test_select_inline(void)
+{
+	for (int lib = 0; lib < 2; lib++) {
+		rg_chan *c = rg_chan_make(sizeof(long), 2);
+		long v = 7, w = 0;
+		rg_select_case k = S(c, &v);
+#define SEL1(kp) (lib ? select_fn((kp), 1, 0) : rg_select((kp), 1, 0))
+		CHECK_EQ(SEL1(&k), 0); /* room */
+		CHECK(k.ok);
+		CHECK_EQ(SEL1(&k), 0);
+		CHECK_EQ(SEL1(&k), -EAGAIN); /* full */
+		CHECK_EQ(rg_chan_len(c), 2);
+		CHECK_EQ(rg_chan_close(c), 0);
+		k.ok = true;
+		CHECK_EQ(SEL1(&k), 0); /* closed and full: chosen, not sent */
+		CHECK(!k.ok);
+		CHECK_EQ(rg_chan_recv(c, &w, NULL, 0), 0);
+		CHECK_EQ(w, 7);
+		k.ok = true;
+		CHECK_EQ(SEL1(&k), 0); /* closed with room: the same */
+		CHECK(!k.ok);
+		rg_chan_free(c);
+
+		struct parked pk = { rg_chan_make(sizeof(long), 0), RG_WAITGROUP_INIT };
+		rg_select_case ku = S(pk.c, &v);
+		CHECK_EQ(SEL1(&ku), -EAGAIN); /* nobody receives */
+		rg_waitgroup_add(&pk.wg, 1);
+		CHECK(rg_go(parked_recv, &pk) > 0);
+		v = 9;
+		int64_t give_up = rg_now() + 5000 * MS;
+		int r;
+		while ((r = SEL1(&ku)) == -EAGAIN && rg_now() < give_up)
+			rg_yield(); /* until the receiver waits */
+		CHECK_EQ(r, 0);
+		CHECK(ku.ok);
+		CHECK_EQ(rg_waitgroup_wait(&pk.wg, -1), 0);
+		CHECK_EQ(SEL1(&ku), -EAGAIN); /* its receiver is gone */
+		rg_chan_free(pk.c);
+		rg_select_case kn = S(NULL, &v);
+		CHECK_EQ(SEL1(&kn), -EAGAIN);
+#undef SEL1
+	}
+}
+
+/* The lock-free full check races with receivers on other Ps: every send it
+ * let through arrives exactly once, in order, and none is lost when it
+ * said "full". */
+struct racer {
+	rg_chan *c;
+	long got, last;
+	rg_waitgroup wg;
+};
+
+static void race_recv(void *arg)
+{
+	struct racer *x = arg;
+	long v;
+	bool ok;
+	while (rg_chan_recv(x->c, &v, &ok, -1) == 0 && ok) {
+		CHECK(v > x->last);
+		x->last = v;
+		x->got++;
+	}
+	rg_waitgroup_done(&x->wg);
+}
+
+static void test_select_inline_race(void)
+{
+	enum { N = T_SANITIZED ? 20000 : 500000 };
+	for (int cap = 0; cap <= 4; cap += 2) {
+		struct racer x = { rg_chan_make(sizeof(long), (size_t)cap), 0, 0, RG_WAITGROUP_INIT };
+		rg_waitgroup_add(&x.wg, 1);
+		CHECK(rg_go(race_recv, &x) > 0);
+		long sent = 0, full = 0;
+		for (long i = 1; i <= N; i++) {
+			rg_select_case k = S(x.c, &i);
+			if (rg_select(&k, 1, 0) == 0)
+				sent++;
+			else
+				full++;
+			if ((i & 8191) == 0)
+				rg_yield(); /* with one P the receiver runs only then;
+				               with more, another P takes it */
+		}
+		CHECK_EQ(rg_chan_close(x.c), 0);
+		CHECK_EQ(rg_waitgroup_wait(&x.wg, -1), 0);
+		CHECK_EQ(x.got, sent);
+		printf("  cap %d: %ld sent, %ld found full\n", cap, sent, full);
+		rg_chan_free(x.c);
+	}
+}
+
 /* More cases than fit on the stack: blocking, woken by one of 200. */
 struct bigsel {
 	rg_chan *ch[200];
@@ -634,6 +747,8 @@ static int main_fn(void *arg)
 	} while (0)
 	printf("%d Ps\n", rg_procs());
 	RUN(test_select_misc());
+	RUN(test_select_inline());
+	RUN(test_select_inline_race());
 	RUN(test_select_duplicate_channel());
 	RUN(test_select_big());
 	RUN(test_nonblock_select_race(false));
