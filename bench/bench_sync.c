@@ -102,9 +102,10 @@ static void ping_pong(long n)
 	rg_chan_free(p.pong);
 }
 
+/* As go_micro's: `for range ch {}`, then close(done); the producer closes
+ * ch and waits with `<-done`. */
 struct drain {
-	rg_chan *ch;
-	rg_waitgroup wg;
+	rg_chan *ch, *done;
 };
 
 static void drainer(void *arg)
@@ -114,19 +115,24 @@ static void drainer(void *arg)
 	bool ok;
 	while (rg_chan_recv(d->ch, &v, &ok, -1) == 0 && ok)
 		;
-	rg_waitgroup_done(&d->wg);
+	rg_chan_close(d->done);
+}
+
+static void drain_end(struct drain *d)
+{
+	rg_chan_close(d->ch);
+	rg_chan_recv(d->done, NULL, NULL, -1);
+	rg_chan_free(d->ch);
+	rg_chan_free(d->done);
 }
 
 static void buffered_throughput(long n)
 {
-	struct drain d = { rg_chan_make(sizeof(long), 1024), RG_WAITGROUP_INIT };
-	rg_waitgroup_add(&d.wg, 1);
+	struct drain d = { rg_chan_make(sizeof(long), 1024), rg_chan_make(0, 0) };
 	rg_go(drainer, &d);
 	for (long i = 0; i < n; i++)
 		rg_chan_send(d.ch, &i, -1);
-	rg_chan_close(d.ch);
-	rg_waitgroup_wait(&d.wg, -1);
-	rg_chan_free(d.ch);
+	drain_end(&d);
 }
 
 /* select { case ch <- i: default: dropped++ } on an always-full channel */
@@ -151,8 +157,7 @@ static double last_sent_frac;
 
 static void select_default_drained(long n)
 {
-	struct drain d = { rg_chan_make(sizeof(long), 1024), RG_WAITGROUP_INIT };
-	rg_waitgroup_add(&d.wg, 1);
+	struct drain d = { rg_chan_make(sizeof(long), 1024), rg_chan_make(0, 0) };
 	rg_go(drainer, &d);
 	long sent = 0;
 	for (long i = 0; i < n; i++) {
@@ -160,9 +165,7 @@ static void select_default_drained(long n)
 		if (rg_select(&c, 1, 0) >= 0)
 			sent++;
 	}
-	rg_chan_close(d.ch);
-	rg_waitgroup_wait(&d.wg, -1);
-	rg_chan_free(d.ch);
+	drain_end(&d);
 	last_sent_frac = (double)sent / (double)n;
 }
 
