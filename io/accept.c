@@ -114,6 +114,7 @@ static _Atomic int g_nreg;
 static _Atomic int g_regfd[ACC_MAX]; /* fd + 1, 0: empty */
 static struct acc *g_reg[ACC_MAX];   /* under g_lock */
 static struct acc *g_all;            /* every live acceptor, under g_lock */
+static bool g_fini;                  /* rg_run is ending: under g_lock */
 static _Atomic int g_key = -1;       /* task-local key of struct tacc */
 
 static void lock(void)
@@ -317,13 +318,27 @@ static void tacc_dtor(void *v)
 {
 	struct tacc *ta = v;
 	rg__p *p = rg__getp();
-	for (struct acc *a = ta->list, *n; a; a = n) {
+	struct acc *mine = NULL, *n;
+	/* Under g_lock: a task that exits on one P while another P's io state
+	 * is torn down (rg_run ending: rg__accept_p_fini frees that P's
+	 * acceptors) must not touch them; a request posted after that P's
+	 * last drain never runs.  The task cannot park here (it is exiting):
+	 * other Ps get a request, this P's acceptors are retired below. */
+	lock();
+	for (struct acc *a = g_fini ? NULL : ta->list; a; a = n) {
 		n = a->tnext;
-		/* a task cannot park here (it is exiting): the home P does it */
-		if (p == a->home)
-			exit_retire(a);
-		else if (rg__io_post(a->home, exit_retire, a))
-			unref(a); /* out of memory: the multishot ends with rg_close or rg_run */
+		if (a->home == p) {
+			a->tnext = mine;
+			mine = a;
+		} else if (rg__io_post(a->home, exit_retire, a)) {
+			atomic_fetch_sub_explicit(&a->refs, 1, memory_order_relaxed);
+			/* out of memory: it ends with rg_close or rg_run */
+		}
+	}
+	unlock();
+	for (struct acc *a = mine; a; a = n) {
+		n = a->tnext;
+		exit_retire(a);
 	}
 	rg__free(ta);
 }
@@ -369,6 +384,7 @@ void rg__accept_p_fini(rg__p *p)
 	struct acc *mine[ACC_MAX * 2];
 	int n = 0;
 	lock();
+	g_fini = true;
 	for (struct acc *a = g_all; a && n < (int)(sizeof mine / sizeof mine[0]); a = a->all_next)
 		if (a->home == p)
 			mine[n++] = a;
@@ -482,6 +498,7 @@ static struct acc *acc_new(int fd, int64_t id)
 		rg__free(a);
 		return NULL;
 	}
+	g_fini = false; /* a new rg_run */
 	g_reg[i] = a;
 	atomic_store_explicit(&g_regfd[i], fd + 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&g_nreg, 1, memory_order_release);
