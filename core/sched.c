@@ -290,16 +290,24 @@ static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh)
 
 /*
  * A running P's runnext is, most of the time, about to run there: its task
- * readied it and is about to park (a ping-pong over a channel).  Taking it
- * would move both tasks to this P, their stacks with them, and the same
- * would soon happen the other way.  So, as Go's runqgrab, a thief waits a
- * few microseconds and takes it only if nothing new was put there
- * meanwhile (runnext_gen, so a task readied again in between is not
- * mistaken for one that waited all along).  Each look pulls the line the victim
- * writes at every switch, so a thief looks at most once per
+ * readied it and is about to park (a ping-pong over a channel), or will
+ * park once it has filled a channel's buffer (a producer: the consumer
+ * then drains it on the same P, both working sets hot in one cache).
+ * Taking it would move the task and its working set to this P, and the
+ * two would then fight over their channel's lines from two CPUs.  So a
+ * thief takes a running P's runnext only once the same task (no new put:
+ * runnext_gen) has sat there RUNNEXT_WAIT_NS.  Go waits 3 us (runqgrab),
+ * Tokio never takes its LIFO slot (its attempt to, 1.51, slowed short
+ * handlers and was reverted: tokio-rs/tokio#8065, #8100); 20 us keeps a
+ * producer and its consumer together through a 1024-element buffer
+ * (bench_sync: chan_buffered1024_spsc 80 -> 30 ns a message) and bounds
+ * what a task readied by a long-running one waits for another P.
+ * Sightings are kept on the victim (rn_seen, a line only thieves write),
+ * so a thief never waits in place; each look pulls the line the victim
+ * writes at every ready, so a thief looks at most once per
  * RUNNEXT_LOOK_NS.
  */
-#define RUNNEXT_WAIT_NS 3000
+#define RUNNEXT_WAIT_NS 20000
 #define RUNNEXT_LOOK_NS 2000
 
 static void pause_ns(int64_t ns)
@@ -311,20 +319,25 @@ static void pause_ns(int64_t ns)
 	while (rg__mono() - t0 < ns);
 }
 
-/* Does p2's runnext hold a task p2 may not run soon by itself: the same
- * one (no new put, runnext_gen) still there after a few microseconds?
- * Whatever p2 ran meanwhile (a task of its global-queue turn may run long
- * with this one behind it). */
-static bool runnext_stuck(rg__p *p2)
+/* Is p2's runnext a task p2 may not run soon by itself: the same one,
+ * whatever p2 ran meanwhile, since RUNNEXT_WAIT_NS?  *gen: the
+ * runnext_gen seen.  Never waits. */
+static bool runnext_stuck(rg__p *p2, int64_t now, uint32_t *gen)
 {
+	*gen = atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed);
 	if (!atomic_load(&p2->runnext)) /* seq_cst: see wake_if_idle_sc */
 		return false;
 	if (atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
 		return true;
-	uint32_t gen = atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed);
-	pause_ns(RUNNEXT_WAIT_NS);
-	return atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed) == gen &&
-	       atomic_load_explicit(&p2->runnext, memory_order_relaxed) != NULL;
+	uint32_t us = (uint32_t)(now / 1000);
+	uint64_t seen = atomic_load_explicit(&p2->rn_seen, memory_order_relaxed);
+	if ((uint32_t)(seen >> 32) != *gen) {
+		/* first sighting (a racing thief may overwrite it: either
+		 * is right within the race) */
+		atomic_store_explicit(&p2->rn_seen, (uint64_t)*gen << 32 | us, memory_order_relaxed);
+		return false;
+	}
+	return us - (uint32_t)seen >= RUNNEXT_WAIT_NS / 1000;
 }
 
 static rg__task *runnext_steal(rg__p *p, rg__p *p2)
@@ -333,7 +346,8 @@ static rg__task *runnext_steal(rg__p *p, rg__p *p2)
 	if (now - p->rn_look < RUNNEXT_LOOK_NS)
 		return NULL;
 	p->rn_look = now;
-	if (!runnext_stuck(p2))
+	uint32_t gen;
+	if (!runnext_stuck(p2, now, &gen))
 		return NULL;
 	rg__task *next = atomic_load(&p2->runnext);
 	if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL))
@@ -360,14 +374,31 @@ static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
 }
 
 /* Work another P may have to take from p2, for a P about to sleep: its
- * run queue, or a runnext still there after a few microseconds (runq_empty
- * would count the runnext of every hand-off, and a P watching two tasks
- * ping-pong would never sleep). */
+ * run queue, or a runnext that stays there RUNNEXT_WAIT_NS.  Waits (a few
+ * microseconds, reading p2's line every one) until that runnext is taken
+ * or replaced (its P runs it: nothing for us; a new put wakes an idle P
+ * itself) or stuck: runq_empty would count the runnext of every hand-off,
+ * and a P watching two tasks ping-pong would never sleep. */
 static bool has_work(rg__p *p2)
 {
 	uint32_t h = atomic_load(&p2->runq_head);
 	uint32_t tl = atomic_load(&p2->runq_tail);
-	return h != tl || runnext_stuck(p2);
+	if (h != tl)
+		return true;
+	uint32_t gen0, gen;
+	int64_t now = rg__mono();
+	if (runnext_stuck(p2, now, &gen0))
+		return true;
+	for (int64_t end = now + 2 * RUNNEXT_WAIT_NS;;) {
+		if (!atomic_load(&p2->runnext))
+			return false;
+		pause_ns(1000);
+		now = rg__mono();
+		if (runnext_stuck(p2, now, &gen))
+			return true;
+		if (gen != gen0 || now > end)
+			return false;
+	}
 }
 
 /* sched.lock held.  Takes a fair share of the global queue into the

@@ -173,6 +173,11 @@ struct rg__p {
 
 	/* counters, owner writes relaxed, anyone reads */
 	_Atomic uint64_t n_spawned, n_exited, n_steals, n_wakeups;
+
+	/* thieves' first sighting of the current runnext, (runnext_gen << 32
+	 * | microseconds): written by thieves only, on a line of its own so
+	 * that the owner never pays for it */
+	_Alignas(64) _Atomic uint64_t rn_seen;
 };
 
 /* Scheduler globals (Go's schedt). */

@@ -1,7 +1,7 @@
 /* A task readied into a running P's runnext (its readier keeps running)
  * is taken by another P within microseconds, whatever that P was doing:
  * asleep in its ring, spinning for work (step 6b of sched.c's loop), or
- * about to sleep (its recheck).  Thieves leave a runnext alone for ~3 us
+ * about to sleep (its recheck).  Thieves leave a runnext alone for 20 us
  * (sched.c: runnext_stuck), so the ready is followed at random delays that
  * catch the other P in each of those states; a lost wake-up shows as a
  * round that only ends by its 10 s bound (latencies are printed, not
