@@ -31,8 +31,8 @@
  *      spinning and make 4 passes over the other Ps in random order,
  *      taking half a victim's queue (on the last pass its runnext too, if
  *      it has sat there a few microseconds: runnext_stuck).  Nothing?
- *      Stay spinning and start over, yielding the CPU between rounds, for
- *      up to RG_IDLE_SPIN_NS (6b).  A spinning P that finds work, at
+ *      Stay spinning and start over, pausing between rounds, for up to
+ *      RG_IDLE_SPIN_NS (6b).  A spinning P that finds work, at
  *      whichever step, stops spinning (find_runnable).
  *   7. Idle: join the idle list, recheck the global queue and, if we were
  *      spinning, every run queue and stuck runnext; then block in the ring
@@ -679,12 +679,14 @@ static inline bool global_turn(rg__p *p)
  * when two tasks ping-pong over a channel (each ready finds this P idle).
  * A P that found nothing stays spinning for RG_IDLE_SPIN_NS instead: it is
  * counted in nmspinning, so readiers skip the wake, and it still takes any
- * work that appears.  Between rounds it yields its CPU (sched_yield, which
- * touches nothing the running Ps write): a thread of another process
- * pinned or queued there runs instead, so spinning costs the machine only
- * otherwise idle time.
+ * work that appears.  Between rounds it pauses (reading nothing the running
+ * Ps write).  Not sched_yield: on a CPU shared with another process, a P
+ * that yields at every round runs a few microseconds per time slice of the
+ * other, while readiers, seeing it spinning, wake nobody: its share of the
+ * work would wait (tests/core/test_tls saw no task ever move under load).
  */
 #define RG_IDLE_SPIN_NS (50 * 1000)
+#define RG_IDLE_SPIN_PACE_NS 300
 
 static rg__task *find_runnable_(rg__m *m, bool *inherit);
 
@@ -753,7 +755,7 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			if (!spin_until)
 				spin_until = now + RG_IDLE_SPIN_NS;
 			if (now < spin_until) {
-				sched_yield();
+				pause_ns(RG_IDLE_SPIN_PACE_NS);
 				continue;
 			}
 		}
