@@ -167,7 +167,7 @@ static inline bool empty(rg_chan *c)
 
 /* Lock held.  1 done (*wake: a task to ready after unlocking), 0 would
  * block, -EPIPE closed. */
-static int send_locked(rg_chan *c, const void *ep, rg__task **wake)
+static inline __attribute__((always_inline)) int send_locked(rg_chan *c, const void *ep, rg__task **wake)
 {
 	if (is_closed(c))
 		return -EPIPE;
@@ -192,7 +192,7 @@ static int send_locked(rg_chan *c, const void *ep, rg__task **wake)
 }
 
 /* Lock held.  1 done (*ok set, *wake maybe), 0 would block. */
-static int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
+static inline __attribute__((always_inline)) int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
 {
 	uint32_t n = qcount(c);
 	if (is_closed(c) && n == 0) {

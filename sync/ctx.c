@@ -532,11 +532,10 @@ static bool pc_unlock(rg__task *t, void *a)
 	return unlock ? unlock(t, arg) : true;
 }
 
-int rg__park_ctx(rg__task *t, int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock,
-                 void *arg)
+int rg__park_ctx_bound(rg_ctx *c, rg__task *t, int reason, int64_t deadline, uint64_t ticket,
+                       rg__unlock_fn unlock, void *arg)
 {
-	rg_ctx *c = t ? *rg__task_slot(t, RG__TSLOT_CTX) : NULL;
-	rg_ctx *o = c ? c->owner : NULL;
+	rg_ctx *o = c->owner;
 	if (!o)
 		return rg__park(reason, deadline, unlock, arg);
 	struct ctxwait w = { .task = t, .ticket = ticket };

@@ -142,8 +142,18 @@ void rg__sudog_put(rg__sudog *s);
  * Context's error (-ECANCELED or -ETIMEDOUT), and the caller must clean up
  * as after a timeout (remove itself from the queue it published in).
  * -EAGAIN as rg__park's. */
-int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uint64_t ticket, rg__unlock_fn unlock,
-                 void *arg);
+int rg__park_ctx_bound(rg_ctx *c, rg__task *self, int reason, int64_t deadline, uint64_t ticket,
+                       rg__unlock_fn unlock, void *arg);
+static inline int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uint64_t ticket,
+                               rg__unlock_fn unlock, void *arg)
+{
+	/* inline: a task without a bound Context (the common case) parks
+	 * without ctx.c's frame */
+	rg_ctx *c = self ? *rg__task_slot(self, RG__TSLOT_CTX) : NULL;
+	if (!c)
+		return rg__park(reason, deadline, unlock, arg);
+	return rg__park_ctx_bound(c, self, reason, deadline, ticket, unlock, arg);
+}
 /* The calling task's bound Context error now (0 when none or not done). */
 int rg__ctx_bound_err(void);
 
