@@ -679,13 +679,16 @@ static inline bool global_turn(rg__p *p)
  * when two tasks ping-pong over a channel (each ready finds this P idle).
  * A P that found nothing stays spinning for RG_IDLE_SPIN_NS instead: it is
  * counted in nmspinning, so readiers skip the wake, and it still takes any
- * work that appears.  Between rounds it pauses (reading nothing the running
+ * work that appears.  A P woken again sooner than its allowance (a wake
+ * that cost a syscall and came when one was due: a ping-pong across Ps)
+ * doubles it, up to RG_IDLE_SPIN_MAX_NS; a longer sleep resets it.  Between rounds it pauses (reading nothing the running
  * Ps write).  Not sched_yield: on a CPU shared with another process, a P
  * that yields at every round runs a few microseconds per time slice of the
  * other, while readiers, seeing it spinning, wake nobody: its share of the
  * work would wait (tests/core/test_tls saw no task ever move under load).
  */
 #define RG_IDLE_SPIN_NS (50 * 1000)
+#define RG_IDLE_SPIN_MAX_NS (800 * 1000)
 #define RG_IDLE_SPIN_PACE_NS 300
 
 static rg__task *find_runnable_(rg__m *m, bool *inherit);
@@ -753,7 +756,7 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			/* 6b: keep spinning a while (see RG_IDLE_SPIN_NS) */
 			int64_t now = rg__mono();
 			if (!spin_until)
-				spin_until = now + RG_IDLE_SPIN_NS;
+				spin_until = now + (p->spin_ns ? p->spin_ns : RG_IDLE_SPIN_NS);
 			if (now < spin_until) {
 				pause_ns(RG_IDLE_SPIN_PACE_NS);
 				continue;
@@ -798,10 +801,17 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			/* Dekker with rg__stw_stop: publish IDLE, then look
 			 * for a pending STW; it either claims us or we see it. */
 			atomic_store(&p->status, RG__P_IDLE);
+			int64_t slept = rg__mono();
 			if (!atomic_load(&rg__sched.stw_pending))
 				rg__sched.waiter->poll(p, timeout);
 			idle_exit(p);
-			spin_until = 0; /* woken to spin: a new allowance */
+			/* woken to spin: a new allowance, doubled if we slept
+			 * less than it (the wake cost a syscall and was due to
+			 * come: a ping-pong across Ps), else back to the base */
+			slept = rg__mono() - slept;
+			int64_t cur = p->spin_ns ? p->spin_ns : RG_IDLE_SPIN_NS;
+			p->spin_ns = slept < cur ? (cur < RG_IDLE_SPIN_MAX_NS ? 2 * cur : cur) : RG_IDLE_SPIN_NS;
+			spin_until = 0;
 		}
 		pthread_mutex_lock(&rg__sched.lock);
 		if (p->on_idle_list)

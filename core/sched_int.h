@@ -147,6 +147,7 @@ struct rg__p {
 	bool on_idle_list;                     /* sched.lock */
 	uint32_t rand;                         /* steal order */
 	int64_t rn_look;                       /* last look at others' runnext */
+	int64_t spin_ns;                       /* idle spinning allowance (6b) */
 	uint32_t fast_switches;                /* paces timer checks */
 
 	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
