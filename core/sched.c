@@ -308,7 +308,7 @@ static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh)
  * RUNNEXT_LOOK_NS.
  */
 #define RUNNEXT_WAIT_NS 20000
-#define RUNNEXT_LOOK_NS 2000
+#define RUNNEXT_LOOK_NS 5000
 
 static void pause_ns(int64_t ns)
 {
