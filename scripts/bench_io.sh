@@ -21,7 +21,8 @@
 #
 # and, in a separate short run under `perf stat -e raw_syscalls:sys_enter`
 # (so the tracing does not touch the figures above), system calls per
-# request for ringo and the epoll peer:
+# request for ringo (and ringostream, when SERVERS names it) and the epoll
+# peer:
 #
 #   bench: echo_<size>_<conns>_<server>_syscalls_per_req <n> syscalls
 #
@@ -214,7 +215,7 @@ done
 if [ "$SYSCALL_DUR" -gt 0 ] && command -v perf >/dev/null; then
     for size in $SIZES; do
         for conns in $CONNS; do
-            for s in ringo epoll; do
+            for s in ringo ringostream epoll; do
                 case " $SERVERS " in *" $s "*) syscall_case "$s" "$size" "$conns" ;; esac
             done
         done
