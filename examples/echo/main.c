@@ -5,6 +5,10 @@
  *
  * ECHO_STREAM=1 receives through rg_stream (multishot recv into the P's
  * provided-buffer ring) instead of rg_recv into the task's own buffer.
+ * Either way the accept loop below gets a multishot accept on io_uring (one
+ * task calling rg_accept on one listener, addr NULL): connections that
+ * arrive while it spawns a task are accepted meanwhile, and it closes the
+ * listener with rg_close, which stops that accept.
  *
  * Listens on 127.0.0.1:PORT, sets TCP_NODELAY, reads into a 64 KiB buffer
  * per connection and writes back exactly what it read.  PROCS (default: one
