@@ -49,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gc/gc_hook.h"
 #include "gc/gc_int.h"
 
 
@@ -73,10 +74,12 @@ static _Atomic uint64_t num_gc;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t st_marked, st_pause_total, st_pause_last, st_pause_max;
 
-/* Roots (roots_lock). */
+/* Roots (roots_lock): the registered ranges, and the regions other
+ * modules keep outside the heap (gc_hook.h; a circular list). */
 static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct root { uintptr_t lo, hi; } *roots;
 static size_t nroots, caproots;
+static struct rg__gc_region regions = {&regions, &regions, 0, 0};
 
 static int64_t now_ns(void)
 {
@@ -202,6 +205,27 @@ RG_API int rg_gc_root_add(void *addr, size_t len)
 	nroots++;
 	pthread_mutex_unlock(&roots_lock);
 	return 0;
+}
+
+void rg__gc_region_add(struct rg__gc_region *r, const void *addr, size_t len)
+{
+	r->lo = (uintptr_t)addr;
+	r->hi = (uintptr_t)addr + len;
+	pthread_mutex_lock(&roots_lock);
+	r->next = &regions;
+	r->prev = regions.prev;
+	regions.prev->next = r;
+	regions.prev = r;
+	pthread_mutex_unlock(&roots_lock);
+}
+
+void rg__gc_region_remove(struct rg__gc_region *r)
+{
+	pthread_mutex_lock(&roots_lock);
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	pthread_mutex_unlock(&roots_lock);
+	r->next = r->prev = NULL;
 }
 
 RG_API int rg_gc_root_remove(void *addr, size_t len)
@@ -532,6 +556,10 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 	pthread_mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nroots; i++) {
 		scan_range(roots[i].lo, roots[i].hi);
+		drain();
+	}
+	for (struct rg__gc_region *r = regions.next; r != &regions; r = r->next) {
+		scan_range(r->lo, r->hi);
 		drain();
 	}
 	pthread_mutex_unlock(&roots_lock);

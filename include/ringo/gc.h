@@ -15,15 +15,15 @@
  *     before it first runs) and its task-local values (rg_tls_set),
  *   - the stack of the thread that calls rg_gc_collect outside rg_run,
  *   - a live object allocated with rg_gc_alloc (scanned conservatively,
- *     word by word) or rg_gc_alloc_typed (only the words its type names).
+ *     word by word) or rg_gc_alloc_typed (only the words its type names),
+ *   - the slots of buffered channels whose elements are pointer-sized or
+ *     larger (a value in flight may hold the only reference).
  * Objects from rg_gc_alloc_noscan are never scanned: do not keep the only
  * pointer to another GC object in one.
  *
  * Not scanned: global variables (register them as roots), memory from
- * malloc/mmap, thread-local storage (__thread), the runtime's own buffers (a buffered channel's slots: send GC pointers
- * through channels only while something else also holds them, until the
- * channels learn to scan their buffers), and the stacks of threads that run no
- * task (a thread of the blocking pool, a foreign thread).  Keep objects that
+ * malloc/mmap, thread-local storage (__thread), and the stacks of threads
+ * that run no task (a thread of the blocking pool, a foreign thread).  Keep objects that
  * only such places refer to reachable from a root.  The last 256 objects a
  * thread without a task allocated stay alive regardless: store each one
  * somewhere the collector looks before that thread allocates 256 more.
