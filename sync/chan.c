@@ -61,6 +61,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "gc/gc_hook.h"
 #include "sync/sync_int.h"
 
 struct rg_chan {
@@ -74,6 +75,7 @@ struct rg_chan {
 	uint32_t sendx, recvx;    /* lock: ring indices */
 	size_t elemsize;          /* const */
 	char *buf;                /* const pointer; the elements under lock */
+	struct rg__gc_region gc_region; /* buf, for the collector (gc_hook.h) */
 };
 _Static_assert(offsetof(rg_chan, closed) == offsetof(struct rg__chan_head, closed) &&
                offsetof(rg_chan, qcount) == offsetof(struct rg__chan_head, qcount) &&
@@ -98,11 +100,19 @@ rg_chan *rg_chan_make(size_t elem_size, size_t cap)
 	c->cap = (uint32_t)cap;
 	c->elemsize = elem_size;
 	c->buf = bytes ? (char *)c + hdr : NULL;
+	/* values in flight may be the only references to GC objects: the
+	 * collector scans the slots of any buffer that can hold a pointer */
+	if (bytes && elem_size >= sizeof(void *))
+		rg__gc_region_add(&c->gc_region, c->buf, bytes);
 	return c;
 }
 
 void rg_chan_free(rg_chan *c)
 {
+	if (!c)
+		return;
+	if (c->gc_region.next)
+		rg__gc_region_remove(&c->gc_region);
 	rg__free(c);
 }
 
