@@ -10,12 +10,21 @@
  *                            op carries a LINK_TIMEOUT)
  *   ringo_io_stream_64       the same, receiving through rg_stream
  *   ringo_io_pread_4k        ns per 4 KiB rg_pread of a cached file, 64 tasks
+ *   ringo_io_accept_burst    ns per rg_accept(addr NULL) of a burst of 256
+ *                            connections that arrived while the accepting
+ *                            task was busy (io_uring: multishot accept, the
+ *                            connections are queued before the calls)
+ *   ringo_io_accept_burst_addr  the same asking for the peer's address
+ *                            (io_uring: one single-shot accept SQE per call)
  *
  * Each prints "bench: <name> <value> ns".  Run with RINGO_IO=epoll for the
  * fallback's figures (names get _epoll).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +136,66 @@ static double pread_bench(int tasks, int64_t n)
 	return (double)t / ((double)n * tasks);
 }
 
+/* Connections come from a plain thread: blocking connects complete in the
+ * listen backlog whoever accepts them. */
+#define BURST 256
+static int burst_port;
+static int burst_fd[BURST];
+static _Atomic int burst_done;
+
+static void *burst_connect(void *arg)
+{
+	(void)arg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)burst_port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < BURST; i++) {
+		burst_fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (burst_fd[i] < 0 || connect(burst_fd[i], (struct sockaddr *)&a, sizeof a))
+			abort();
+	}
+	atomic_store(&burst_done, 1);
+	return NULL;
+}
+
+static double accept_burst(bool addr, int rounds)
+{
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr("127.0.0.1", 0, &ss);
+	int l = rg_listen((struct sockaddr *)&ss, (socklen_t)len, 4096, RG_LISTEN_REUSEADDR);
+	socklen_t sl = sizeof ss;
+	if (l < 0 || getsockname(l, (struct sockaddr *)&ss, &sl))
+		abort();
+	burst_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	int64_t total = 0;
+	for (int r = 0; r < rounds + 1; r++) { /* round 0 warms up (and arms) */
+		atomic_store(&burst_done, 0);
+		pthread_t th;
+		if (pthread_create(&th, NULL, burst_connect, NULL))
+			abort();
+		while (!atomic_load(&burst_done)) /* busy elsewhere meanwhile */
+			rg_sleep(1000000);
+		pthread_join(th, NULL);
+		rg_sleep(2000000);
+		int fds[BURST];
+		int64_t t0 = rg_now();
+		for (int i = 0; i < BURST; i++) {
+			struct sockaddr_storage pa;
+			socklen_t pl = sizeof pa;
+			fds[i] = addr ? rg_accept(l, (struct sockaddr *)&pa, &pl, -1) : rg_accept(l, NULL, NULL, -1);
+			if (fds[i] < 0)
+				abort();
+		}
+		if (r > 0)
+			total += rg_now() - t0;
+		for (int i = 0; i < BURST; i++) {
+			rg_close(fds[i]);
+			close(burst_fd[i]);
+		}
+	}
+	rg_close(l);
+	return (double)total / ((double)rounds * BURST);
+}
+
 static int main_fn(void *arg)
 {
 	const char *sfx = strcmp(rg_io_backend(), "epoll") ? "" : "_epoll";
@@ -136,6 +205,8 @@ static int main_fn(void *arg)
 	printf("bench: ringo_io_deadline_64%s %.0f ns\n", sfx, pingpong(64, 1, 5000));
 	printf("bench: ringo_io_stream_64%s %.0f ns\n", sfx, pingpong(64, 2, 5000));
 	printf("bench: ringo_io_pread_4k%s %.0f ns\n", sfx, pread_bench(64, 5000));
+	printf("bench: ringo_io_accept_burst%s %.0f ns\n", sfx, accept_burst(false, 10));
+	printf("bench: ringo_io_accept_burst_addr%s %.0f ns\n", sfx, accept_burst(true, 10));
 	return 0;
 }
 
