@@ -62,7 +62,7 @@ static inline void t_tcp_pair(int family, int fds[2])
 	CHECK(fds[0] >= 0);
 	fds[1] = rg_accept(l, NULL, NULL, -1);
 	CHECK(fds[1] >= 0);
-	close(l);
+	rg_close(l); /* stops a multishot accept, if the caller armed one */
 }
 
 static inline void t_raise_nofile(rlim_t want)
