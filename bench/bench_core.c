@@ -27,36 +27,48 @@ static void report(const char *name, double v, const char *unit)
 	fflush(stdout);
 }
 
-/* --- a minimal join: the last finisher wakes the waiting task ------------ */
+/* --- a minimal join: the last finisher wakes the waiting task ------------
+ * core.h's rule: a task may be readied only once it has switched out, so the
+ * waiter publishes itself from its park's unlock callback (which runs after
+ * the switch), never before parking.  The last finisher and that callback
+ * then race on `waiter` with seq_cst operations (a Dekker pair with `left`):
+ * exactly one of them takes it back, and so either the finisher wakes the
+ * waiter or the waiter abandons its park. */
 struct join {
 	_Atomic long left;
-	rg__task *waiter;
+	rg__task *_Atomic waiter;
 	uint64_t ticket;
 };
 
 static void join_done(struct join *j)
 {
-	if (atomic_fetch_sub(&j->left, 1) == 1)
-		rg__wake(j->waiter, j->ticket);
+	if (atomic_fetch_sub(&j->left, 1) == 1) {
+		rg__task *w = atomic_exchange(&j->waiter, NULL);
+		if (w)
+			rg__wake(w, j->ticket);
+	}
 }
 
 static bool join_unlock(rg__task *t, void *arg)
 {
 	struct join *j = arg;
-	/* give up the park if everything finished before we got here */
-	return atomic_load(&j->left) > 0;
+	atomic_store(&j->waiter, t);
+	if (atomic_load(&j->left) > 0)
+		return true;
+	/* everything finished: take ourselves back, unless the last
+	 * finisher already did (then it wakes us) */
+	return atomic_exchange(&j->waiter, NULL) != t;
 }
 
 static void join_wait(struct join *j)
 {
-	/* the waker may run before we park: the ticket protocol orders it */
+	j->ticket = rg__park_prepare(); /* published by join_unlock's store */
 	rg__park(RG__WAIT_WAITGROUP, -1, join_unlock, j);
 }
 
 static void join_arm(struct join *j, long n)
 {
-	j->waiter = rg__self();
-	j->ticket = rg__park_prepare();
+	atomic_store(&j->waiter, NULL);
 	atomic_store(&j->left, n);
 }
 

@@ -24,6 +24,11 @@
  *                  idle P is woken if there is one; from any other thread to
  *                  the global queue.
  * rg__wake(t, ticket) is claim-then-ready for callers that hold no lock.
+ * Whichever way, a waker may reach t only once t has switched out: through
+ * a record t published under a lock that its unlock callback releases, or
+ * that the unlock callback itself published (it runs after the switch).
+ * A ticket published before rg__park can be claimed while t still runs,
+ * and the ready would then run t on two Ps at once.
  *
  * rg__park returns 0 when woken by rg__ready, -ETIMEDOUT when its deadline
  * fired first, -EAGAIN when the unlock callback returned false (the park was
