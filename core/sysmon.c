@@ -7,12 +7,24 @@
  * P's runnext to readied tasks) and the event is counted.  ringo never
  * switches a task by signal.  Every 500 ms it returns the pages of pooled
  * stacks nobody used since the last pass to the OS (core/stack.c).
+ *
+ * Pacing, as Go's sysmon: it looks every 2 ms while some P runs one task
+ * across two looks (a task that may need flagging), and otherwise backs
+ * off, doubling its sleep after 5 looks with nothing to watch, up to
+ * 10 ms.  A server whose Ps run short tasks or sleep in their rings then
+ * sees 100 sysmon wake-ups a second, not 500: each one is a futex timeout
+ * and, on a machine where the runtime is pinned to one CPU, a preemption
+ * of that CPU's P thread.  The price: a task that starts running long
+ * while sysmon sleeps 10 ms is flagged after 10-20 ms instead of 10-12.
  */
 #include <errno.h>
 
 #include "core/sched_int.h"
 
 #define PREEMPT_NS (10 * 1000 * 1000)
+#define DELAY_MIN_NS (2 * 1000 * 1000)
+#define DELAY_MAX_NS (10 * 1000 * 1000)
+#define IDLE_LOOKS 5 /* looks with nothing to watch before backing off */
 
 /* stop and the condition variable are guarded by lock. */
 static struct {
@@ -22,30 +34,34 @@ static struct {
 	bool stop, started;
 } sm = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static void check_p(rg__p *p, int64_t now)
+/* True if p runs the task it ran at the last look (one to keep watching). */
+static bool check_p(rg__p *p, int64_t now)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	int status = atomic_load_explicit(&p->status, memory_order_relaxed);
 	if (status != RG__P_RUNNING || tick != p->sysmon_tick) {
 		p->sysmon_tick = tick;
 		p->sysmon_when = now;
-		return;
+		return false;
 	}
 	if (now - p->sysmon_when > PREEMPT_NS && !atomic_load(&p->preempt)) {
 		atomic_store(&p->preempt, 1);
 		atomic_fetch_add(&rg__sched.preempt_requests, 1);
 	}
+	return true;
 }
 
 static void *sysmon_main(void *arg)
 {
 	int64_t last_scavenge = rg__mono();
+	int64_t delay = DELAY_MIN_NS;
+	int idle = 0;
 	pthread_mutex_lock(&sm.lock);
 	while (!sm.stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 2 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
+		ts.tv_nsec += delay;
+		while (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
@@ -54,8 +70,15 @@ static void *sysmon_main(void *arg)
 			break;
 		pthread_mutex_unlock(&sm.lock);
 		int64_t now = rg__mono();
+		bool watch = false;
 		for (int i = 0; i < rg__sched.nprocs; i++)
-			check_p(rg__sched.allp[i], now);
+			watch |= check_p(rg__sched.allp[i], now);
+		if (watch) {
+			delay = DELAY_MIN_NS;
+			idle = 0;
+		} else if (++idle > IDLE_LOOKS && delay < DELAY_MAX_NS) {
+			delay = delay * 2 < DELAY_MAX_NS ? delay * 2 : DELAY_MAX_NS;
+		}
 		if (now - last_scavenge > 500 * 1000 * 1000) {
 			rg__stack_scavenge();
 			last_scavenge = now;
