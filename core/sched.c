@@ -26,7 +26,9 @@
  *      P back and forth, nor I/O by a global queue that never empties).
  *   3. Local work: runnext, then the run queue.
  *   4. The global queue.
- *   5. A non-blocking poll of the ring (I/O completions, wakes).
+ *   5. A non-blocking poll of the ring (I/O completions, wakes).  A P that
+ *      will not spin (6) leaves queued SQEs alone when nothing completed:
+ *      its sleep (7) submits them and waits in one io_uring_enter.
  *   6. Steal: if fewer than half the busy Ps are already spinning, become
  *      spinning and make 4 passes over the other Ps in random order,
  *      taking half a victim's queue (on the last pass its runnext too, if
@@ -733,14 +735,19 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		/* 4 */
 		if ((t = global_get(p, 0)))
 			return t;
-		/* 5 */
-		rg__sched.waiter->poll(p, 0);
+		/* 5: a P that will not spin (6) sleeps next if this finds
+		 * nothing, so it may leave queued SQEs to the sleep's enter */
+		int32_t busy = rg__sched.nprocs - atomic_load(&rg__sched.npidle);
+		bool spin = rg__sched.nprocs > 1 &&
+		            (p->spinning || 2 * atomic_load(&rg__sched.nmspinning) < busy);
+		if (!spin && rg__sched.waiter->peek)
+			rg__sched.waiter->peek(p);
+		else
+			rg__sched.waiter->poll(p, 0);
 		if ((t = runq_get(p, inherit)))
 			return t;
 		/* 6 */
-		int32_t busy = rg__sched.nprocs - atomic_load(&rg__sched.npidle);
-		if (rg__sched.nprocs > 1 &&
-		    (p->spinning || 2 * atomic_load(&rg__sched.nmspinning) < busy)) {
+		if (spin) {
 			if (!p->spinning) {
 				p->spinning = true;
 				atomic_fetch_add(&rg__sched.nmspinning, 1);

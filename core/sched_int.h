@@ -116,6 +116,10 @@ typedef struct rg__waiter_ops {
 	/* submit queued work, reap completions; block up to timeout_ns
 	 * (-1 forever, 0 not at all) when nothing completes */
 	int (*poll)(rg__p *p, int64_t timeout_ns);
+	/* optional: as poll(p, 0), but queued work may stay queued when
+	 * nothing completed, for a P about to sleep (its blocking poll then
+	 * submits and waits in one system call); NULL: poll(p, 0) */
+	int (*peek)(rg__p *p);
 	void (*wake)(rg__p *target);           /* any thread */
 } rg__waiter_ops;
 
