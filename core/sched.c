@@ -694,6 +694,7 @@ static inline bool global_turn(rg__p *p)
 #define RG_IDLE_SPIN_PACE_NS 300
 
 static rg__task *find_runnable_(rg__m *m, bool *inherit);
+static void polled_flush(rg__p *p);
 
 /* As Go's schedule(): a P that was spinning and found work, whichever step
  * found it, stops spinning (and, the last spinner, wakes another).  Left
@@ -725,7 +726,10 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		if (global_turn(p)) {
 			/* poll first: with the global queue never empty the
 			 * ring would otherwise never be polled while busy */
+			p->polling = true;
 			rg__sched.waiter->poll(p, 0);
+			p->polling = false;
+			polled_flush(p);
 			if ((t = global_get(p, 1)))
 				return t;
 		}
@@ -740,10 +744,13 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		int32_t busy = rg__sched.nprocs - atomic_load(&rg__sched.npidle);
 		bool spin = rg__sched.nprocs > 1 &&
 		            (p->spinning || 2 * atomic_load(&rg__sched.nmspinning) < busy);
+		p->polling = true;
 		if (!spin && rg__sched.waiter->peek)
 			rg__sched.waiter->peek(p);
 		else
 			rg__sched.waiter->poll(p, 0);
+		p->polling = false;
+		polled_flush(p);
 		if ((t = runq_get(p, inherit)))
 			return t;
 		/* 6 */
@@ -809,8 +816,12 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			 * for a pending STW; it either claims us or we see it. */
 			atomic_store(&p->status, RG__P_IDLE);
 			int64_t slept = rg__mono();
-			if (!atomic_load(&rg__sched.stw_pending))
+			if (!atomic_load(&rg__sched.stw_pending)) {
+				p->polling = true;
 				rg__sched.waiter->poll(p, timeout);
+				p->polling = false;
+				polled_flush(p);
+			}
 			idle_exit(p);
 			/* woken to spin: a new allowance, doubled if we slept
 			 * less than it (the wake cost a syscall and was due to
@@ -995,11 +1006,35 @@ bool rg__claim_timeout(rg__task *t, uint64_t ticket)
 	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_TIMEDOUT);
 }
 
+/* Tasks a poll readied behind the global queue (ready_on) go there in one
+ * batch: one lock for a poll's worth of completions. */
+static void polled_flush(rg__p *p)
+{
+	if (!p->npolled)
+		return;
+	globrunq_put_batch(p->polled, p->npolled);
+	p->npolled = 0;
+	wake_if_idle();
+}
+
 static void ready_on(rg__m *m, rg__task *t, bool next)
 {
 	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
 	if (m && m->p) {
 		rg__p *p = m->p;
+		if (p->polling && atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) > 0) {
+			/* Readied by a completion while older runnable tasks
+			 * wait in the global queue (a run queue overflowed
+			 * there): queue behind them.  Put locally, it would jump
+			 * them, and a P whose polls keep its run queue full
+			 * would serve the global queue one task per 61 ticks:
+			 * hundreds of ms at the tail (echo, 1,000 connections,
+			 * one P). */
+			p->polled[p->npolled++] = t;
+			if (p->npolled == (int)(sizeof p->polled / sizeof p->polled[0]))
+				polled_flush(p);
+			return;
+		}
 		if (next && !atomic_load_explicit(&p->preempt, memory_order_relaxed)) {
 			atomic_store_explicit(&p->runnext_gen,
 			                      atomic_load_explicit(&p->runnext_gen, memory_order_relaxed) + 1,

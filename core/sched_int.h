@@ -149,6 +149,11 @@ struct rg__p {
 	bool stw_claimed;                      /* stw_lock: claimed while idle */
 	rg__p *idle_next;                      /* sched.lock */
 	bool on_idle_list;                     /* sched.lock */
+	bool polling;                          /* owner: in find_runnable's ring
+	                                          poll (ready_on reads it) */
+	int npolled;                           /* owner: tasks in polled[] */
+	rg__task *polled[64];                  /* owner: readied by that poll,
+	                                          for the global queue's tail */
 	uint32_t rand;                         /* steal order */
 	int64_t rn_look;                       /* last look at others' runnext */
 	int64_t spin_ns;                       /* idle spinning allowance (6b) */
