@@ -323,11 +323,21 @@ static void pause_ns(int64_t ns)
 
 /* Is p2's runnext a task p2 may not run soon by itself: the same one,
  * whatever p2 ran meanwhile, since RUNNEXT_WAIT_NS?  *gen: the
- * runnext_gen seen.  Never waits. */
+ * runnext_gen seen.  Never waits.
+ *
+ * runnext first, then its generation: a put writes the generation before
+ * its exchange (a release), so the generation read after the task is that
+ * put's or a later one's.  Read the other way round, a thief could pair
+ * the task of put g with generation g-1, and has_work, seeing g next,
+ * would take it for a new put (whose putter wakes an idle P) although put
+ * g had come before this P published itself idle: the task then waited,
+ * with both Ps believing the other would act, until its P next scheduled
+ * (test_runnext under ASan once waited out its 10 s bound). */
 static bool runnext_stuck(rg__p *p2, int64_t now, uint32_t *gen)
 {
-	*gen = atomic_load_explicit(&p2->runnext_gen, memory_order_relaxed);
-	if (!atomic_load(&p2->runnext)) /* seq_cst: see wake_if_idle_sc */
+	bool has = atomic_load(&p2->runnext) != NULL; /* seq_cst: see wake_if_idle_sc */
+	*gen = atomic_load_explicit(&p2->runnext_gen, memory_order_acquire);
+	if (!has)
 		return false;
 	if (atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
 		return true;
