@@ -449,42 +449,69 @@ static uintptr_t thread_stack_top(void)
 
 /* ---- sweep ------------------------------------------------------------ */
 
+/*
+ * The order of the partial lists, which is the order the next cycle
+ * allocates in, alternates: each sweep files the spans in the reverse of
+ * the previous sweep's order (put_swept pushes, so walking `all` downwards
+ * files it upwards).  A cycle's allocations sweep through the whole heap
+ * goal (4 MiB at least), more than a core's L2 on many machines, and in
+ * the same order every cycle each cleared line would be the one least
+ * recently used: always a miss.  Reversed, the next cycle starts on the
+ * spans the last one ended on, still in cache (zeroing 256-byte objects
+ * over a 4 MiB heap: 10.8 -> 8.9 ns each on a 2 MiB-L2 Xeon).
+ */
+static unsigned sweep_flip;
+
+/* Sweeps s; true if it went back to the heap (which moves the last span
+ * of the heap's list into its place). */
+static bool sweep_span(rg__span *s)
+{
+	unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
+	for (unsigned w = 0; w < nw; w++)
+		nlive += rg__popcount64(s->mark_bits[w]);
+	/* An empty span goes back to the heap, unless an mcache used it
+	 * during the last cycle: then it stays in its mcentral for one
+	 * more, since a steady allocator would only take it again (and
+	 * freeing and remaking spans every cycle costs). */
+	if (!nlive && (s->large || !s->was_cached)) {
+		rg__heap_free_span_locked(s);
+		return true;
+	}
+	s->was_cached = 0;
+	uint64_t *t = s->alloc_bits;
+	s->alloc_bits = s->mark_bits;
+	s->mark_bits = t;
+	memset(t, 0, nw * sizeof *t);
+	s->nlive = (uint16_t)nlive;
+	s->cache_word = -1;
+	s->alloc_cache = 0;
+	if (s->large)
+		return false;
+	s->needzero = 1;
+	rg__mcentral_put_swept(s);
+	return false;
+}
+
 static void sweep_all(void)
 {
 	rg__heap_lock();
 	rg__mcentral_reset();
 	size_t n;
 	rg__span **all = rg__heap_allspans(&n);
-	uint64_t live = 0;
-	for (size_t i = n; i-- > 0;) {
-		rg__span *s = all[i];
-		unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
-		for (unsigned w = 0; w < nw; w++)
-			nlive += rg__popcount64(s->mark_bits[w]);
-		/* An empty span goes back to the heap, unless an mcache used it
-		 * during the last cycle: then it stays in its mcentral for one
-		 * more, since a steady allocator would only take it again (and
-		 * freeing and remaking spans every cycle costs). */
-		if (!nlive && (s->large || !s->was_cached)) {
-			rg__heap_free_span_locked(s);
-			continue;
-		}
-		s->was_cached = 0;
-		uint64_t *t = s->alloc_bits;
-		s->alloc_bits = s->mark_bits;
-		s->mark_bits = t;
-		memset(t, 0, nw * sizeof *t);
-		s->nlive = (uint16_t)nlive;
-		s->cache_word = -1;
-		s->alloc_cache = 0;
-		live += (uint64_t)nlive * s->elemsize;
-		if (s->large)
-			continue;
-		s->needzero = 1;
-		rg__mcentral_put_swept(s);
+	if (++sweep_flip & 1) {
+		/* upwards: a freed span's place takes the list's last one,
+		 * not visited yet */
+		for (size_t k = 0; k < n;)
+			if (sweep_span(all[k]))
+				rg__heap_allspans(&n);
+			else
+				k++;
+	} else {
+		/* downwards: the last one was visited already */
+		for (size_t k = n; k-- > 0;)
+			sweep_span(all[k]);
 	}
 	rg__heap_unlock();
-	(void)live;
 }
 
 /* ---- heap verifier ----------------------------------------------------
