@@ -485,12 +485,19 @@ void rg__wakep(void)
 		return;
 	pthread_mutex_lock(&rg__sched.lock);
 	rg__p *p = pidle_get();
+	/* Under the lock: a P that wakes by itself (a completion) takes the
+	 * lock to leave the idle list and reads wake_spinning after it, so
+	 * it sees this store if we took it off the list.  Stored after the
+	 * unlock, it could be missed: the P would run on unaware that it was
+	 * counted as spinning, and every ready would skip waking idle Ps
+	 * (nmspinning != 0) until it next went idle. */
+	if (p)
+		atomic_store(&p->wake_spinning, true);
 	pthread_mutex_unlock(&rg__sched.lock);
 	if (!p) {
 		atomic_fetch_sub(&rg__sched.nmspinning, 1);
 		return;
 	}
-	atomic_store(&p->wake_spinning, true);
 	atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
 	rg__sched.waiter->wake(p);
 }
