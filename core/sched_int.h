@@ -158,6 +158,7 @@ struct rg__p {
 	int64_t rn_look;                       /* last look at others' runnext */
 	int64_t spin_ns;                       /* idle spinning allowance (6b) */
 	uint32_t fast_switches;                /* paces timer checks */
+	int64_t id_next, id_end;               /* task ids taken in a batch */
 
 	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
 	 * a woken task deletes its own entry from any P: hence the lock. */
@@ -204,7 +205,6 @@ struct rg__sched {
 	_Atomic int32_t nmspinning;
 	_Atomic int stopping;
 	_Atomic int running;                   /* inside rg_run */
-	_Atomic int64_t next_id;
 	int nprocs;
 	rg__p **allp;
 	const rg__waiter_ops *waiter;
@@ -224,6 +224,10 @@ struct rg__sched {
 	uint64_t stw_gen;                      /* stw_lock: bumped by each start */
 
 	_Atomic uint64_t preempt_requests, blocking_calls, foreign_spawned;
+
+	/* Written at spawns (in batches) and by threads without a P: off
+	 * the lines above, which idle Ps read while they spin. */
+	_Alignas(64) _Atomic int64_t next_id;
 };
 extern struct rg__sched rg__sched;
 
