@@ -1,12 +1,28 @@
 /*
  * sync/chan.c — channels and select, after Go's runtime/chan.go and
- * select.go.
+ * select.go, with a buffer after crossbeam-channel's array flavour
+ * (Vyukov's bounded queue).
  *
- * A channel is a lock, a ring buffer of cap elements (none when cap is 0)
- * and two wait queues of waiter records (rg__sudog): recvq holds receivers
- * waiting for a value, sendq senders waiting for room or a receiver.  A
- * waiter record names a task, the ticket of its current park, and where the
- * value is (a sender's value, a receiver's destination).
+ * A channel is a lock, two wait queues of waiter records (rg__sudog) —
+ * recvq holds receivers waiting for a value, sendq senders waiting for room
+ * or a receiver — and, when cap > 0, a ring of cap slots.  A waiter record
+ * names a task, the ticket of its current park, and (unbuffered channels)
+ * where the value is (a sender's value, a receiver's destination).
+ *
+ * The buffer is lock-free.  tail (senders' cache line) and head
+ * (receivers' line) are stamps: lap | index, with a lap of 2 * mark, mark
+ * the power of two above cap; mark itself, set in tail, is "closed".  Each
+ * slot has a stamp too: == tail when free for the send at that stamp, ==
+ * head + 1 once that send has stored its value, == head + lap once the
+ * receive at head has copied it out (free for the next lap).  A send
+ * claims its stamp with a CAS on tail, copies, then publishes the slot's
+ * stamp (release); a receive claims with a CAS on head, copies out, then
+ * frees the slot.  Operations are ordered by their claims (FIFO); a
+ * receive that finds its slot claimed but not yet published waits the few
+ * instructions until it is (as a send for a slot a receive has claimed).
+ * "Full" is head + lap == tail, "empty" head == tail (closed bit aside),
+ * each read with seq_cst loads in that order so that the two values held
+ * together at the second load.  The lock guards only the wait queues.
  *
  * The wait-queue invariants.  "Live" record: one whose park can still be
  * claimed (its task has not timed out, been cancelled, or had another select
@@ -15,41 +31,50 @@
  *
  *   I1. Only the holder of c->lock links, unlinks or reads the links of a
  *       record in c's queues; `linked` says whether it is in one.
- *   I2. At most one of recvq and sendq holds live records, except when one
- *       task's select waits to both send and receive on the same unbuffered
- *       channel (it cannot match itself: a task never dequeues its own
+ *   I2. Unbuffered: at most one of recvq and sendq holds live records,
+ *       except when one task's select waits to both send and receive on the
+ *       same channel (it cannot match itself: a task never dequeues its own
  *       records, they are only published once it has found nothing ready).
- *   I3. Buffered: qcount > 0 implies recvq has no live record; qcount < cap
- *       implies sendq has no live record.  So a sender first hands off to a
- *       live receiver, then buffers, then waits; a receiver first takes from
- *       the buffer (refilling the freed slot from the first live sender, so
- *       FIFO order holds), then from a live sender, then waits.
+ *   I3. Buffered: no waiter is ever missed (Dekker).  A task that would
+ *       block links its record, then (seq_cst fence) re-reads head and
+ *       tail, and parks only if it still would block; else it unlinks and
+ *       retries.  A send's claim is a seq_cst CAS of tail followed by a
+ *       seq_cst load of recvq.first (a receive: head, sendq.first): one of
+ *       the two sees the other.  A send that saw a receiver waiting wakes
+ *       the first live one after publishing its value, a receive that saw a
+ *       sender waiting wakes the first live sender after freeing its slot.
+ *       The woken task retries (it is not handed a value: a buffered
+ *       channel's value is always in the ring, so FIFO holds); another task
+ *       may get there first, and then it waits again.  A woken select
+ *       retries the case that woke it first, so the value or room that woke
+ *       it is not left behind while other waiters sleep.
  *   I4. Queues are FIFO: records are pushed at the tail, dequeued at the
  *       head.
  *   I5. Waking is claim, hand off, unlock, ready.  A waker holding the lock
  *       unlinks the head record and calls rg__claim with its ticket.  The
- *       winner alone writes the record (value copied, `success`, `fired`),
- *       then releases the lock, then calls rg__ready.  A task parked in a
- *       select has one record per case, all with the same ticket: whichever
- *       waker claims first wins, so the task wakes exactly once, and the
- *       others find a dead record and move on.
+ *       winner alone writes the record (unbuffered: value copied;
+ *       `success`, `fired`), then releases the lock, then calls rg__ready.
+ *       A task parked in a select has one record per case, all with the
+ *       same ticket: whichever waker claims first wins, so the task wakes
+ *       exactly once, and the others find a dead record and move on.
  *   I6. A record is published only under the lock and the lock is released
  *       by rg__park's unlock callback, after the task's context is saved.
  *       A record on a parked task's stack stays valid until the task, woken,
  *       has re-taken the lock(s) and unlinked whatever is still linked; a
  *       select's callback reads nothing after its last unlock, since that
  *       unlock may let the task run and return.
- *   I7. closed goes 0 -> 1 once, under the lock; close claims every live
- *       record of both queues (receivers get ok=false and a zeroed value,
- *       senders -EPIPE) and readies them after unlocking.  After close the
- *       queues hold no live record and none is added.
+ *   I7. closed goes 0 -> 1 once, under the lock (a seq_cst fetch_or of
+ *       tail's mark, so no send can claim a stamp after it); close claims
+ *       every live record of both queues and readies them after unlocking.
+ *       Unbuffered: receivers get ok=false and a zeroed value, senders
+ *       -EPIPE.  Buffered: they retry, and find the buffer to drain, then
+ *       ok=false, or -EPIPE.  After close no record is added that stays.
  *
  * Lock-free fast paths (as Go's): a non-blocking send on an open channel
  * that is full, or a non-blocking receive on an open channel that is empty,
- * fails without taking the lock, from a relaxed read of closed, qcount and
- * the queue heads.  Each of those observations was true at some instant
- * during the call and the channel could not proceed at that instant, which
- * is all "would block" promises.
+ * fails without taking the lock.  Each of those observations was true at
+ * some instant during the call and the channel could not proceed at that
+ * instant, which is all "would block" promises.
  *
  * select locks every distinct channel of its cases in address order (the
  * one global order, so two selects never deadlock), polls the cases in a
@@ -58,52 +83,85 @@
  * channels again to unlink the records that did not fire.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 
 #include "gc/gc_hook.h"
 #include "sync/sync_int.h"
 
+#define CL 64
+
 struct rg_chan {
-	/* first: struct rg__chan_head of ringo/sync.h, for its inline select */
-	rg__spin lock;
-	_Atomic uint32_t closed;  /* lock to write; read lock-free */
-	_Atomic uint32_t qcount;  /* lock to write; read lock-free (len, fast
-	                             paths) */
-	uint32_t cap;             /* const */
-	rg__waitq recvq, sendq;   /* lock (heads read lock-free, relaxed) */
-	uint32_t sendx, recvx;    /* lock: ring indices */
-	size_t elemsize;          /* const */
-	char *buf;                /* const pointer; the elements under lock */
+	/* line 0: first, struct rg__chan_head of ringo/sync.h (its inline
+	 * select).  Const: read by every operation, written by none. */
+	uint32_t cap;
+	uint32_t elemsize;
+	uint32_t stride;          /* bytes per slot (stamp, value) */
+	uint32_t pad_;
+	uint64_t mark;            /* closed bit of tail; a lap is 2 * mark */
+	char *buf;                /* the slots (cap > 0) */
 	struct rg__gc_region gc_region; /* buf, for the collector (gc_hook.h) */
+	/* line 1: the wait queues, written only to wait and to wake */
+	_Alignas(CL) rg__spin lock;
+	rg__waitq recvq, sendq;   /* lock (first also read lock-free: seq_cst
+	                             after a claim, relaxed in fast paths) */
+	/* line 2: senders.  Unbuffered channels end after it. */
+	_Alignas(CL) _Atomic uint64_t tail; /* stamp of the next send | mark once
+	                                       closed (seq_cst) */
+	/* line 3: receivers (cap > 0 only) */
+	_Alignas(CL) _Atomic uint64_t head; /* stamp of the next receive (seq_cst) */
 };
-_Static_assert(offsetof(rg_chan, closed) == offsetof(struct rg__chan_head, closed) &&
-               offsetof(rg_chan, qcount) == offsetof(struct rg__chan_head, qcount) &&
-               offsetof(rg_chan, cap) == offsetof(struct rg__chan_head, cap) &&
-               offsetof(rg_chan, recvq.first) == offsetof(struct rg__chan_head, recvq_first),
+_Static_assert(offsetof(rg_chan, cap) == offsetof(struct rg__chan_head, cap) &&
+               offsetof(rg_chan, stride) == offsetof(struct rg__chan_head, stride) &&
+               offsetof(rg_chan, mark) == offsetof(struct rg__chan_head, mark) &&
+               offsetof(rg_chan, buf) == offsetof(struct rg__chan_head, buf) &&
+               offsetof(rg_chan, recvq.first) == offsetof(struct rg__chan_head, recvq_first) &&
+               offsetof(rg_chan, tail) == offsetof(struct rg__chan_head, tail) &&
+               offsetof(rg_chan, head) == offsetof(struct rg__chan_head, head),
                "ringo/sync.h's rg__chan_head must match the channel's first fields");
 
+/* A slot: its stamp, then the value (at 8: word-aligned for the
+ * collector's scan). */
+struct slot {
+	_Atomic uint64_t stamp;
+	char elem[];
+};
+
 #define SELECT_MAX 65536
+#define HDR_UNBUF offsetof(rg_chan, head)
+#define HDR_BUF ((sizeof(rg_chan) + CL - 1) & ~(size_t)(CL - 1))
 
 rg_chan *rg_chan_make(size_t elem_size, size_t cap)
 {
 	if (cap > UINT32_MAX || elem_size > (1u << 30))
 		return NULL;
-	if (elem_size && cap > (SIZE_MAX - sizeof(rg_chan) - 64) / elem_size)
+	size_t stride = sizeof(uint64_t) + ((elem_size + 7) & ~(size_t)7);
+	if (cap > (SIZE_MAX - HDR_BUF - CL) / stride)
 		return NULL;
-	size_t bytes = elem_size * cap;
-	size_t hdr = (sizeof(rg_chan) + 15) & ~(size_t)15;
-	rg_chan *c = rg__aligned_alloc(64, (hdr + bytes + 63) & ~(size_t)63);
+	size_t bytes = stride * cap;
+	size_t hdr = cap ? HDR_BUF : HDR_UNBUF;
+	rg_chan *c = rg__aligned_alloc(CL, (hdr + bytes + CL - 1) & ~(size_t)(CL - 1));
 	if (!c)
 		return NULL;
-	memset(c, 0, sizeof *c);
+	memset(c, 0, hdr);
 	c->cap = (uint32_t)cap;
-	c->elemsize = elem_size;
-	c->buf = bytes ? (char *)c + hdr : NULL;
-	/* values in flight may be the only references to GC objects: the
-	 * collector scans the slots of any buffer that can hold a pointer */
-	if (bytes && elem_size >= sizeof(void *))
-		rg__gc_region_add(&c->gc_region, c->buf, bytes);
+	c->elemsize = (uint32_t)elem_size;
+	c->stride = (uint32_t)stride;
+	uint64_t mark = 1;
+	while (mark < (uint64_t)cap + 1)
+		mark <<= 1;
+	c->mark = mark;
+	if (cap) {
+		c->buf = (char *)c + hdr;
+		for (uint32_t i = 0; i < cap; i++)
+			atomic_init(&((struct slot *)(c->buf + (size_t)i * stride))->stamp, i);
+		/* values in flight may be the only references to GC objects:
+		 * the collector scans the slots of any buffer that can hold a
+		 * pointer */
+		if (elem_size >= sizeof(void *))
+			rg__gc_region_add(&c->gc_region, c->buf, bytes);
+	}
 	return c;
 }
 
@@ -111,14 +169,30 @@ void rg_chan_free(rg_chan *c)
 {
 	if (!c)
 		return;
-	if (c->gc_region.next)
+	if (c->cap && c->gc_region.next)
 		rg__gc_region_remove(&c->gc_region);
 	rg__free(c);
 }
 
-size_t rg_chan_len(const rg_chan *c)
+size_t rg_chan_len(const rg_chan *cc)
 {
-	return c ? atomic_load_explicit(&((rg_chan *)c)->qcount, memory_order_relaxed) : 0;
+	rg_chan *c = (rg_chan *)cc;
+	if (!c || !c->cap)
+		return 0;
+	/* crossbeam's len: a tail and head that held together */
+	for (;;) {
+		uint64_t t = atomic_load(&c->tail);
+		uint64_t h = atomic_load(&c->head);
+		if (atomic_load(&c->tail) != t)
+			continue;
+		t &= ~c->mark;
+		uint64_t hi = h & (c->mark - 1), ti = t & (c->mark - 1);
+		if (hi < ti)
+			return (size_t)(ti - hi);
+		if (hi > ti)
+			return (size_t)(c->cap - hi + ti);
+		return t == h ? 0 : c->cap;
+	}
 }
 
 size_t rg_chan_cap(const rg_chan *c)
@@ -146,37 +220,163 @@ static inline void elem_copy(void *dst, const void *src, size_t n)
 	}
 }
 
-static inline void *slot(rg_chan *c, uint32_t i)
+static inline struct slot *slot_at(rg_chan *c, uint64_t stamp)
 {
-	return c->buf + (size_t)i * c->elemsize;
+	return (struct slot *)(c->buf + (size_t)(stamp & (c->mark - 1)) * c->stride);
+}
+
+/* The stamp after s (next index, or index 0 of the next lap). */
+static inline uint64_t stamp_next(rg_chan *c, uint64_t s)
+{
+	uint64_t lap1 = 2 * c->mark;
+	return (s & (c->mark - 1)) + 1 < c->cap ? s + 1 : (s & ~(lap1 - 1)) + lap1;
 }
 
 static inline bool is_closed(rg_chan *c)
 {
-	return atomic_load_explicit(&c->closed, memory_order_relaxed) != 0;
+	return (atomic_load_explicit(&c->tail, memory_order_relaxed) & c->mark) != 0;
 }
 
-static inline uint32_t qcount(rg_chan *c)
+/* Waiting for another task's claimed slot: a few instructions away, unless
+ * its thread lost its CPU. */
+static inline void backoff(unsigned *n)
 {
-	return atomic_load_explicit(&c->qcount, memory_order_relaxed);
+	if (++*n < 64)
+		rg__cpu_relax();
+	else
+		sched_yield();
 }
 
-static inline bool full(rg_chan *c)
+/* Receives free their slots in the order they claimed them: the receive
+ * at stamp h waits until the one before it has freed its slot (a few
+ * instructions, and only ever with several receivers: a lone receiver
+ * freed it itself).  So a receive counts as done when it frees its slot,
+ * the freed slots are a prefix, and a slot still holding the previous
+ * lap's value means "full" by itself: a sender polling a full channel
+ * reads its own tail and that slot, never the receivers' head, which would
+ * cost each receive a cache miss on its own line. */
+static inline void wait_freed(rg_chan *c, uint64_t h)
 {
-	if (c->cap == 0)
-		return rg__waitq_empty(&c->recvq);
-	return qcount(c) == c->cap;
+	uint64_t lap1 = 2 * c->mark;
+	uint64_t q = h & (c->mark - 1) ? h - 1 : (h & ~(lap1 - 1)) - lap1 + c->cap - 1;
+	struct slot *s = slot_at(c, q);
+	for (unsigned spins = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) == q + 1;)
+		backoff(&spins);
 }
 
-static inline bool empty(rg_chan *c)
+/* Buffered, open and full by the claims (tail, then head, seq_cst): what
+ * a sender about to park re-checks (I3), against the receivers' seq_cst
+ * CAS of head. */
+static inline bool buf_full(rg_chan *c)
 {
-	if (c->cap == 0)
-		return rg__waitq_empty(&c->sendq);
-	return qcount(c) == 0;
+	uint64_t t = atomic_load(&c->tail);
+	return !(t & c->mark) && atomic_load(&c->head) + 2 * c->mark == t;
 }
 
-/* Lock held.  1 done (*wake: a task to ready after unlocking), 0 would
- * block, -EPIPE closed. */
+/* Buffered, open and empty now (a receive would block)?  head, then tail. */
+static inline bool buf_empty(rg_chan *c)
+{
+	uint64_t h = atomic_load(&c->head);
+	return atomic_load(&c->tail) == h;
+}
+
+/* Buffered send, lock-free.  1 sent (*waiter: a receiver was waiting),
+ * 0 full, -EPIPE closed. */
+static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void *ep, bool *waiter)
+{
+	uint64_t lap1 = 2 * c->mark;
+	uint64_t t = atomic_load(&c->tail);
+	for (unsigned spins = 0;;) {
+		if (t & c->mark) {
+			*waiter = false;
+			return -EPIPE;
+		}
+		struct slot *s = slot_at(c, t);
+		uint64_t st = atomic_load_explicit(&s->stamp, memory_order_acquire);
+		if (st == t) {
+			if (atomic_compare_exchange_weak(&c->tail, &t, stamp_next(c, t))) {
+				*waiter = atomic_load(&c->recvq.first) != NULL;
+				elem_copy(s->elem, ep, c->elemsize);
+				atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
+				return 1;
+			}
+			continue; /* t reloaded by the CAS */
+		}
+		if (st + lap1 == t + 1) {
+			/* the previous lap's value, not yet freed: full (frees
+			 * come in order, see above), without reading head */
+			*waiter = false;
+			return 0;
+		}
+		backoff(&spins);
+		t = atomic_load(&c->tail);
+	}
+}
+
+/* Buffered receive, lock-free.  1 received (*ok; *waiter: a sender was
+ * waiting), 0 empty, or 1 with *ok false: closed and drained. */
+static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, bool *ok, bool *waiter)
+{
+	uint64_t lap1 = 2 * c->mark;
+	uint64_t h = atomic_load(&c->head);
+	for (unsigned spins = 0;;) {
+		struct slot *s = slot_at(c, h);
+		uint64_t st = atomic_load_explicit(&s->stamp, memory_order_acquire);
+		if (st == h + 1) {
+			if (atomic_compare_exchange_weak(&c->head, &h, stamp_next(c, h))) {
+				*waiter = atomic_load(&c->sendq.first) != NULL;
+				if (ep)
+					elem_copy(ep, s->elem, c->elemsize);
+				wait_freed(c, h);
+				atomic_store_explicit(&s->stamp, h + lap1, memory_order_release);
+				*ok = true;
+				return 1;
+			}
+			continue;
+		}
+		if (st == h) {
+			/* empty, unless a send has claimed this slot and is
+			 * copying its value in */
+			uint64_t t = atomic_load(&c->tail);
+			if ((t & ~c->mark) == h) {
+				wait_freed(c, h);
+				*waiter = false;
+				if (!(t & c->mark))
+					return 0;
+				if (ep && c->elemsize)
+					memset(ep, 0, c->elemsize);
+				*ok = false;
+				return 1;
+			}
+		}
+		backoff(&spins);
+		h = atomic_load(&c->head);
+	}
+}
+
+/* Lock of c held: the first live waiter of q, claimed and marked fired
+ * (I3: it retries), to ready after unlocking; NULL if none. */
+static inline rg__task *claim_retry(rg__waitq *q)
+{
+	rg__sudog *sg = rg__waitq_claim(q);
+	if (!sg)
+		return NULL;
+	sg->success = true;
+	sg->fired = true;
+	return sg->task;
+}
+
+__attribute__((noinline)) static void wake_retry(rg_chan *c, rg__waitq *q)
+{
+	rg__spin_lock(&c->lock);
+	rg__task *t = claim_retry(q);
+	rg__spin_unlock(&c->lock);
+	if (t)
+		rg__ready(t);
+}
+
+/* Unbuffered, lock held.  1 done (*wake: a task to ready after unlocking),
+ * 0 would block, -EPIPE closed. */
 static inline __attribute__((always_inline)) int send_locked(rg_chan *c, const void *ep, rg__task **wake)
 {
 	if (is_closed(c))
@@ -190,59 +390,52 @@ static inline __attribute__((always_inline)) int send_locked(rg_chan *c, const v
 		*wake = sg->task;
 		return 1;
 	}
-	uint32_t n = qcount(c);
-	if (n < c->cap) {
-		elem_copy(slot(c, c->sendx), ep, c->elemsize);
-		if (++c->sendx == c->cap)
-			c->sendx = 0;
-		atomic_store_explicit(&c->qcount, n + 1, memory_order_relaxed);
-		return 1;
-	}
 	return 0;
 }
 
-/* Lock held.  1 done (*ok set, *wake maybe), 0 would block. */
+/* Unbuffered, lock held.  1 done (*ok set, *wake maybe), 0 would block. */
 static inline __attribute__((always_inline)) int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
 {
-	uint32_t n = qcount(c);
-	if (is_closed(c) && n == 0) {
-		if (ep && c->elemsize)
-			memset(ep, 0, c->elemsize);
-		*ok = false;
-		return 1;
-	}
 	rg__sudog *sg = rg__waitq_claim(&c->sendq);
 	if (sg) {
-		if (c->cap == 0) {
-			if (ep)
-				elem_copy(ep, sg->elem, c->elemsize);
-		} else {
-			/* Buffer full (I3): take its head, put the sender's
-			 * value at its tail, which is the same slot. */
-			void *s = slot(c, c->recvx);
-			if (ep)
-				elem_copy(ep, s, c->elemsize);
-			elem_copy(s, sg->elem, c->elemsize);
-			if (++c->recvx == c->cap)
-				c->recvx = 0;
-			c->sendx = c->recvx;
-		}
+		if (ep)
+			elem_copy(ep, sg->elem, c->elemsize);
 		sg->success = true;
 		sg->fired = true;
 		*wake = sg->task;
 		*ok = true;
 		return 1;
 	}
-	if (n > 0) {
-		if (ep)
-			elem_copy(ep, slot(c, c->recvx), c->elemsize);
-		if (++c->recvx == c->cap)
-			c->recvx = 0;
-		atomic_store_explicit(&c->qcount, n - 1, memory_order_relaxed);
-		*ok = true;
+	if (is_closed(c)) {
+		if (ep && c->elemsize)
+			memset(ep, 0, c->elemsize);
+		*ok = false;
 		return 1;
 	}
 	return 0;
+}
+
+/* Either kind, c's lock held (select's first pass).  As send_locked. */
+static inline int try_send_locked(rg_chan *c, const void *ep, rg__task **wake)
+{
+	if (!c->cap)
+		return send_locked(c, ep, wake);
+	bool waiter;
+	int r = buf_send(c, ep, &waiter);
+	if (r > 0 && waiter)
+		*wake = claim_retry(&c->recvq);
+	return r;
+}
+
+static inline int try_recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
+{
+	if (!c->cap)
+		return recv_locked(c, ep, ok, wake);
+	bool waiter;
+	int r = buf_recv(c, ep, ok, &waiter);
+	if (r > 0 && waiter)
+		*wake = claim_retry(&c->sendq);
+	return r;
 }
 
 /* A NULL channel, or a select with no channel: wait for the deadline (or
@@ -260,11 +453,87 @@ static int block_forever(int reason, int64_t deadline)
 	return r == -EAGAIN ? rg__ctx_bound_err() : r;
 }
 
+/* Buffered: parks until woken (0: retry), or the deadline or the bound
+ * Context's end (its error).  Returns 1 without parking when the Dekker
+ * re-check (I3) finds the operation possible after all. */
+static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__task *self)
+{
+	rg__sudog sg;
+	sg.task = self;
+	sg.elem = NULL;
+	sg.c = c;
+	sg.success = sg.fired = false;
+	rg__spin_lock(&c->lock);
+	sg.ticket = rg__park_prepare();
+	rg__waitq_push(q, &sg);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!(q == &c->recvq ? buf_empty(c) : buf_full(c))) {
+		rg__waitq_remove(q, &sg);
+		rg__spin_unlock(&c->lock);
+		return 1;
+	}
+	int r = rg__park_ctx(self, reason, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	if (r == 0)
+		return 0;
+	rg__spin_lock(&c->lock);
+	if (sg.linked)
+		rg__waitq_remove(q, &sg);
+	rg__spin_unlock(&c->lock);
+	return r;
+}
+
+__attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, int64_t deadline)
+{
+	rg__task *self = rg__self();
+	if (!self)
+		return -EPERM;
+	for (;;) {
+		int r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self);
+		if (r < 0)
+			return r;
+		bool waiter;
+		r = buf_send(c, ep, &waiter);
+		if (r != 0) {
+			if (r > 0 && waiter)
+				wake_retry(c, &c->recvq);
+			return r < 0 ? r : 0;
+		}
+	}
+}
+
+__attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *ok, int64_t deadline)
+{
+	rg__task *self = rg__self();
+	if (!self)
+		return -EPERM;
+	for (;;) {
+		int r = buf_wait(c, &c->recvq, RG__WAIT_CHAN_RECV, deadline, self);
+		if (r < 0)
+			return r;
+		bool waiter;
+		if (buf_recv(c, ep, ok, &waiter)) {
+			if (waiter)
+				wake_retry(c, &c->sendq);
+			return 0;
+		}
+	}
+}
+
 int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 {
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_SEND, deadline);
-	if (deadline == 0 && !is_closed(c) && full(c))
+	if (c->cap) {
+		bool waiter;
+		int r = buf_send(c, ep, &waiter);
+		if (r != 0) {
+			if (r > 0 && waiter)
+				wake_retry(c, &c->recvq);
+			return r < 0 ? r : 0;
+		}
+		return deadline == 0 ? -EAGAIN : buf_send_slow(c, ep, deadline);
+	}
+	if (deadline == 0 && !is_closed(c) && rg__waitq_empty(&c->recvq))
 		return -EAGAIN;
 	rg__spin_lock(&c->lock);
 	rg__task *w = NULL;
@@ -301,12 +570,21 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	bool *ok = okp ? okp : &ok_dummy;
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_RECV, deadline);
-	if (deadline == 0 && empty(c)) {
+	if (c->cap) {
+		bool waiter;
+		if (buf_recv(c, ep, ok, &waiter)) {
+			if (waiter)
+				wake_retry(c, &c->sendq);
+			return 0;
+		}
+		return deadline == 0 ? -EAGAIN : buf_recv_slow(c, ep, ok, deadline);
+	}
+	if (deadline == 0 && rg__waitq_empty(&c->sendq)) {
 		if (!is_closed(c))
 			return -EAGAIN;
 		/* closed: it stays closed, so if still empty it is drained
 		 * for good */
-		if (empty(c)) {
+		if (rg__waitq_empty(&c->sendq)) {
 			if (ep && c->elemsize)
 				memset(ep, 0, c->elemsize);
 			*ok = false;
@@ -352,10 +630,10 @@ int rg_chan_close(rg_chan *c)
 		rg__spin_unlock(&c->lock);
 		return -EPIPE;
 	}
-	atomic_store_explicit(&c->closed, 1, memory_order_relaxed);
+	atomic_fetch_or(&c->tail, c->mark);
 	rg__sudog *list = NULL, *sg;
 	while ((sg = rg__waitq_claim(&c->recvq))) {
-		if (sg->elem && c->elemsize)
+		if (!c->cap && sg->elem && c->elemsize)
 			memset(sg->elem, 0, c->elemsize);
 		sg->success = false;
 		sg->fired = true;
@@ -485,12 +763,28 @@ int rg__select(rg_select_case *cases, int n, int64_t deadline) __attribute__((al
 
 int rg_select(rg_select_case *cases, int n, int64_t deadline)
 {
-	/* select { case ch <- v: ... default: } on a full channel: a leaf
-	 * with no frame, the rest is a tail call */
+	/* select { case ch <- v: ... default: }: on a buffered channel the
+	 * send itself (what the inline check of ringo/sync.h calls when it
+	 * found room: the fewer steps from seeing the slot free to filling
+	 * it, the less the receiver working beside it can take the line
+	 * away); on an unbuffered one with no receiver, -EAGAIN; the rest is
+	 * a tail call */
 	if (n == 1 && deadline == 0 && cases) {
 		rg_chan *c = cases->ch;
-		if (c && cases->dir == RG_SELECT_SEND && !is_closed(c) && full(c))
-			return -EAGAIN;
+		if (c && cases->dir == RG_SELECT_SEND) {
+			if (c->cap) {
+				bool waiter;
+				int r = buf_send(c, cases->val, &waiter);
+				if (r == 0)
+					return -EAGAIN;
+				cases->ok = r > 0;
+				if (r > 0 && waiter)
+					wake_retry(c, &c->recvq);
+				return 0;
+			}
+			if (!is_closed(c) && rg__waitq_empty(&c->recvq))
+				return -EAGAIN;
+		}
 	}
 	return select_slow(cases, n, deadline);
 }
@@ -551,94 +845,150 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 	return r;
 }
 
+/* A buffered case, with no lock held: 1 done (cs->ok set), 0 would block. */
+static int buf_case_try(rg_select_case *cs)
+{
+	rg_chan *c = cs->ch;
+	bool waiter;
+	if (cs->dir == RG_SELECT_RECV) {
+		if (!buf_recv(c, cs->val, &cs->ok, &waiter))
+			return 0;
+		if (waiter)
+			wake_retry(c, &c->sendq);
+		return 1;
+	}
+	int r = buf_send(c, cs->val, &waiter);
+	if (r == 0)
+		return 0;
+	cs->ok = r > 0;
+	if (r > 0 && waiter)
+		wake_retry(c, &c->recvq);
+	return 1;
+}
+
+static inline rg__waitq *case_queue(rg_select_case *cs)
+{
+	return cs->dir == RG_SELECT_RECV ? &cs->ch->recvq : &cs->ch->sendq;
+}
+
 static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel_scratch *sc)
 {
-	/* Poll order: a uniform random permutation of the active cases.
-	 * Lock order: by channel address. */
 	int *poll = sc->poll;
 	struct sel_lock *order = sc->order;
-	int np = 0;
-	for (int i = 0; i < n; i++) {
-		if (!cases[i].ch)
-			continue;
-		int j = (int)(rg__sync_rand() % (uint32_t)(np + 1));
-		poll[np] = poll[j];
-		poll[j] = i;
-		np++;
-	}
-	/* From the poll order, and sorted stably (np <= 16): records of
-	 * duplicate channels are enqueued in random order too. */
-	for (int k = 0; k < np; k++) {
-		order[k].c = cases[poll[k]].ch;
-		order[k].idx = poll[k];
-	}
-	sort_locks(order, np);
-	sel_lock_all(order, np);
-
-	/* Pass 1: anything ready? */
-	for (int k = 0; k < np; k++) {
-		int i = poll[k];
-		rg_select_case *cs = &cases[i];
-		rg__task *w = NULL;
-		int r;
-		if (cs->dir == RG_SELECT_RECV) {
-			r = recv_locked(cs->ch, cs->val, &cs->ok, &w);
-		} else {
-			r = send_locked(cs->ch, cs->val, &w);
-			if (r != 0)
-				cs->ok = r > 0;
-		}
-		if (r != 0) {
-			sel_unlock_all(order, np);
-			if (w)
-				rg__ready(w);
-			return i;
-		}
-	}
-	rg__task *self;
-	if (deadline == 0 || !(self = rg__self())) {
-		sel_unlock_all(order, np);
-		return deadline == 0 ? -EAGAIN : -EPERM;
-	}
-
-	/* Pass 2: one record per case, all under one ticket; park once. */
 	rg__sudog **sgs = sc->sgs;
-	uint64_t ticket = rg__park_prepare();
-	for (int k = 0; k < np; k++) {
-		int i = order[k].idx;
-		rg_select_case *cs = &cases[i];
-		rg__sudog *sg = rg__sudog_get();
-		sg->task = self;
-		sg->ticket = ticket;
-		sg->elem = cs->ch->elemsize ? cs->val : NULL;
-		sg->c = cs->ch;
-		sg->idx = i;
-		rg__waitq_push(cs->dir == RG_SELECT_RECV ? &cs->ch->recvq : &cs->ch->sendq, sg);
-		sgs[k] = sg;
-	}
-	struct sel_state st = { order, np };
-	int r = rg__park_ctx(self, RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
-
-	/* Pass 3: unlink the records that did not fire. */
-	sel_lock_all(order, np);
-	int chosen = -1;
-	bool ok = false;
-	for (int k = 0; k < np; k++) {
-		rg__sudog *sg = sgs[k];
-		if (sg->fired) {
-			chosen = sg->idx;
-			ok = sg->success;
-		} else if (sg->linked) {
-			rg_select_case *cs = &cases[sg->idx];
-			rg__waitq_remove(cs->dir == RG_SELECT_RECV ? &sg->c->recvq : &sg->c->sendq, sg);
+	for (;;) {
+		/* Poll order: a uniform random permutation of the active
+		 * cases.  Lock order: by channel address. */
+		int np = 0;
+		bool buffered = false;
+		for (int i = 0; i < n; i++) {
+			if (!cases[i].ch)
+				continue;
+			buffered |= cases[i].ch->cap != 0;
+			int j = (int)(rg__sync_rand() % (uint32_t)(np + 1));
+			poll[np] = poll[j];
+			poll[j] = i;
+			np++;
 		}
+		/* From the poll order, and sorted stably (np <= 16): records
+		 * of duplicate channels are enqueued in random order too. */
+		for (int k = 0; k < np; k++) {
+			order[k].c = cases[poll[k]].ch;
+			order[k].idx = poll[k];
+		}
+		sort_locks(order, np);
+		sel_lock_all(order, np);
+
+		rg__task *self;
+		uint64_t ticket;
+		for (;;) {
+			/* Pass 1: anything ready? */
+			for (int k = 0; k < np; k++) {
+				int i = poll[k];
+				rg_select_case *cs = &cases[i];
+				rg__task *w = NULL;
+				int r;
+				if (cs->dir == RG_SELECT_RECV) {
+					r = try_recv_locked(cs->ch, cs->val, &cs->ok, &w);
+				} else {
+					r = try_send_locked(cs->ch, cs->val, &w);
+					if (r != 0)
+						cs->ok = r > 0;
+				}
+				if (r != 0) {
+					sel_unlock_all(order, np);
+					if (w)
+						rg__ready(w);
+					return i;
+				}
+			}
+			if (deadline == 0 || !(self = rg__self())) {
+				sel_unlock_all(order, np);
+				return deadline == 0 ? -EAGAIN : -EPERM;
+			}
+
+			/* Pass 2: one record per case, all under one ticket. */
+			ticket = rg__park_prepare();
+			for (int k = 0; k < np; k++) {
+				int i = order[k].idx;
+				rg_select_case *cs = &cases[i];
+				rg__sudog *sg = rg__sudog_get();
+				sg->task = self;
+				sg->ticket = ticket;
+				sg->elem = !cs->ch->cap && cs->ch->elemsize ? cs->val : NULL;
+				sg->c = cs->ch;
+				sg->idx = i;
+				sg->success = sg->fired = false;
+				rg__waitq_push(case_queue(cs), sg);
+				sgs[k] = sg;
+			}
+			if (!buffered)
+				break;
+			/* I3: a buffered case that became ready while we were
+			 * not yet visible would wake no one: look again. */
+			atomic_thread_fence(memory_order_seq_cst);
+			bool ready = false;
+			for (int k = 0; k < np && !ready; k++) {
+				rg_select_case *cs = &cases[order[k].idx];
+				if (cs->ch->cap)
+					ready = cs->dir == RG_SELECT_RECV ? !buf_empty(cs->ch) : !buf_full(cs->ch);
+			}
+			if (!ready)
+				break;
+			for (int k = 0; k < np; k++) {
+				rg__waitq_remove(case_queue(&cases[sgs[k]->idx]), sgs[k]);
+				rg__sudog_put(sgs[k]);
+			}
+		}
+
+		/* Park once. */
+		struct sel_state st = { order, np };
+		int r = rg__park_ctx(self, RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
+
+		/* Pass 3: unlink the records that did not fire. */
+		sel_lock_all(order, np);
+		int chosen = -1;
+		bool ok = false;
+		for (int k = 0; k < np; k++) {
+			rg__sudog *sg = sgs[k];
+			if (sg->fired) {
+				chosen = sg->idx;
+				ok = sg->success;
+			} else if (sg->linked) {
+				rg__waitq_remove(case_queue(&cases[sg->idx]), sg);
+			}
+		}
+		sel_unlock_all(order, np);
+		for (int k = 0; k < np; k++)
+			rg__sudog_put(sgs[k]);
+		if (r != 0 || chosen < 0)
+			return r == 0 ? -EAGAIN : r;
+		if (!cases[chosen].ch->cap) {
+			cases[chosen].ok = ok;
+			return chosen;
+		}
+		/* Buffered (I3): woken to retry; the case that woke us first. */
+		if (buf_case_try(&cases[chosen]))
+			return chosen;
 	}
-	sel_unlock_all(order, np);
-	for (int k = 0; k < np; k++)
-		rg__sudog_put(sgs[k]);
-	if (r == 0 && chosen >= 0) {
-		cases[chosen].ok = ok;
-		return chosen;
-	}
-	return r == 0 ? -EAGAIN : r;
 }

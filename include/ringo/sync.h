@@ -84,13 +84,28 @@ RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
 
 /* Not API: what the inline fast path below needs.  The first fields of
  * every channel (sync/chan.c checks its layout against this), read
- * lock-free as in chan.c's own fast paths, and rg_select without them. */
+ * lock-free as in chan.c's own fast paths, and rg_select without them.
+ * A buffered channel's ring positions are stamps (lap | index, a lap being
+ * 2 * mark); tail also carries mark once the channel is closed.  Changed
+ * in this layout (ringo 0.x, not a stable ABI): closed and qcount became
+ * tail's mark bit and tail - head, on their own cache lines, the
+ * constants moved to the first line and the lock to the second, so code
+ * compiled against an older ringo/sync.h must be rebuilt. */
 struct rg__chan_head {
-	uint32_t _lock;
-	uint32_t closed;  /* atomic: 0 open, 1 closed */
-	uint32_t qcount;  /* atomic: buffered elements */
-	uint32_t cap;     /* const */
-	void *recvq_first; /* atomic: first waiting receiver, or NULL */
+	uint32_t cap;         /* const */
+	uint32_t _elemsize;
+	uint32_t stride;      /* const: bytes per slot */
+	uint32_t _pad;
+	uint64_t mark;        /* const: the closed bit of tail */
+	char *buf;            /* const: cap slots of stride bytes, each an
+	                         atomic uint64_t stamp, then the value */
+	void *_gc[4];
+	uint32_t _lock __attribute__((__aligned__(64)));
+	void *recvq_first;    /* atomic: first waiting receiver, or NULL */
+	uint64_t tail __attribute__((__aligned__(64))); /* atomic: next send's
+	                                                   stamp | mark if closed */
+	uint64_t head __attribute__((__aligned__(64))); /* atomic: next receive's
+	                                                   stamp (cap > 0 only) */
 };
 RG_API int rg__select(rg_select_case *cases, int n, int64_t deadline);
 
@@ -98,9 +113,12 @@ RG_API int rg__select(rg_select_case *cases, int n, int64_t deadline);
 #include <errno.h>
 /* Go's select { case ch <- v: ... default: } on a full channel, inline
  * (a call costs as much as the check): -EAGAIN when the only case is a
- * send on an open channel with no room and no waiting receiver.  Each
- * load is relaxed: each observation held at some instant during the call,
- * when the send could not proceed, which is all "default" promises.
+ * send on an open channel with no room (buffered: the slot at tail still
+ * holds the previous lap's value, stamp + 2 * mark == tail + 1; receives
+ * free slots in order, so that means full) or no waiting receiver
+ * (unbuffered).  tail is read first, with acquire, so its value still held
+ * when the slot was read: the channel was open and full then, which is all
+ * "default" promises (a close in between only drains it).
  * gnu_inline: the out-of-line rg_select stays the library's. */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 rg_select(rg_select_case *cases, int n, int64_t deadline)
@@ -108,8 +126,10 @@ rg_select(rg_select_case *cases, int n, int64_t deadline)
 	if (__builtin_constant_p(n) && n == 1 && deadline == 0 && cases && cases->ch &&
 	    cases->dir == RG_SELECT_SEND) {
 		struct rg__chan_head *h = (struct rg__chan_head *)cases->ch;
-		if (!__atomic_load_n(&h->closed, __ATOMIC_RELAXED) &&
-		    (h->cap ? __atomic_load_n(&h->qcount, __ATOMIC_RELAXED) == h->cap
+		uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+		if (!(t & h->mark) &&
+		    (h->cap ? __atomic_load_n((uint64_t *)(h->buf + (t & (h->mark - 1)) * h->stride),
+		                              __ATOMIC_ACQUIRE) + 2 * h->mark == t + 1
 		            : __atomic_load_n(&h->recvq_first, __ATOMIC_RELAXED) == NULL))
 			return -EAGAIN;
 	}

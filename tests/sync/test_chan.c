@@ -341,9 +341,231 @@ static void test_semantics(void)
 	CHECK(rg_chan_make(8, (size_t)1 << 40) == NULL);
 }
 
+
+/* --- the buffer's lock-free paths ------------------------------------------ */
+
+/* Lost wake-ups between a lock-free send (receive) and a receiver (sender)
+ * parking on an empty (full) buffer: two tasks ping-pong a value through
+ * two small buffered channels, each side mostly finding the buffer empty
+ * and parking while the other's send races with it.  A missed receiver
+ * waits out its 10 s bound. */
+struct pingb {
+	rg_chan *a, *b;
+	long n;
+	rg_waitgroup wg;
+};
+
+static void pong_b(void *arg)
+{
+	struct pingb *p = arg;
+	for (long i = 0; i < p->n; i++) {
+		long v = -1;
+		bool ok = false;
+		CHECK_EQ(rg_chan_recv(p->a, &v, &ok, in(10000 * MS)), 0);
+		CHECK(ok && v == i);
+		CHECK_EQ(rg_chan_send(p->b, &v, in(10000 * MS)), 0);
+	}
+	rg_waitgroup_done(&p->wg);
+}
+
+/* Fills a cap-n channel faster than the receiver takes it: the sender
+ * parks on a full buffer while lock-free receives free slots. */
+static void fill_b(void *arg)
+{
+	struct pingb *p = arg;
+	for (long i = 0; i < p->n; i++)
+		CHECK_EQ(rg_chan_send(p->a, &i, in(10000 * MS)), 0);
+	rg_waitgroup_done(&p->wg);
+}
+
+static void test_lost_wakeup(void)
+{
+	long n = T_SANITIZED ? 3000 : 30000;
+	for (int cap = 1; cap <= 4; cap *= 2) {
+		struct pingb p = { rg_chan_make(sizeof(long), (size_t)cap), rg_chan_make(sizeof(long), (size_t)cap),
+			           n, RG_WAITGROUP_INIT };
+		rg_waitgroup_add(&p.wg, 1);
+		rg_go(pong_b, &p);
+		for (long i = 0; i < n; i++) {
+			long v = -1;
+			CHECK_EQ(rg_chan_send(p.a, &i, in(10000 * MS)), 0);
+			CHECK_EQ(rg_chan_recv(p.b, &v, NULL, in(10000 * MS)), 0);
+			CHECK_EQ(v, i);
+		}
+		CHECK_EQ(rg_waitgroup_wait(&p.wg, -1), 0);
+
+		/* full side, FIFO kept through the parked sender's retries */
+		rg_waitgroup_add(&p.wg, 1);
+		rg_go(fill_b, &p);
+		for (long i = 0; i < n; i++) {
+			long v = -1;
+			CHECK_EQ(rg_chan_recv(p.a, &v, NULL, in(10000 * MS)), 0);
+			CHECK_EQ(v, i);
+			if (i % 64 == 0)
+				rg_yield();
+		}
+		CHECK_EQ(rg_waitgroup_wait(&p.wg, -1), 0);
+		rg_chan_free(p.a);
+		rg_chan_free(p.b);
+	}
+}
+
+/* close racing with lock-free sends and receives: every value whose send
+ * returned 0 is received exactly once, none whose send returned -EPIPE
+ * is, and each sender's values arrive in its order. */
+enum { CR_SENDERS = 4, CR_RECVERS = 3, CR_MAXV = 1 << 14 };
+
+struct close_race {
+	rg_chan *c;
+	long sent[CR_SENDERS];
+	unsigned char seen[CR_SENDERS][CR_MAXV];
+	rg_waitgroup wg;
+};
+
+struct cr_arg {
+	struct close_race *x;
+	int id;
+};
+
+static void cr_send(void *arg)
+{
+	struct cr_arg *a = arg;
+	struct close_race *x = a->x;
+	long i = 0;
+	while (i < CR_MAXV) {
+		long v = (long)a->id * CR_MAXV + i;
+		/* even senders block, odd ones use select's default */
+		int r;
+		if (a->id % 2 == 0) {
+			r = rg_chan_send(x->c, &v, -1);
+		} else {
+			rg_select_case sc = { x->c, RG_SELECT_SEND, &v, false };
+			r = rg_select(&sc, 1, 0);
+			if (r == -EAGAIN) {
+				rg_yield();
+				continue;
+			}
+			CHECK_EQ(r, 0);
+			r = sc.ok ? 0 : -EPIPE;
+		}
+		if (r == -EPIPE)
+			break;
+		CHECK_EQ(r, 0);
+		i++;
+	}
+	x->sent[a->id] = i;
+	rg_waitgroup_done(&x->wg);
+}
+
+static void cr_recv(void *arg)
+{
+	struct cr_arg *a = arg;
+	struct close_race *x = a->x;
+	long last[CR_SENDERS];
+	for (int s = 0; s < CR_SENDERS; s++)
+		last[s] = -1;
+	for (long k = 0;; k++) {
+		long v = -1;
+		bool ok = false;
+		int r = rg_chan_recv(x->c, &v, &ok, k % 3 == 0 ? 0 : -1);
+		if (r == -EAGAIN) {
+			rg_yield();
+			continue;
+		}
+		CHECK_EQ(r, 0);
+		if (!ok) {
+			CHECK_EQ(v, 0);
+			break;
+		}
+		int s = (int)(v / CR_MAXV);
+		long i = v % CR_MAXV;
+		CHECK(s >= 0 && s < CR_SENDERS);
+		CHECK(i > last[s]);
+		last[s] = i;
+		x->seen[s][i]++;
+	}
+	rg_waitgroup_done(&x->wg);
+}
+
+static void test_close_race(void)
+{
+	static struct close_race x;
+	static const int caps[] = { 1, 3, 64 };
+	int rounds = T_SANITIZED ? 6 : 30;
+	for (int ci = 0; ci < 3; ci++) {
+		for (int round = 0; round < rounds; round++) {
+			memset(&x, 0, sizeof x);
+			x.c = rg_chan_make(sizeof(long), (size_t)caps[ci]);
+			struct cr_arg sa[CR_SENDERS], ra[CR_RECVERS];
+			rg_waitgroup_add(&x.wg, CR_SENDERS + CR_RECVERS);
+			for (int s = 0; s < CR_SENDERS; s++) {
+				sa[s] = (struct cr_arg){ &x, s };
+				rg_go(cr_send, &sa[s]);
+			}
+			for (int r = 0; r < CR_RECVERS; r++) {
+				ra[r] = (struct cr_arg){ &x, r };
+				rg_go(cr_recv, &ra[r]);
+			}
+			rg_sleep((round % 10) * 20000);
+			CHECK_EQ(rg_chan_close(x.c), 0);
+			CHECK_EQ(rg_waitgroup_wait(&x.wg, in(10000 * MS)), 0);
+			for (int s = 0; s < CR_SENDERS; s++)
+				for (long i = 0; i < CR_MAXV; i++)
+					CHECK_EQ(x.seen[s][i], i < x.sent[s] ? 1 : 0);
+			CHECK_EQ(rg_chan_len(x.c), 0);
+			rg_chan_free(x.c);
+		}
+	}
+}
+
+/* close wakes the tasks waiting on a buffered channel: receivers on an
+ * empty one get ok=false, senders on a full one -EPIPE. */
+static void test_close_buffered_waiters(void)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		rg_chan *c = rg_chan_make(sizeof(long), 2);
+		long v = 1;
+		if (dir == RG_SELECT_SEND) {
+			CHECK_EQ(rg_chan_send(c, &v, 0), 0);
+			CHECK_EQ(rg_chan_send(c, &v, 0), 0);
+		}
+		struct blocked b[6];
+		for (int i = 0; i < 6; i++) {
+			b[i] = (struct blocked){ c, dir, 0, true };
+			rg_go(blocked_op, &b[i]);
+		}
+		rg_sleep(2 * MS);
+		for (int i = 0; i < 6; i++)
+			CHECK_EQ(atomic_load(&b[i].result), 0);
+		CHECK_EQ(rg_chan_close(c), 0);
+		for (int i = 0; i < 6; i++) {
+			while (!atomic_load(&b[i].result))
+				rg_sleep(100000);
+			if (dir == RG_SELECT_SEND)
+				CHECK_EQ(atomic_load(&b[i].result), -EPIPE);
+			else
+				CHECK(atomic_load(&b[i].result) == 1 && !b[i].ok);
+		}
+		if (dir == RG_SELECT_SEND) {
+			/* the buffer still drains after close */
+			bool ok = false;
+			CHECK_EQ(rg_chan_recv(c, &v, &ok, 0), 0);
+			CHECK(ok);
+			CHECK_EQ(rg_chan_recv(c, &v, &ok, 0), 0);
+			CHECK(ok);
+			CHECK_EQ(rg_chan_recv(c, &v, &ok, 0), 0);
+			CHECK(!ok);
+		}
+		rg_chan_free(c);
+	}
+}
+
 static int main_fn(void *arg)
 {
 	test_semantics();
+	test_close_buffered_waiters();
+	test_lost_wakeup();
+	test_close_race();
 	for (int cap = 0; cap < NCAP; cap++)
 		test_chan_cap(cap);
 	return 0;
