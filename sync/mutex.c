@@ -280,6 +280,32 @@ static void csema_release(struct csema *s)
 		rg__ready(t);
 }
 
+/* n releases at once (RWMutex's unlock, for the readers that arrived while
+ * it was held): the waiters are taken off the queue in one round of the
+ * lock, the surplus is counted for readers not parked yet, and the
+ * claimed ones are readied after the unlock, oldest first (as n single
+ * releases would: the newest lands in runnext, the rest queue in order). */
+static void csema_release_n(struct csema *s, uint32_t n)
+{
+	rg__sudog *list = NULL, **tail = &list;
+	rg__spin_lock(&s->lock);
+	for (; n > 0; n--) {
+		rg__sudog *sg = rg__waitq_claim(&s->q);
+		if (!sg)
+			break;
+		*tail = sg; /* claimed: next is ours now */
+		tail = &sg->next;
+	}
+	*tail = NULL;
+	s->count += n;
+	rg__spin_unlock(&s->lock);
+	while (list) {
+		rg__sudog *next = list->next; /* the record dies once its task runs */
+		rg__ready(list->task);
+		list = next;
+	}
+}
+
 /* --- RWMutex ----------------------------------------------------------------- */
 
 #define RW_MAX (1 << 30)
@@ -356,8 +382,8 @@ void rg_rwmutex_unlock(rg_rwmutex *x)
 	int32_t r = atomic_fetch_add_explicit(&rw->reader_count, RW_MAX, memory_order_release) + RW_MAX;
 	if (r >= RW_MAX)
 		rg__fatal("sync: unlock of unlocked rwmutex %p", (void *)x);
-	for (int32_t i = 0; i < r; i++)
-		csema_release(&rw->reader_sem);
+	if (r > 0)
+		csema_release_n(&rw->reader_sem, (uint32_t)r);
 	rg_mutex_unlock(&rw->w);
 }
 

@@ -157,6 +157,62 @@ static void test_mutex_deadlines(void)
 	rg_mutex_unlock(&m);
 }
 
+/* Plain lockers, spinners and waiters whose deadlines fire, on one mutex:
+ * an unlock that releases first and wakes later must not lose the wake
+ * (every task finishes, in bounded time), nor wake one the lock is not
+ * free for twice; the count proves mutual exclusion. */
+static rg_mutex sm = RG_MUTEX_INIT;
+static long sm_count, sm_timeouts;
+
+static void storm_task(void *arg)
+{
+	struct hammer *h = arg;
+	uint32_t x = (uint32_t)(uintptr_t)h ^ (uint32_t)rg_self() * 2654435761u;
+	for (int i = 0; i < h->n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		if (x % 4 == 0) {
+			int r = rg_mutex_lock_until(&sm, in((int64_t)(x % 50) * US));
+			if (r == -ETIMEDOUT) {
+				rg_mutex_lock(&sm);
+				sm_timeouts++;
+				rg_mutex_unlock(&sm);
+				continue;
+			}
+			CHECK_EQ(r, 0);
+		} else {
+			rg_mutex_lock(&sm);
+		}
+		long c = sm_count;
+		if (x % 16 == 1)
+			rg_yield(); /* a holder that is not running */
+		else if (x % 64 == 2)
+			rg_sleep(20 * US); /* long enough to starve the queue */
+		sm_count = c + 1;
+		rg_mutex_unlock(&sm);
+	}
+	rg_waitgroup_done(h->wg);
+}
+
+static void test_mutex_storm(void)
+{
+	enum { T = 64 };
+	int n = T_SANITIZED ? 200 : 2000;
+	rg_waitgroup wg = RG_WAITGROUP_INIT;
+	struct hammer h = { n, &wg };
+	sm_count = sm_timeouts = 0;
+	rg_waitgroup_add(&wg, T);
+	for (int i = 0; i < T; i++)
+		rg_go(storm_task, &h);
+	CHECK_EQ(rg_waitgroup_wait(&wg, in(60000 * MS)), 0);
+	rg_mutex_lock(&sm);
+	CHECK_EQ(sm_count + sm_timeouts, (long)T * n);
+	rg_mutex_unlock(&sm);
+	CHECK(rg_mutex_trylock(&sm));
+	rg_mutex_unlock(&sm);
+}
+
 /* TestMutexMisuse: unlocking an unlocked mutex aborts with a message. */
 static void test_mutex_misuse(void)
 {
@@ -277,6 +333,54 @@ static void test_parallel_readers(int n)
 	rg_chan_free(p.clocked);
 	rg_chan_free(p.cunlock);
 	rg_chan_free(p.cdone);
+}
+
+/* A writer's unlock releases every reader that queued behind it, in one
+ * batch: none may be lost (all finish), none released twice (the reader
+ * count stays exact: a later writer gets in), including readers that
+ * counted themselves in but had not parked yet when the writer let go. */
+struct rbatch {
+	rg_rwmutex rw;
+	_Atomic int32_t inside, got;
+	rg_waitgroup wg;
+};
+
+static void rbatch_reader(void *arg)
+{
+	struct rbatch *b = arg;
+	rg_rwmutex_rlock(&b->rw);
+	atomic_fetch_add(&b->inside, 1);
+	atomic_fetch_add(&b->got, 1);
+	if (rg_self() % 3 == 0)
+		rg_yield();
+	atomic_fetch_sub(&b->inside, 1);
+	rg_rwmutex_runlock(&b->rw);
+	rg_waitgroup_done(&b->wg);
+}
+
+static void test_reader_batches(void)
+{
+	static struct rbatch b;
+	int rounds = T_SANITIZED ? 20 : 200;
+	for (int r = 0; r < rounds; r++) {
+		memset(&b, 0, sizeof b);
+		int k = 1 + r % 97;
+		rg_rwmutex_lock(&b.rw);
+		rg_waitgroup_add(&b.wg, k);
+		for (int i = 0; i < k; i++)
+			rg_go(rbatch_reader, &b);
+		if (r % 2)
+			rg_yield(); /* some readers park, some are still on their way */
+		else
+			rg_sleep(50 * US);
+		CHECK_EQ(atomic_load(&b.got), 0);
+		rg_rwmutex_unlock(&b.rw);
+		CHECK_EQ(rg_waitgroup_wait(&b.wg, in(10000 * MS)), 0);
+		CHECK_EQ(atomic_load(&b.got), k);
+		CHECK_EQ(atomic_load(&b.inside), 0);
+		CHECK(rg_rwmutex_trylock(&b.rw)); /* reader count back to 0 */
+		rg_rwmutex_unlock(&b.rw);
+	}
 }
 
 struct wpref {
@@ -623,13 +727,15 @@ static int run_all(void *arg)
 	RUN(test_mutex_deadlines());
 	RUN(test_mutex_hammer());
 	RUN(test_mutex_fairness());
+	RUN(test_mutex_storm());
 	int n = T_SANITIZED ? 200 : 1000;
-	int readers[] = { 1, 3, 10, 5 };
-	for (int i = 0; i < 4; i++)
+	int readers[] = { 1, 3, 10, 5, 100 };
+	for (int i = 0; i < 5; i++)
 		RUN(hammer_rwmutex(readers[i], n));
 	RUN(test_parallel_readers(4));
 	RUN(test_parallel_readers(100));
 	RUN(test_writer_preference());
+	RUN(test_reader_batches());
 	RUN(test_cond());
 	RUN(test_cond_pingpong());
 	RUN(test_once());
