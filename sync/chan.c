@@ -22,7 +22,10 @@
  * instructions until it is (as a send for a slot a receive has claimed).
  * "Full" is head + lap == tail, "empty" head == tail (closed bit aside),
  * each read with seq_cst loads in that order so that the two values held
- * together at the second load.  The lock guards only the wait queues.
+ * together at the second load.  The lock guards the wait queues, and the
+ * ring only against other operations of a select that holds it: a select
+ * freezes the rings of its channels (a bit in tail and head that fails
+ * every claim but its own) so that it sees them all at one instant.
  *
  * The wait-queue invariants.  "Live" record: one whose park can still be
  * claimed (its task has not timed out, been cancelled, or had another select
@@ -76,8 +79,9 @@
  * some instant during the call and the channel could not proceed at that
  * instant, which is all "would block" promises.
  *
- * select locks every distinct channel of its cases in address order (the
- * one global order, so two selects never deadlock), polls the cases in a
+ * select locks (and freezes, if buffered) every distinct channel of its
+ * cases in address order (the one global order, so two selects never
+ * deadlock), polls the cases in a
  * random order (so the choice among ready cases is uniform), and otherwise
  * enqueues one record per case, parks once, and on waking locks all the
  * channels again to unlink the records that did not fire.
@@ -129,6 +133,9 @@ struct slot {
 };
 
 #define SELECT_MAX 65536
+/* Set in tail and head by a select while it holds the channel's lock (see
+ * select_run): claims fail, and lock-free operations wait for the lock. */
+#define FROZEN ((uint64_t)1 << 63)
 #define HDR_UNBUF offsetof(rg_chan, head)
 #define HDR_BUF ((sizeof(rg_chan) + CL - 1) & ~(size_t)(CL - 1))
 
@@ -182,10 +189,10 @@ size_t rg_chan_len(const rg_chan *cc)
 	/* crossbeam's len: a tail and head that held together */
 	for (;;) {
 		uint64_t t = atomic_load(&c->tail);
-		uint64_t h = atomic_load(&c->head);
+		uint64_t h = atomic_load(&c->head) & ~FROZEN;
 		if (atomic_load(&c->tail) != t)
 			continue;
-		t &= ~c->mark;
+		t &= ~(c->mark | FROZEN);
 		uint64_t hi = h & (c->mark - 1), ti = t & (c->mark - 1);
 		if (hi < ti)
 			return (size_t)(ti - hi);
@@ -269,24 +276,31 @@ static inline void wait_freed(rg_chan *c, uint64_t h)
  * CAS of head. */
 static inline bool buf_full(rg_chan *c)
 {
-	uint64_t t = atomic_load(&c->tail);
-	return !(t & c->mark) && atomic_load(&c->head) + 2 * c->mark == t;
+	uint64_t t = atomic_load(&c->tail) & ~FROZEN;
+	return !(t & c->mark) && (atomic_load(&c->head) & ~FROZEN) + 2 * c->mark == t;
 }
 
 /* Buffered, open and empty now (a receive would block)?  head, then tail. */
 static inline bool buf_empty(rg_chan *c)
 {
-	uint64_t h = atomic_load(&c->head);
-	return atomic_load(&c->tail) == h;
+	uint64_t h = atomic_load(&c->head) & ~FROZEN;
+	return (atomic_load(&c->tail) & ~FROZEN) == h;
 }
 
 /* Buffered send, lock-free.  1 sent (*waiter: a receiver was waiting),
- * 0 full, -EPIPE closed. */
-static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void *ep, bool *waiter)
+ * 0 full, -EPIPE closed, 2 frozen by a select other than the caller (frz:
+ * FROZEN when the caller is the select that froze it, else 0). */
+static inline __attribute__((always_inline)) int buf_send_frz(rg_chan *c, const void *ep, bool *waiter,
+                                                              uint64_t frz)
 {
 	uint64_t lap1 = 2 * c->mark;
-	uint64_t t = atomic_load(&c->tail);
+	uint64_t tf = atomic_load(&c->tail);
 	for (unsigned spins = 0;;) {
+		if ((tf & FROZEN) != frz) {
+			*waiter = false;
+			return 2;
+		}
+		uint64_t t = tf & ~FROZEN;
 		if (t & c->mark) {
 			*waiter = false;
 			return -EPIPE;
@@ -294,7 +308,7 @@ static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void
 		struct slot *s = slot_at(c, t);
 		uint64_t st = atomic_load_explicit(&s->stamp, memory_order_acquire);
 		if (st == t) {
-			if (atomic_compare_exchange_weak(&c->tail, &t, stamp_next(c, t))) {
+			if (atomic_compare_exchange_weak(&c->tail, &tf, stamp_next(c, t) | frz)) {
 				*waiter = atomic_load(&c->recvq.first) != NULL;
 				elem_copy(s->elem, ep, c->elemsize);
 				atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
@@ -309,21 +323,39 @@ static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void
 			return 0;
 		}
 		backoff(&spins);
-		t = atomic_load(&c->tail);
+		tf = atomic_load(&c->tail);
 	}
 }
 
+static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void *ep, bool *waiter)
+{
+	int r;
+	while ((r = buf_send_frz(c, ep, waiter, 0)) == 2) {
+		/* a select holds the lock: wait for it */
+		rg__spin_lock(&c->lock);
+		rg__spin_unlock(&c->lock);
+	}
+	return r;
+}
+
 /* Buffered receive, lock-free.  1 received (*ok; *waiter: a sender was
- * waiting), 0 empty, or 1 with *ok false: closed and drained. */
-static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, bool *ok, bool *waiter)
+ * waiting), 0 empty, or 1 with *ok false: closed and drained; 2 frozen, as
+ * buf_send_frz. */
+static inline __attribute__((always_inline)) int buf_recv_frz(rg_chan *c, void *ep, bool *ok, bool *waiter,
+                                                              uint64_t frz)
 {
 	uint64_t lap1 = 2 * c->mark;
-	uint64_t h = atomic_load(&c->head);
+	uint64_t hf = atomic_load(&c->head);
 	for (unsigned spins = 0;;) {
+		if ((hf & FROZEN) != frz) {
+			*waiter = false;
+			return 2;
+		}
+		uint64_t h = hf & ~FROZEN;
 		struct slot *s = slot_at(c, h);
 		uint64_t st = atomic_load_explicit(&s->stamp, memory_order_acquire);
 		if (st == h + 1) {
-			if (atomic_compare_exchange_weak(&c->head, &h, stamp_next(c, h))) {
+			if (atomic_compare_exchange_weak(&c->head, &hf, stamp_next(c, h) | frz)) {
 				*waiter = atomic_load(&c->sendq.first) != NULL;
 				if (ep)
 					elem_copy(ep, s->elem, c->elemsize);
@@ -337,7 +369,7 @@ static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, 
 		if (st == h) {
 			/* empty, unless a send has claimed this slot and is
 			 * copying its value in */
-			uint64_t t = atomic_load(&c->tail);
+			uint64_t t = atomic_load(&c->tail) & ~FROZEN;
 			if ((t & ~c->mark) == h) {
 				wait_freed(c, h);
 				*waiter = false;
@@ -350,8 +382,18 @@ static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, 
 			}
 		}
 		backoff(&spins);
-		h = atomic_load(&c->head);
+		hf = atomic_load(&c->head);
 	}
+}
+
+static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, bool *ok, bool *waiter)
+{
+	int r;
+	while ((r = buf_recv_frz(c, ep, ok, waiter, 0)) == 2) {
+		rg__spin_lock(&c->lock);
+		rg__spin_unlock(&c->lock);
+	}
+	return r;
 }
 
 /* Lock of c held: the first live waiter of q, claimed and marked fired
@@ -415,13 +457,14 @@ static inline __attribute__((always_inline)) int recv_locked(rg_chan *c, void *e
 	return 0;
 }
 
-/* Either kind, c's lock held (select's first pass).  As send_locked. */
+/* Either kind, c's lock held and c frozen by the caller (select's first
+ * pass).  As send_locked. */
 static inline int try_send_locked(rg_chan *c, const void *ep, rg__task **wake)
 {
 	if (!c->cap)
 		return send_locked(c, ep, wake);
 	bool waiter;
-	int r = buf_send(c, ep, &waiter);
+	int r = buf_send_frz(c, ep, &waiter, FROZEN);
 	if (r > 0 && waiter)
 		*wake = claim_retry(&c->recvq);
 	return r;
@@ -432,7 +475,7 @@ static inline int try_recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wak
 	if (!c->cap)
 		return recv_locked(c, ep, ok, wake);
 	bool waiter;
-	int r = buf_recv(c, ep, ok, &waiter);
+	int r = buf_recv_frz(c, ep, ok, &waiter, FROZEN);
 	if (r > 0 && waiter)
 		*wake = claim_retry(&c->sendq);
 	return r;
@@ -691,6 +734,50 @@ static void sel_unlock_all(struct sel_lock *order, int n)
 		}
 }
 
+/* A select's poll must see all its channels at one instant, as Go's, which
+ * locks them all.  Lock-free operations on a buffered channel ignore its
+ * lock, so while select holds it, it also freezes the ring: FROZEN in tail
+ * and head makes every claim but the select's own fail (the operation then
+ * waits for the lock), and the receives claimed before are let finish
+ * (their frees are what a send case sees).  Sends claimed before are seen
+ * as values by a receive case, which waits for them to be published. */
+static void freeze(rg_chan *c)
+{
+	atomic_fetch_or(&c->tail, FROZEN);
+	uint64_t h = atomic_fetch_or(&c->head, FROZEN);
+	wait_freed(c, h & ~FROZEN);
+}
+
+static void thaw(rg_chan *c)
+{
+	atomic_fetch_and(&c->head, ~FROZEN);
+	atomic_fetch_and(&c->tail, ~FROZEN);
+}
+
+static void sel_lock_freeze_all(struct sel_lock *order, int n)
+{
+	rg_chan *prev = NULL;
+	for (int i = 0; i < n; i++)
+		if (order[i].c != prev) {
+			prev = order[i].c;
+			rg__spin_lock(&prev->lock);
+			if (prev->cap)
+				freeze(prev);
+		}
+}
+
+static void sel_thaw_unlock_all(struct sel_lock *order, int n)
+{
+	rg_chan *prev = NULL;
+	for (int i = 0; i < n; i++)
+		if (order[i].c != prev) {
+			prev = order[i].c;
+			if (prev->cap)
+				thaw(prev);
+			rg__spin_unlock(&prev->lock);
+		}
+}
+
 /* Unlock callback: nothing of st may be read after the last unlock (I6). */
 static bool sel_unlock_cb(rg__task *t, void *arg)
 {
@@ -704,6 +791,8 @@ static bool sel_unlock_cb(rg__task *t, void *arg)
 		if (c == prev)
 			continue;
 		prev = c;
+		if (c->cap)
+			thaw(c);
 		if (c == last) {
 			rg__spin_unlock(&c->lock);
 			return true;
@@ -897,7 +986,7 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 			order[k].idx = poll[k];
 		}
 		sort_locks(order, np);
-		sel_lock_all(order, np);
+		sel_lock_freeze_all(order, np);
 
 		rg__task *self;
 		uint64_t ticket;
@@ -916,14 +1005,14 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 						cs->ok = r > 0;
 				}
 				if (r != 0) {
-					sel_unlock_all(order, np);
+					sel_thaw_unlock_all(order, np);
 					if (w)
 						rg__ready(w);
 					return i;
 				}
 			}
 			if (deadline == 0 || !(self = rg__self())) {
-				sel_unlock_all(order, np);
+				sel_thaw_unlock_all(order, np);
 				return deadline == 0 ? -EAGAIN : -EPERM;
 			}
 

@@ -736,6 +736,85 @@ static void test_select_big(void)
 	}
 }
 
+/* --- buffered channels' lock-free paths against a parked select ---------- */
+
+/* A select parked on buffered channels must not miss a lock-free send
+ * (receive) that raced with its enqueueing: it looks at the buffers again
+ * once its records are visible.  Each round below parks the select on
+ * empty (full) buffers and lets the other side's lock-free operation wake
+ * it; a missed wake-up waits out the 10 s bound. */
+struct bufsel {
+	rg_chan *a, *b, *back;
+	long n;
+	rg_waitgroup wg;
+};
+
+static void bufsel_recv(void *arg)
+{
+	struct bufsel *x = arg;
+	for (long i = 0; i < x->n; i++) {
+		long v = -1;
+		rg_select_case cs[2] = { R(x->a, &v), R(x->b, &v) };
+		int r = rg_select(cs, 2, rg_now() + 10000 * MS);
+		CHECK(r == 0 || r == 1);
+		CHECK(cs[r].ok);
+		CHECK_EQ(v, i);
+		CHECK_EQ(r, (int)(i % 2));
+		CHECK_EQ(rg_chan_send(x->back, &v, rg_now() + 10000 * MS), 0);
+	}
+	rg_waitgroup_done(&x->wg);
+}
+
+static void bufsel_send(void *arg)
+{
+	struct bufsel *x = arg;
+	for (long i = 0; i < x->n; i++) {
+		long v = i;
+		rg_select_case cs[2] = { S(x->a, &v), S(x->b, &v) };
+		int r = rg_select(cs, 2, rg_now() + 10000 * MS);
+		CHECK(r == 0 || r == 1);
+		CHECK(cs[r].ok);
+	}
+	rg_waitgroup_done(&x->wg);
+}
+
+static void test_select_buffered_wakeup(void)
+{
+	long n = T_SANITIZED ? 2000 : 20000;
+	struct bufsel x = { rg_chan_make(sizeof(long), 1), rg_chan_make(sizeof(long), 1),
+		            rg_chan_make(sizeof(long), 1), n, RG_WAITGROUP_INIT };
+	/* receive side: the select waits on two empty buffers */
+	rg_waitgroup_add(&x.wg, 1);
+	rg_go(bufsel_recv, &x);
+	for (long i = 0; i < n; i++) {
+		long v = -1;
+		CHECK_EQ(rg_chan_send(i % 2 ? x.b : x.a, &i, 0), 0);
+		CHECK_EQ(rg_chan_recv(x.back, &v, NULL, rg_now() + 10000 * MS), 0);
+		CHECK_EQ(v, i);
+	}
+	CHECK_EQ(rg_waitgroup_wait(&x.wg, -1), 0);
+	/* send side: the select waits on two full buffers; each receive
+	 * frees one slot, which the select fills */
+	long v = -1;
+	CHECK_EQ(rg_chan_send(x.a, &v, 0), 0);
+	CHECK_EQ(rg_chan_send(x.b, &v, 0), 0);
+	rg_waitgroup_add(&x.wg, 1);
+	rg_go(bufsel_send, &x);
+	long got = 0;
+	for (long i = 0; got < n + 2; i++) {
+		rg_select_case cs[2] = { R(x.a, &v), R(x.b, &v) };
+		int r = rg_select(cs, 2, rg_now() + 10000 * MS);
+		CHECK(r == 0 || r == 1);
+		CHECK(cs[r].ok);
+		got++;
+	}
+	CHECK_EQ(rg_waitgroup_wait(&x.wg, -1), 0);
+	CHECK_EQ(rg_chan_len(x.a) + rg_chan_len(x.b), 0);
+	rg_chan_free(x.a);
+	rg_chan_free(x.b);
+	rg_chan_free(x.back);
+}
+
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
@@ -751,6 +830,7 @@ static int main_fn(void *arg)
 	RUN(test_select_inline_race());
 	RUN(test_select_duplicate_channel());
 	RUN(test_select_big());
+	RUN(test_select_buffered_wakeup());
 	RUN(test_nonblock_select_race(false));
 	RUN(test_nonblock_select_race(true));
 	RUN(test_self_select());
