@@ -130,6 +130,7 @@ static void *p_main(void *arg)
 		}
 		rg__p_loop(m);
 		p_shutdown(p);
+		rg__p_dead(p);
 	}
 	rg__m_fini_thread(m);
 	return NULL;

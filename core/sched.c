@@ -586,8 +586,8 @@ void rg__stw_stop(void)
 	int want = 0;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
 		rg__p *p = rg__sched.allp[i];
-		if (p == self)
-			continue;
+		if (p == self || atomic_load(&p->status) == RG__P_DEAD)
+			continue; /* a P that exited never stops: rg__p_dead */
 		want++;
 		int s = RG__P_IDLE;
 		if (atomic_compare_exchange_strong(&p->status, &s, RG__P_GCSTOP)) {
@@ -597,6 +597,22 @@ void rg__stw_stop(void)
 	}
 	while (atomic_load(&rg__sched.stw_stopped) < want)
 		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+/* A P's thread leaves for good (rg_run is ending), its mcache flushed.
+ * A collection started by a task still running on another P must not
+ * wait for it: a stop that counted it (it was running) takes it as
+ * stopped now, a later one skips it.  Without this, a task that started
+ * a collection just after the main task returned waited forever. */
+void rg__p_dead(rg__p *p)
+{
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	atomic_store(&p->status, RG__P_DEAD);
+	if (atomic_load(&rg__sched.stw_pending)) {
+		atomic_fetch_add(&rg__sched.stw_stopped, 1);
+		pthread_cond_broadcast(&rg__sched.stw_cond);
+	}
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
 

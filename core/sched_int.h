@@ -236,6 +236,7 @@ rg__m *rg__m_get(void);
 void rg__p_loop(rg__m *m);
 void rg__runq_put(rg__p *p, rg__task *t, bool next);
 void rg__wakep(void);
+void rg__p_dead(rg__p *p); /* its thread exits: no stop-the-world waits for it */
 int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main);
 void rg__task_entry(rg__task *t, rg__m *m);
 rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg);
