@@ -48,7 +48,8 @@
  *       sender waiting wakes the first live sender after freeing its slot.
  *       The woken task retries (it is not handed a value: a buffered
  *       channel's value is always in the ring, so FIFO holds); another task
- *       may get there first, and then it waits again.  A woken select
+ *       may get there first, and then it waits again, at the head of the queue
+ *       (buf_wait's front), so no later waiter passes it.  A woken select
  *       retries the case that woke it first, so the value or room that woke
  *       it is not left behind while other waiters sleep.
  *   I4. Queues are FIFO: records are pushed at the tail, dequeued at the
@@ -498,8 +499,11 @@ static int block_forever(int reason, int64_t deadline)
 
 /* Buffered: parks until woken (0: retry), or the deadline or the bound
  * Context's end (its error).  Returns 1 without parking when the Dekker
- * re-check (I3) finds the operation possible after all. */
-static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__task *self)
+ * re-check (I3) finds the operation possible after all.  front: the
+ * caller was woken before and lost the value (the room) to a task that
+ * never waited; it waits again at the head of the queue, not behind the
+ * tasks that parked after it (Go hands the value to the first waiter). */
+static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__task *self, bool front)
 {
 	rg__sudog sg;
 	sg.task = self;
@@ -508,7 +512,10 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	sg.success = sg.fired = false;
 	rg__spin_lock(&c->lock);
 	sg.ticket = rg__park_prepare();
-	rg__waitq_push(q, &sg);
+	if (front)
+		rg__waitq_push_front(q, &sg);
+	else
+		rg__waitq_push(q, &sg);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!(q == &c->recvq ? buf_empty(c) : buf_full(c))) {
 		rg__waitq_remove(q, &sg);
@@ -530,10 +537,11 @@ __attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, i
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
-	for (;;) {
-		int r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self);
+	for (bool woken = false;;) {
+		int r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self, woken);
 		if (r < 0)
 			return r;
+		woken = woken || r == 0;
 		bool waiter;
 		r = buf_send(c, ep, &waiter);
 		if (r != 0) {
@@ -549,10 +557,11 @@ __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *o
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
-	for (;;) {
-		int r = buf_wait(c, &c->recvq, RG__WAIT_CHAN_RECV, deadline, self);
+	for (bool woken = false;;) {
+		int r = buf_wait(c, &c->recvq, RG__WAIT_CHAN_RECV, deadline, self, woken);
 		if (r < 0)
 			return r;
+		woken = woken || r == 0;
 		bool waiter;
 		if (buf_recv(c, ep, ok, &waiter)) {
 			if (waiter)

@@ -560,6 +560,94 @@ static void test_close_buffered_waiters(void)
 	}
 }
 
+/* A task woken to retry on a buffered channel that loses the value (the
+ * room) to a task that never waited waits again at the head of the queue,
+ * ahead of the tasks that parked after it: Go hands a buffered value
+ * straight to the first waiting receiver (room to the first sender), and
+ * ringo's woken retry must not let a later waiter pass the first.  Runs
+ * on one P, where the order of events is fixed: main wakes the first
+ * waiter, takes what woke it itself, lets it fail and park again, then
+ * checks which waiter the next value (room) goes to. */
+static rg_chan *fq_c;
+static _Atomic long fq_got[2];
+
+static void fq_recv(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	long v = 0;
+	bool ok = false;
+	CHECK_EQ(rg_chan_recv(fq_c, &v, &ok, -1), 0);
+	CHECK(ok);
+	atomic_store(&fq_got[i], v);
+}
+
+static void fq_send(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	long v = 100 + i;
+	CHECK_EQ(rg_chan_send(fq_c, &v, -1), 0);
+	atomic_store(&fq_got[i], 1);
+}
+
+static int fair_main(void *arg)
+{
+	CHECK_EQ(rg_procs(), 1);
+	long v, x;
+	bool ok;
+	/* receivers */
+	fq_c = rg_chan_make(sizeof(long), 1);
+	for (int i = 0; i < 2; i++) {
+		CHECK(rg_go(fq_recv, (void *)(intptr_t)i) > 0);
+		rg_yield(); /* it parks on the empty buffer, in order */
+	}
+	v = 1;
+	CHECK_EQ(rg_chan_send(fq_c, &v, 0), 0);    /* wakes receiver 0 */
+	CHECK_EQ(rg_chan_recv(fq_c, &x, &ok, 0), 0); /* and takes its value */
+	CHECK(ok && x == 1);
+	rg_yield(); /* receiver 0 retries, finds nothing, parks again */
+	CHECK_EQ(atomic_load(&fq_got[0]), 0);
+	v = 2;
+	CHECK_EQ(rg_chan_send(fq_c, &v, 0), 0);
+	rg_yield();
+	CHECK_EQ(atomic_load(&fq_got[0]), 2); /* the first waiter, not the second */
+	CHECK_EQ(atomic_load(&fq_got[1]), 0);
+	v = 3;
+	CHECK_EQ(rg_chan_send(fq_c, &v, 0), 0);
+	rg_yield();
+	CHECK_EQ(atomic_load(&fq_got[1]), 3);
+	rg_chan_free(fq_c);
+
+	/* senders */
+	atomic_store(&fq_got[0], 0);
+	atomic_store(&fq_got[1], 0);
+	fq_c = rg_chan_make(sizeof(long), 1);
+	v = 7;
+	CHECK_EQ(rg_chan_send(fq_c, &v, 0), 0); /* full */
+	for (int i = 0; i < 2; i++) {
+		CHECK(rg_go(fq_send, (void *)(intptr_t)i) > 0);
+		rg_yield(); /* it parks on the full buffer, in order */
+	}
+	CHECK_EQ(rg_chan_recv(fq_c, &x, &ok, 0), 0); /* 7; wakes sender 0 */
+	CHECK(ok && x == 7);
+	v = 8;
+	CHECK_EQ(rg_chan_send(fq_c, &v, 0), 0);      /* takes its room */
+	rg_yield(); /* sender 0 retries, finds it full, parks again */
+	CHECK_EQ(atomic_load(&fq_got[0]), 0);
+	CHECK_EQ(rg_chan_recv(fq_c, &x, &ok, 0), 0); /* 8 */
+	CHECK(ok && x == 8);
+	rg_yield();
+	CHECK_EQ(atomic_load(&fq_got[0]), 1); /* the first waiter sent */
+	CHECK_EQ(atomic_load(&fq_got[1]), 0);
+	CHECK_EQ(rg_chan_recv(fq_c, &x, &ok, 0), 0);
+	CHECK(ok && x == 100);
+	rg_yield();
+	CHECK_EQ(atomic_load(&fq_got[1]), 1);
+	CHECK_EQ(rg_chan_recv(fq_c, &x, &ok, 0), 0);
+	CHECK(ok && x == 101);
+	rg_chan_free(fq_c);
+	return 0;
+}
+
 static int main_fn(void *arg)
 {
 	test_semantics();
@@ -574,6 +662,8 @@ static int main_fn(void *arg)
 int main(void)
 {
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
+	rg_config one = { .procs = 1, .quiet = 1 };
+	CHECK_EQ(rg_run(fair_main, NULL, &one), 0);
 	printf("chan: ok\n");
 	return T_PASS;
 }
