@@ -1158,10 +1158,21 @@ void rg__task_entry(rg__task *t, rg__m *m)
 	task_exit(rg__m_get(), t);
 }
 
+/* A yielding task goes behind every task that waits to run: the local
+ * queue's tail, or, while the global queue holds tasks, the global
+ * queue's tail (Go's Gosched always takes the global queue).  Put locally
+ * it would run again before the tasks that overflowed there: a task that
+ * spawns 10,000 others and yields to let them start ran again after 256
+ * of them (bench_sync's ctx_cancel then cancelled while most waiters were
+ * still starting, as Go's does not).  Also the path of a safepoint stop
+ * and of rg_preempt_point's yield, as Go's preemption takes Gosched's. */
 static void post_yield(rg__m *m, rg__task *t, void *arg)
 {
 	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
-	runq_put(m->p, t, false);
+	if (atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) > 0)
+		globrunq_put_batch(&t, 1);
+	else
+		runq_put(m->p, t, false);
 }
 
 void rg_yield(void)

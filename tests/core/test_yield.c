@@ -1,5 +1,7 @@
 /* Yield ping-pong: two tasks on one P alternate strictly with rg_yield
- * (rg_yield goes to the back of the local queue). */
+ * (rg_yield goes to the back of the local queue).  And a task that yields
+ * while the global queue holds tasks (its P's queue overflowed there)
+ * runs again only after all of them, as Go's Gosched. */
 #include <stdatomic.h>
 
 #include "check.h"
@@ -29,9 +31,26 @@ static int main_fn(void *arg)
 	return 0;
 }
 
+#define SPAWNED 2000 /* well past a run queue (256): most overflow */
+static _Atomic int ran;
+static void one(void *arg) { atomic_fetch_add(&ran, 1); }
+
+static int behind_main(void *arg)
+{
+	CHECK_EQ(rg_procs(), 1);
+	for (int i = 0; i < SPAWNED; i++)
+		CHECK(rg_go(one, NULL) > 0);
+	rg_yield();
+	/* put locally, this ran again after the ~256 tasks of the local
+	 * queue, with the rest still waiting in the global queue */
+	CHECK_EQ(atomic_load(&ran), SPAWNED);
+	return 0;
+}
+
 int main(void)
 {
 	rg_config cfg = { .procs = 1 };
+	CHECK_EQ(rg_run(behind_main, NULL, &cfg), 0);
 	CHECK_EQ(rg_run(main_fn, NULL, &cfg), 0);
 	CHECK_EQ(pos, 2 * ROUNDS);
 	/* Strict alternation, except where the 61st-tick fairness check or the
