@@ -67,7 +67,9 @@ typedef struct rg_task_opts {
 RG_API int64_t rg_go(rg_task_fn fn, void *arg);
 RG_API int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts);
 
-/* Puts the calling task at the back of its P's run queue and runs another. */
+/* Puts the calling task behind every task waiting to run and runs another:
+ * at the back of its P's run queue, or of the global queue while that
+ * holds tasks (as Go's Gosched). */
 RG_API void rg_yield(void);
 /* Yields only when sysmon has asked this task to (it ran > 10 ms): call it
  * in long loops.  Costs a load and a branch otherwise. */
