@@ -145,7 +145,9 @@ struct rg__p {
 	uint32_t sysmon_tick;                  /* sysmon's own bookkeeping */
 	int64_t sysmon_when;
 	bool spinning;                         /* counted in sched.nmspinning */
-	_Atomic bool wake_spinning;            /* set by wakep before waking */
+	_Atomic bool wake_spinning;            /* set by wakep under sched.lock as it
+	                                          takes the P off the idle list;
+	                                          the P consumes it (exchange) */
 	bool stw_claimed;                      /* stw_lock: claimed while idle */
 	rg__p *idle_next;                      /* sched.lock */
 	bool on_idle_list;                     /* sched.lock */
@@ -158,7 +160,7 @@ struct rg__p {
 	int64_t rn_look;                       /* last look at others' runnext */
 	int64_t spin_ns;                       /* idle spinning allowance (6b) */
 	uint32_t fast_switches;                /* paces timer checks */
-	int64_t id_next, id_end;               /* task ids taken in a batch */
+	int64_t id_next, id_end;               /* owner: task ids taken in a batch */
 
 	/* timers: heap of parked tasks' deadlines.  Owner adds and fires;
 	 * a woken task deletes its own entry from any P: hence the lock. */

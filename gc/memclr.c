@@ -46,15 +46,15 @@ __attribute__((target("avx2"))) static void clr_avx2(char *p, size_t n)
 		_mm256_storeu_si256((__m256i *)(end - 32), z);
 }
 
-static int have_avx2 = -1; /* the loop pays: AVX2 on AMD; -1 not asked yet (racing first asks agree) */
+static int use_loop = -1; /* 1: AVX2 on AMD; -1: not asked yet (racing first asks agree) */
 
 void rg__memclr(void *p, size_t n)
 {
-	int a = __atomic_load_n(&have_avx2, __ATOMIC_RELAXED);
+	int a = __atomic_load_n(&use_loop, __ATOMIC_RELAXED);
 	if (RG__UNLIKELY(a < 0)) {
 		__builtin_cpu_init();
 		a = __builtin_cpu_supports("avx2") && __builtin_cpu_is("amd") ? 1 : 0;
-		__atomic_store_n(&have_avx2, a, __ATOMIC_RELAXED);
+		__atomic_store_n(&use_loop, a, __ATOMIC_RELAXED);
 	}
 	if (a && n >= CLR_MIN && n <= CLR_MAX)
 		clr_avx2(p, n);

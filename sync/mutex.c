@@ -268,20 +268,8 @@ static void csema_acquire(struct csema *s, int reason)
 	/* woken only by a release, which handed us its count */
 }
 
-static void csema_release(struct csema *s)
-{
-	rg__spin_lock(&s->lock);
-	rg__sudog *sg = rg__waitq_claim(&s->q);
-	rg__task *t = sg ? sg->task : NULL;
-	if (!sg)
-		s->count++;
-	rg__spin_unlock(&s->lock);
-	if (t)
-		rg__ready(t);
-}
-
-/* n releases at once (RWMutex's unlock, for the readers that arrived while
- * it was held): the waiters are taken off the queue in one round of the
+/* n releases (1 for writerSem; n at RWMutex's unlock, for the readers that
+ * arrived while it was held): the waiters are taken off the queue in one round of the
  * lock, the surplus is counted for readers not parked yet, and the
  * claimed ones are readied after the unlock, oldest first (as n single
  * releases would: the newest lands in runnext, the rest queue in order). */
@@ -348,7 +336,7 @@ void rg_rwmutex_runlock(rg_rwmutex *x)
 			rg__fatal("sync: runlock of unlocked rwmutex %p", (void *)x);
 		/* a writer is pending: the last departing reader wakes it */
 		if (atomic_fetch_sub_explicit(&rw->reader_wait, 1, memory_order_acq_rel) - 1 == 0)
-			csema_release(&rw->writer_sem);
+			csema_release_n(&rw->writer_sem, 1);
 	}
 }
 

@@ -246,6 +246,30 @@ struct big {
 	char bytes[300];
 };
 
+/* Parks n tasks in dir on c, checks that they stay parked, closes c and
+ * checks that close woke each: receivers with ok=false, senders -EPIPE. */
+static void close_wakes(rg_chan *c, int dir, int n)
+{
+	struct blocked b[8];
+	CHECK(n <= 8);
+	for (int i = 0; i < n; i++) {
+		b[i] = (struct blocked){ c, dir, 0, true };
+		rg_go(blocked_op, &b[i]);
+	}
+	rg_sleep(2 * MS);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(atomic_load(&b[i].result), 0);
+	CHECK_EQ(rg_chan_close(c), 0);
+	for (int i = 0; i < n; i++) {
+		while (!atomic_load(&b[i].result))
+			rg_sleep(100000);
+		if (dir == RG_SELECT_SEND)
+			CHECK_EQ(atomic_load(&b[i].result), -EPIPE);
+		else
+			CHECK(atomic_load(&b[i].result) == 1 && !b[i].ok);
+	}
+}
+
 static void test_semantics(void)
 {
 	long v = 3;
@@ -253,23 +277,7 @@ static void test_semantics(void)
 	/* close wakes every waiter: receivers ok=false, senders -EPIPE */
 	for (int dir = 0; dir < 2; dir++) {
 		rg_chan *c = rg_chan_make(sizeof(long), 0);
-		struct blocked b[8];
-		for (int i = 0; i < 8; i++) {
-			b[i] = (struct blocked){ c, dir, 0, true };
-			rg_go(blocked_op, &b[i]);
-		}
-		rg_sleep(2 * MS);
-		for (int i = 0; i < 8; i++)
-			CHECK_EQ(atomic_load(&b[i].result), 0);
-		CHECK_EQ(rg_chan_close(c), 0);
-		for (int i = 0; i < 8; i++) {
-			while (!atomic_load(&b[i].result))
-				rg_sleep(100000);
-			if (dir == RG_SELECT_SEND)
-				CHECK_EQ(atomic_load(&b[i].result), -EPIPE);
-			else
-				CHECK(atomic_load(&b[i].result) == 1 && !b[i].ok);
-		}
+		close_wakes(c, dir, 8);
 		rg_chan_free(c);
 	}
 	/* send on closed and second close: -EPIPE, no abort */
@@ -529,23 +537,7 @@ static void test_close_buffered_waiters(void)
 			CHECK_EQ(rg_chan_send(c, &v, 0), 0);
 			CHECK_EQ(rg_chan_send(c, &v, 0), 0);
 		}
-		struct blocked b[6];
-		for (int i = 0; i < 6; i++) {
-			b[i] = (struct blocked){ c, dir, 0, true };
-			rg_go(blocked_op, &b[i]);
-		}
-		rg_sleep(2 * MS);
-		for (int i = 0; i < 6; i++)
-			CHECK_EQ(atomic_load(&b[i].result), 0);
-		CHECK_EQ(rg_chan_close(c), 0);
-		for (int i = 0; i < 6; i++) {
-			while (!atomic_load(&b[i].result))
-				rg_sleep(100000);
-			if (dir == RG_SELECT_SEND)
-				CHECK_EQ(atomic_load(&b[i].result), -EPIPE);
-			else
-				CHECK(atomic_load(&b[i].result) == 1 && !b[i].ok);
-		}
+		close_wakes(c, dir, 6);
 		if (dir == RG_SELECT_SEND) {
 			/* the buffer still drains after close */
 			bool ok = false;
