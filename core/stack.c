@@ -7,7 +7,7 @@
  * tasks, yet a server parks a million.  So stacks are carved from slabs:
  *
  *   guarded slab (64 slots):  [guard][stack ...... rec][guard][stack .. rec]
- *   canary slab (256 slots):  [cnry|stack ....... rec|cnry|stack ..... rec|]
+ *   canary slab (256 slots):  [guard|cnry|stack .... rec|cnry|stack ... rec|]
  *
  * Guarded slots are used while the mapping budget lasts (a quarter of
  * max_map_count, at least 16384 mappings, is left to the rest of the
@@ -15,7 +15,10 @@
  * canary word at their bottom, checked every time the task is switched out:
  * an overflow is then caught after the fact (it may have damaged the record
  * of the slot below before the check), where a guard page catches it at the
- * faulting instruction.  Both end the same way: one line naming the task,
+ * faulting instruction.  A canary slab still has one guard page below its
+ * first slot (two mappings per 256 stacks): an overflow runs through the
+ * slab's own slots, never into whatever mapping the kernel put below it,
+ * and a deep one faults there and is reported like a guarded one.  Both end the same way: one line naming the task,
  * then abort.  The stats say how many stacks of each kind were made.
  *
  * One page per parked task.  The task record sits at the top of its own
@@ -220,7 +223,9 @@ static struct slab *slab_new(bool guarded)
 	s->kind = guarded ? RG__STACK_GUARDED : RG__STACK_CANARY;
 	s->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
 	s->slot = guarded ? S + pagesz : S;
-	s->len = (size_t)s->nslots * s->slot + (guarded ? 0 : pagesz);
+	/* A canary slab: one guard page below its slots, half a page of slack
+	 * below the first canary and above the last record. */
+	s->len = (size_t)s->nslots * s->slot + (guarded ? 0 : 2 * pagesz);
 	s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (s->base == MAP_FAILED) {
@@ -229,7 +234,12 @@ static struct slab *slab_new(bool guarded)
 	}
 	/* Huge pages would turn one touched page per stack into 2 MiB. */
 	madvise(s->base, s->len, MADV_NOHUGEPAGE);
-	s->first = guarded ? s->base : s->base + pagesz / 2;
+	s->first = guarded ? s->base : s->base + pagesz + pagesz / 2;
+	if (!guarded && mprotect(s->base, pagesz, PROT_NONE) != 0) {
+		munmap(s->base, s->len);
+		rg__free(s);
+		return NULL;
+	}
 	if (guarded) {
 		for (int i = 0; i < s->nslots; i++)
 			if (mprotect(s->base + (size_t)i * s->slot, pagesz, PROT_NONE) != 0) {

@@ -2,6 +2,8 @@
  * guarded stack (guard page) and on a canary stack (mapping budget spent). */
 // ctest-timeout: 60
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,11 +86,51 @@ static void run_child(const char *guards, int moderate, char *out, size_t n)
 	CHECK_EQ(WTERMSIG(status), SIGABRT);
 }
 
+/* Whatever the kernel maps below a canary slab must be safe from a task
+ * that overruns the bottom slot: the page under the slab is a guard. */
+static int guard_main(void *arg)
+{
+	(void)arg;
+	volatile char here = 0;
+	uintptr_t a = (uintptr_t)&here;
+	FILE *f = fopen("/proc/self/maps", "r");
+	CHECK(f != NULL);
+	char line[512];
+	uintptr_t prev_lo = 0, prev_hi = 0;
+	char prev_perm[8] = "";
+	int found = 0;
+	while (fgets(line, sizeof line, f)) {
+		uintptr_t lo, hi;
+		char perm[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3)
+			continue;
+		if (a >= lo && a < hi) {
+			found = 1;
+			fprintf(stderr, "stack mapping %lx-%lx %s, below it %lx-%lx %s\n",
+			        lo, hi, perm, prev_lo, prev_hi, prev_perm);
+			CHECK_EQ(prev_hi, lo);             /* adjacent */
+			CHECK(strncmp(prev_perm, "---p", 4) == 0); /* no access */
+			break;
+		}
+		prev_lo = lo, prev_hi = hi;
+		memcpy(prev_perm, perm, sizeof perm);
+	}
+	fclose(f);
+	CHECK(found);
+	(void)here;
+	return 0;
+}
+
 int main(void)
 {
 #if T_SANITIZED
 	SKIP("sanitizers own SIGSEGV and stack redzones: overflow checked in plain builds");
 #endif
+	setenv("RINGO_STACK_GUARDS", "0", 1);
+	rg_config cfg = { .procs = 1 };
+	CHECK_EQ(rg_run(guard_main, NULL, &cfg), 0);
+	unsetenv("RINGO_STACK_GUARDS");
+
 	char out[4096];
 	for (int moderate = 0; moderate < 2; moderate++) {
 		run_child(NULL, moderate, out, sizeof out);
