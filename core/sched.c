@@ -238,6 +238,12 @@ void rg__runq_put(rg__p *p, rg__task *t, bool next) { runq_put(p, t, next); }
 static inline __attribute__((always_inline)) rg__task *runq_get(rg__p *p, bool *inherit)
 {
 	rg__task *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (next && rg__sched.nprocs == 1) {
+		/* one P: no thief, runnext is the owner's alone */
+		atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+		*inherit = true;
+		return next;
+	}
 	if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
 	                                                    memory_order_acq_rel, memory_order_relaxed)) {
 		*inherit = true;
@@ -1079,15 +1085,27 @@ static void ready_on(rg__m *m, rg__task *t, bool next)
 			atomic_store_explicit(&p->runnext_gen,
 			                      atomic_load_explicit(&p->runnext_gen, memory_order_relaxed) + 1,
 			                      memory_order_relaxed);
-			t = atomic_exchange_explicit(&p->runnext, t, memory_order_seq_cst);
-			if (!t) {
-				/* The common case (a hand-off): the seq_cst
-				 * exchange orders the put before the loads of
-				 * wake_if_idle_sc, no fence needed. */
-				wake_if_idle_sc();
-				return;
+			rg__task *old;
+			if (rg__sched.nprocs == 1) {
+				/* one P: no thief, no idle P to wake, so no
+				 * locked instruction (p1 ping-pong 143 -> 107
+				 * ns a round trip, with runq_get's) */
+				old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+				atomic_store_explicit(&p->runnext, t, memory_order_relaxed);
+				if (!old)
+					return;
+			} else {
+				old = atomic_exchange_explicit(&p->runnext, t, memory_order_seq_cst);
+				if (!old) {
+					/* The common case (a hand-off): the
+					 * seq_cst exchange orders the put before
+					 * the loads of wake_if_idle_sc, no fence
+					 * needed. */
+					wake_if_idle_sc();
+					return;
+				}
 			}
-			/* the old runnext goes to the queue */
+			t = old; /* the old runnext goes to the queue */
 		}
 		runq_put(p, t, false);
 	} else {
