@@ -111,6 +111,10 @@ uint64_t rg__park_prepare(void);
 int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg);
 bool rg__claim(rg__task *t, uint64_t ticket);
 void rg__ready(rg__task *t);
+/* Readies n claimed tasks behind the P's run queue, in order (FIFO, no
+ * runnext: a wake-all should not jump one task ahead), with one check for
+ * idle Ps for the lot: a close or a cancel waking thousands. */
+void rg__ready_many(rg__task **ts, int n);
 bool rg__wake(rg__task *t, uint64_t ticket);
 /* Go's sync_runtime_canSpin, for sync/'s Mutex: may a task that found a
  * lock held spin (round iter, from 0) instead of parking?  Only for a few

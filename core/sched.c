@@ -1126,6 +1126,24 @@ static void ready_on(rg__m *m, rg__task *t, bool next)
 void rg__ready(rg__task *t) { ready_on(rg__m_get(), t, true); }
 void rg__ready_tail(rg__task *t) { ready_on(rg__m_get(), t, false); }
 
+void rg__ready_many(rg__task **ts, int n)
+{
+	if (n <= 0)
+		return;
+	rg__m *m = rg__m_get();
+	if (!m || !m->p || m->p->polling) {
+		for (int i = 0; i < n; i++)
+			ready_on(m, ts[i], false);
+		return;
+	}
+	rg__p *p = m->p;
+	for (int i = 0; i < n; i++) {
+		atomic_store_explicit(&ts[i]->state, RG__RUNNABLE, memory_order_relaxed);
+		runq_put(p, ts[i], false);
+	}
+	wake_if_idle();
+}
+
 bool rg__wake(rg__task *t, uint64_t ticket)
 {
 	if (!rg__claim(t, ticket))

@@ -675,6 +675,15 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 
 int rg_chan_close(rg_chan *c)
 {
+	rg__readyq q;
+	q.n = 0;
+	int r = rg__chan_close_q(c, &q);
+	rg__readyq_flush(&q);
+	return r;
+}
+
+int rg__chan_close_q(rg_chan *c, rg__readyq *q)
+{
 	if (!c)
 		return -EINVAL;
 	rg__spin_lock(&c->lock);
@@ -699,12 +708,20 @@ int rg_chan_close(rg_chan *c)
 		list = sg;
 	}
 	rg__spin_unlock(&c->lock);
+	/* the list is newest first: add oldest first */
+	rg__sudog *fifo = NULL;
 	while (list) {
-		/* read both before ready: the record dies with its task's frame */
 		rg__sudog *next = list->next;
-		rg__task *t = list->task;
-		rg__ready(t);
+		list->next = fifo;
+		fifo = list;
 		list = next;
+	}
+	while (fifo) {
+		/* read both before ready: the record dies with its task's frame */
+		rg__sudog *next = fifo->next;
+		rg__task *t = fifo->task;
+		rg__readyq_add(q, t);
+		fifo = next;
 	}
 	return 0;
 }

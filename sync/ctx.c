@@ -135,9 +135,11 @@ static void after_start(struct after *a)
 		after_tramp(a); /* runtime stopping: run it here */
 }
 
-/* Cancel one context: mark it, wake what waits on it, and append its
- * children (each carrying the list's reference) to *work. */
-static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
+/* Cancel one context: mark it, wake what waits on it (the tasks go to q,
+ * readied in batches: a cancel that wakes 10,000 waiters checks for idle
+ * Ps once per batch, not once per task), and append its children (each
+ * carrying the list's reference) to *work. */
+static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 {
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
@@ -176,15 +178,18 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
 	rg__spin_unlock(&c->lock);
 
 	if (done)
-		rg_chan_close(done);
+		rg__chan_close_q(done, q);
 	while (wake) {
+		/* read both first: the record dies with its task's frame */
 		struct ctxwait *n = wake->next;
 		rg__task *t = wake->task;
-		rg__ready(t);
+		rg__readyq_add(q, t);
 		wake = n;
 	}
 	if (timer)
-		rg__ready(timer);
+		rg__readyq_add(q, timer);
+	if (watches || afters)
+		rg__readyq_flush(q); /* woken before the callbacks run, as before */
 	while (watches) {
 		/* read next first: once fired, the watcher may return */
 		struct rg__ctx_watch *n = watches->next;
@@ -209,13 +214,16 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work)
 static void cancel_tree(rg_ctx *c, int err)
 {
 	rg_ctx *work = NULL;
-	cancel_one(c, err, &work);
+	rg__readyq q;
+	q.n = 0;
+	cancel_one(c, err, &work, &q);
 	while (work) {
 		rg_ctx *k = work;
 		work = k->work_next;
-		cancel_one(k, err, &work);
+		cancel_one(k, err, &work, &q);
 		ctx_unref(k); /* the parent list's reference */
 	}
+	rg__readyq_flush(&q);
 }
 
 /* Detach c from its parent's children list, if still there. */

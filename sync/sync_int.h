@@ -131,6 +131,33 @@ static inline rg__sudog *rg__waitq_claim(rg__waitq *q)
 	return NULL;
 }
 
+/* Claimed tasks to ready, in batches: a wake-all (close, cancel) readies
+ * them behind the run queue with one check for idle Ps per batch
+ * (rg__ready_many); a batch of one goes to runnext as rg__ready would. */
+typedef struct rg__readyq {
+	int n;
+	rg__task *v[64];
+} rg__readyq;
+
+static inline void rg__readyq_flush(rg__readyq *q)
+{
+	if (q->n == 1)
+		rg__ready(q->v[0]);
+	else if (q->n)
+		rg__ready_many(q->v, q->n);
+	q->n = 0;
+}
+
+static inline void rg__readyq_add(rg__readyq *q, rg__task *t)
+{
+	q->v[q->n++] = t;
+	if (q->n == (int)(sizeof q->v / sizeof q->v[0]))
+		rg__readyq_flush(q);
+}
+
+/* rg_chan_close, with the woken tasks added to q rather than readied. */
+int rg__chan_close_q(rg_chan *c, rg__readyq *q);
+
 /* Per-P pool of waiter records, for select. */
 rg__sudog *rg__sudog_get(void);
 void rg__sudog_put(rg__sudog *s);
