@@ -258,21 +258,19 @@ static inline __attribute__((always_inline)) rg__task *runq_get(rg__p *p, bool *
 		rg__task *t = atomic_load_explicit(&p->runq[h % RG_RUNQ_SIZE], memory_order_relaxed);
 		if (atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + 1,
 		                                            memory_order_release, memory_order_relaxed)) {
-			/* The next tasks' records and saved frames are likely
-			 * cold (each on a page of its own): a pipeline, the
-			 * record two ahead and the frame of the one ahead,
-			 * whose record the previous get asked for. */
-			if (h + 1 != tl) {
-				rg__task *n = atomic_load_explicit(&p->runq[(h + 1) % RG_RUNQ_SIZE],
+			/* The tasks' records and saved frames are likely cold
+			 * (each on a page of its own): prefetch the records of
+			 * the next two and the frame of this one, whose record
+			 * the previous get asked for.  Only t is ours to read:
+			 * a thief may take and finish the next ones, and a
+			 * task with a stack of its own unmaps it on exit. */
+			__builtin_prefetch(t->sp, 1);
+			__builtin_prefetch((char *)t->sp + 64, 1);
+			for (uint32_t i = 1; i <= 2 && h + i != tl; i++) {
+				rg__task *n = atomic_load_explicit(&p->runq[(h + i) % RG_RUNQ_SIZE],
 				                                   memory_order_relaxed);
-				__builtin_prefetch(n->sp, 1);
-				__builtin_prefetch((char *)n->sp + 64, 1);
-				if (h + 2 != tl) {
-					rg__task *n2 = atomic_load_explicit(&p->runq[(h + 2) % RG_RUNQ_SIZE],
-					                                    memory_order_relaxed);
-					__builtin_prefetch(n2, 1);
-					__builtin_prefetch((char *)n2 + 64, 1);
-				}
+				__builtin_prefetch(n, 1);
+				__builtin_prefetch((char *)n + 64, 1);
 			}
 			return t;
 		}
