@@ -10,7 +10,7 @@
  * One iteration allocates one object and stores its address in a global
  * that is a registered root (so the object escapes, and is garbage at the
  * next iteration).  The collector runs as it normally would (RINGO_GOGC,
- * default 100; the heap's minimum goal is 4 MiB, as Go's); rg_gc_collect()
+ * default 100; the heap's minimum goal is 1 MiB, Go's 4 MiB); rg_gc_collect()
  * runs before each measured run, as go_micro runs runtime.GC().  Each case
  * grows its iteration count until one run lasts benchtime; the figure is
  * that run's ns per allocation.  Runs inside rg_run, in one task (RINGO_PROCS

@@ -29,8 +29,9 @@
  *   4. Sweep every span: a span with no marked object goes back to the page
  *      heap; otherwise its mark bits become its alloc bits, it is marked
  *      needzero, and it goes to its mcentral's partial list if it has room.
- *   5. Set the next goal, GOGC-style: live * (1 + GOGC/100), at least
- *      4 MiB; restart the world; wake the scavenger.
+ *   5. Set the next goal, as Go's since 1.18: live + (live + roots and
+ *      stacks scanned) * GOGC/100, at least RG__MIN_HEAP (1 MiB); restart
+ *      the world; wake the scavenger.
  *
  * Invariant: between collections, every object not in alloc_bits (or the
  * cached mask of the mcache that holds its span) is free, and every object
@@ -252,6 +253,7 @@ static struct {
 	bool overflow;
 	uintptr_t lo, hi;           /* heap bounds, for a cheap first filter */
 	uint64_t marked_bytes;
+	uint64_t root_bytes;        /* roots and stacks scanned: pacing */
 } mk;
 
 /* Tests: a mark stack limit (entries), to drive the overflow recovery. */
@@ -310,6 +312,13 @@ static void scan_range(uintptr_t lo, uintptr_t hi)
 	lo = (lo + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
 	for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t))
 		mark_word(*(const uintptr_t *)p);
+}
+
+/* A root range or a stack: scanned, and counted for the next goal. */
+static void scan_root(uintptr_t lo, uintptr_t hi)
+{
+	mk.root_bytes += hi - lo;
+	scan_range(lo, hi);
 }
 
 static void scan_object(uintptr_t obj, rg__span *s)
@@ -404,11 +413,11 @@ static void scan_task(rg__task *t, void *arg)
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(t, &lo, &hi);
 	if (lo && hi > lo)
-		scan_range((uintptr_t)lo, (uintptr_t)hi);
+		scan_root((uintptr_t)lo, (uintptr_t)hi);
 	lo = hi = NULL;
 	rg__task_tls_range(t, &lo, &hi);
 	if (lo && hi > lo)
-		scan_range((uintptr_t)lo, (uintptr_t)hi);
+		scan_root((uintptr_t)lo, (uintptr_t)hi);
 	drain();
 }
 
@@ -416,7 +425,7 @@ __attribute__((noinline)) static void scan_from_here(uintptr_t hi)
 {
 	uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
 	if (hi > lo)
-		scan_range(lo, hi);
+		scan_root(lo, hi);
 	drain();
 }
 
@@ -454,7 +463,7 @@ static uintptr_t thread_stack_top(void)
  * allocates in, alternates: each sweep files the spans in the reverse of
  * the previous sweep's order (put_swept pushes, so walking `all` downwards
  * files it upwards).  A cycle's allocations sweep through the whole heap
- * goal (4 MiB at least), more than a core's L2 on many machines, and in
+ * goal (1 MiB at least; it was 4 MiB, more than a core's L2), and in
  * the same order every cycle each cleared line would be the one least
  * recently used: always a miss.  Reversed, the next cycle starts on the
  * spans the last one ended on, still in cache (on a 2 MiB-L2 Xeon: a
@@ -576,6 +585,7 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 	mk.lo = rg__heap_lo();
 	mk.hi = rg__heap_hi();
 	mk.marked_bytes = 0;
+	mk.root_bytes = 0;
 	mk.overflow = false;
 
 	rg__shared_recent_each(mark_recent, !tasks);
@@ -583,11 +593,11 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 
 	pthread_mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nroots; i++) {
-		scan_range(roots[i].lo, roots[i].hi);
+		scan_root(roots[i].lo, roots[i].hi);
 		drain();
 	}
 	for (struct rg__gc_region *r = regions.next; r != &regions; r = r->next) {
-		scan_range(r->lo, r->hi);
+		scan_root(r->lo, r->hi);
 		drain();
 	}
 	pthread_mutex_unlock(&roots_lock);
@@ -601,7 +611,12 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 	sweep_all();
 	t_swept = now_ns();
 	uint64_t marked = mk.marked_bytes;
-	uint64_t goal = gogc < 0 ? UINT64_MAX : marked + marked / 100 * (uint64_t)gogc;
+	/* Go 1.18's goal: the next cycle's scan work (live objects, roots
+	 * and stacks) is paid for by GOGC % as many bytes of allocation, so a
+	 * program that parks 100,000 tasks over a small heap does not scan
+	 * their stacks every RG__MIN_HEAP of allocation. */
+	uint64_t goal = gogc < 0 ? UINT64_MAX
+	                         : marked + (marked + mk.root_bytes) / 100 * (uint64_t)gogc;
 	if (goal < RG__MIN_HEAP)
 		goal = RG__MIN_HEAP;
 	atomic_store_explicit(&rg__heap_live, marked, memory_order_relaxed);

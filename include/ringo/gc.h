@@ -32,7 +32,8 @@
  * -----------------------
  * Inside rg_run: when the heap reaches its goal (RINGO_GOGC, as GOGC: the
  * heap may grow by that percentage of the live heap after the last
- * collection, default 100; "off" disables it; the goal is at least 4 MiB),
+ * collection, default 100, plus that percentage of the roots and task
+ * stacks it scanned; "off" disables it; the goal is at least 1 MiB),
  * and on rg_gc_collect().  Every P stops at a safepoint for the collection
  * (stop-the-world).  Outside rg_run only rg_gc_collect() collects, unless a
  * single thread has ever allocated, in which case the goal applies too.
