@@ -7,7 +7,7 @@
  * tasks, yet a server parks a million.  So stacks are carved from slabs:
  *
  *   guarded slab (64 slots):  [guard][stack ...... rec][guard][stack .. rec]
- *   canary slab (256 slots):  [guard|cnry|stack .... rec|cnry|stack ... rec|]
+ *   canary slab (1024 slots): [guard|cnry|stack .... rec|cnry|stack ... rec|]
  *
  * Guarded slots are used while the mapping budget lasts (a quarter of
  * max_map_count, at least 16384 mappings, is left to the rest of the
@@ -16,10 +16,11 @@
  * an overflow is then caught after the fact (it may have damaged the record
  * of the slot below before the check), where a guard page catches it at the
  * faulting instruction.  A canary slab still has one guard page below its
- * first slot (two mappings per 256 stacks): an overflow runs through the
+ * first slot (two mappings per 1,024 stacks): an overflow runs through the
  * slab's own slots, never into whatever mapping the kernel put below it,
- * and a deep one faults there and is reported like a guarded one.  Both end the same way: one line naming the task,
- * then abort.  The stats say how many stacks of each kind were made.
+ * and a deep one faults there and is reported like a guarded one.  Both
+ * end the same way: one line naming the task, then abort.  The stats say
+ * how many stacks of each kind were made.
  *
  * One page per parked task.  The task record sits at the top of its own
  * slot; canary slots start half a page into a page, so a slot's top page
@@ -57,7 +58,7 @@
 
 #define RG_CANARY 0x5a17c0ffee0dd5a1ULL
 #define GUARDED_SLOTS 64
-#define CANARY_SLOTS 256
+#define CANARY_SLOTS 1024
 #define REC_SIZE ((sizeof(struct rg__task) + 63) & ~(size_t)63)
 
 struct slab {
@@ -596,8 +597,13 @@ static void overflow_handler(int sig, siginfo_t *si, void *uc)
 	/* Ours if the task's stack pointer ran below its stack, or the fault
 	 * is in its guard page (a large frame may fault before sp moves). */
 	if (t) {
+		/* how far below lo an overflow can run before it faults: at
+		 * most through a whole canary slab to its guard page */
+		size_t reach = (size_t)CANARY_SLOTS * st.stack_size + pagesz;
+		if (reach < ((size_t)64 << 20))
+			reach = (size_t)64 << 20;
 		char *sp = uc_sp(uc);
-		if (sp && sp < t->lo && sp > t->lo - ((size_t)64 << 20))
+		if (sp && sp < t->lo && (size_t)(t->lo - sp) < reach)
 			rg__overflow_abort(t);
 		if (t->kind != RG__STACK_CANARY && a >= t->lo - pagesz && a < t->lo)
 			rg__overflow_abort(t);
