@@ -48,6 +48,13 @@
 #ifndef T_SANITIZED
 #define T_SANITIZED 0
 #endif
+
+/* Built to run under an emulator (qemu-user, the aarch64 cross build):
+ * code runs many times slower and the emulator's threads are scheduled
+ * unevenly; timing bounds scale with it. */
+#ifndef T_EMULATED
+#define T_EMULATED 0
+#endif
 /* TSan maps a shadow stack per fiber (task): far fewer tasks fit. */
 #if defined(__SANITIZE_THREAD__)
 #define T_TSAN 1
