@@ -1186,8 +1186,17 @@ static void task_exit(rg__m *m, rg__task *t)
 	m->post_task = t;
 	m->cur = NULL;
 	atomic_store_explicit(&t->state, RG__DEAD, memory_order_relaxed);
-	/* Never resumes: no ASan fake stack to keep. */
-	sw(m, &t->sp, NULL, NULL);
+	/* Straight to the next local task when the fast path allows (as
+	 * task_switch_out: it frees this record in its run_post), else to
+	 * the scheduler loop.  Never resumes: no ASan fake stack to keep. */
+	rg__p *p = m->p;
+	rg__task *next = NULL;
+	bool inherit = false;
+	if (p && fast_ok(p))
+		next = runq_get(p, &inherit);
+	if (next)
+		execute(m, next, inherit);
+	sw(m, &t->sp, NULL, next);
 	__builtin_unreachable();
 }
 
