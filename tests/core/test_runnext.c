@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "core/sched_int.h"
 #include "ringo.h"
 
 #define ROUNDS (T_SANITIZED ? 300 : 2000)
@@ -61,6 +62,26 @@ static bool wake_one(struct slot *s)
 
 /* --- 1: a stuck runnext is taken ------------------------------------- */
 
+/* A round that missed its bound: what each P and the scheduler looked
+ * like (racy reads: a diagnostic for the next hunt, not a check). */
+static void dump_sched(void)
+{
+	fprintf(stderr, "sched: npidle %d nmspinning %d gq_size %d\n", atomic_load(&rg__sched.npidle),
+	        atomic_load(&rg__sched.nmspinning), (int)atomic_load(&rg__sched.gq_size));
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p = rg__sched.allp[i];
+		uint64_t seen = atomic_load(&p->rn_seen);
+		fprintf(stderr,
+		        "P%d: status %d spinning %d wake_spinning %d sleeping %d on_idle %d runq %u runnext %p "
+		        "gen %u seen gen %u at %u us (now %u us) spin_ns %lld\n",
+		        i, atomic_load(&p->status), (int)p->spinning, (int)atomic_load(&p->wake_spinning),
+		        atomic_load(&p->sleeping), (int)p->on_idle_list,
+		        atomic_load(&p->runq_tail) - atomic_load(&p->runq_head), (void *)atomic_load(&p->runnext),
+		        atomic_load(&p->runnext_gen), (unsigned)(seen >> 32), (unsigned)seen,
+		        (unsigned)(rg_now() / 1000), (long long)p->spin_ns);
+	}
+}
+
 static int cmp64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -103,6 +124,8 @@ static void stuck_runnext(void)
 		int64_t t0 = rg_now();
 		while (!atomic_load(&helper_ran) && rg_now() - t0 < 10000000000LL)
 			rg__cpu_relax();
+		if (!atomic_load(&helper_ran))
+			dump_sched();
 		CHECK(atomic_load(&helper_ran));
 		CHECK(atomic_load(&helper_p) != me);
 		lat[round] = rg_now() - t0;
