@@ -234,7 +234,9 @@ static void cancel_prefetch(rg_ctx *w1)
 			__builtin_prefetch(&h->tail, 1);
 		}
 	}
-	rg_chan *d1 = atomic_load_explicit(&w1->done, memory_order_relaxed);
+	/* acquire: d1 is read below, and a task may have made it just now
+	 * (rg_ctx_done publishes it with release) */
+	rg_chan *d1 = atomic_load_explicit(&w1->done, memory_order_acquire);
 	if (d1) {
 		struct rg__chan_head *h = (struct rg__chan_head *)d1;
 		void *sg = __atomic_load_n(&h->recvq_first, __ATOMIC_RELAXED);
@@ -246,8 +248,7 @@ static void cancel_prefetch(rg_ctx *w1)
 static void cancel_tree(rg_ctx *c, int err)
 {
 	rg_ctx *work = NULL;
-	rg__readyq q;
-	q.n = 0;
+	rg__readyq q = RG__READYQ_INIT;
 	cancel_one(c, err, &work, &q);
 	while (work) {
 		rg_ctx *k = work;
