@@ -675,8 +675,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 
 int rg_chan_close(rg_chan *c)
 {
-	rg__readyq q;
-	q.n = 0;
+	rg__readyq q = RG__READYQ_INIT;
 	int r = rg__chan_close_q(c, &q);
 	rg__readyq_flush(&q);
 	return r;

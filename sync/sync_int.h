@@ -136,15 +136,19 @@ static inline rg__sudog *rg__waitq_claim(rg__waitq *q)
  * (rg__ready_many); a batch of one goes to runnext as rg__ready would. */
 typedef struct rg__readyq {
 	int n;
+	bool flushed; /* a batch went already: the rest go behind it */
 	rg__task *v[64];
 } rg__readyq;
 
+#define RG__READYQ_INIT { 0, false, { NULL } }
+
 static inline void rg__readyq_flush(rg__readyq *q)
 {
-	if (q->n == 1)
+	if (q->n == 1 && !q->flushed)
 		rg__ready(q->v[0]);
 	else if (q->n)
 		rg__ready_many(q->v, q->n);
+	q->flushed = q->flushed || q->n > 0;
 	q->n = 0;
 }
 

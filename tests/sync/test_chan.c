@@ -651,11 +651,48 @@ static int main_fn(void *arg)
 	return 0;
 }
 
+/* On one P a close wakes its receivers in the order they waited, however
+ * many batches that takes: 65 is one batch of 64 and a lone task, which
+ * must not jump the batch through runnext. */
+enum { ORDERED = 65 };
+static rg_chan *ord_ch;
+static _Atomic int ord_pos, ord_parked;
+static int ord_seen[ORDERED], ord_park[ORDERED];
+
+static void ord_waiter(void *arg)
+{
+	long v;
+	bool ok = true;
+	/* one P: nothing runs between this and the park in recv */
+	ord_park[atomic_fetch_add(&ord_parked, 1)] = (int)(intptr_t)arg;
+	CHECK_EQ(rg_chan_recv(ord_ch, &v, &ok, -1), 0);
+	CHECK(!ok);
+	ord_seen[atomic_fetch_add(&ord_pos, 1)] = (int)(intptr_t)arg;
+}
+
+static int ordered_close_main(void *arg)
+{
+	CHECK_EQ(rg_procs(), 1);
+	ord_ch = rg_chan_make(sizeof(long), 0);
+	for (int i = 0; i < ORDERED; i++)
+		CHECK(rg_go(ord_waiter, (void *)(intptr_t)i) > 0);
+	rg_sleep(2 * MS); /* all parked */
+	CHECK_EQ(atomic_load(&ord_parked), ORDERED);
+	CHECK_EQ(rg_chan_close(ord_ch), 0);
+	while (atomic_load(&ord_pos) < ORDERED)
+		rg_sleep(MS);
+	for (int i = 0; i < ORDERED; i++)
+		CHECK_EQ(ord_seen[i], ord_park[i]);
+	rg_chan_free(ord_ch);
+	return 0;
+}
+
 int main(void)
 {
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
 	rg_config one = { .procs = 1, .quiet = 1 };
 	CHECK_EQ(rg_run(fair_main, NULL, &one), 0);
+	CHECK_EQ(rg_run(ordered_close_main, NULL, &one), 0);
 	printf("chan: ok\n");
 	return T_PASS;
 }
