@@ -597,11 +597,12 @@ static void overflow_handler(int sig, siginfo_t *si, void *uc)
 	/* Ours if the task's stack pointer ran below its stack, or the fault
 	 * is in its guard page (a large frame may fault before sp moves). */
 	if (t) {
-		/* how far below lo an overflow can run before it faults: at
-		 * most through a whole canary slab to its guard page */
-		size_t reach = (size_t)CANARY_SLOTS * st.stack_size + pagesz;
-		if (reach < ((size_t)64 << 20))
-			reach = (size_t)64 << 20;
+		/* how far below lo an overflow can run before it faults: a
+		 * guard page is right below a guarded stack; below a canary
+		 * stack, at most a whole slab lies above the slab's guard */
+		size_t reach = (size_t)64 << 20;
+		if (t->kind == RG__STACK_CANARY && (size_t)CANARY_SLOTS * st.stack_size + pagesz > reach)
+			reach = (size_t)CANARY_SLOTS * st.stack_size + pagesz;
 		char *sp = uc_sp(uc);
 		if (sp && sp < t->lo && (size_t)(t->lo - sp) < reach)
 			rg__overflow_abort(t);
@@ -670,7 +671,7 @@ size_t rg__stack_default(void) { return st.stack_size; }
 
 void **rg__task_slot(rg__task *t, enum rg__tslot s) { return &t->tslot[s]; }
 
-/* Linear in the number of slabs (a slab holds 64 or 256 tasks).  A task
+/* Linear in the number of slabs (a slab holds 64 or 1,024 tasks).  A task
  * id is not an index, so this walks; callers are rare (rg_cancel). */
 rg__task *rg__task_lookup(int64_t id)
 {
