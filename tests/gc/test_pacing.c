@@ -3,6 +3,7 @@
  * paid for by allocation as live objects are. */
 // ctest-timeout: 60
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "ringo.h"
@@ -63,6 +64,7 @@ static int main_fn(void *arg)
 
 int main(void)
 {
+	setenv("RINGO_GOGC", "100", 1); /* the default, whatever the caller set */
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
 	return T_PASS;
 }
