@@ -702,6 +702,46 @@ static void test_fanout(int fanout)
 		rg_ctx_release(all[i]);
 }
 
+/* --- Done asked for while the parent cancels --------------------------------------- */
+
+/* A task makes each child's done channel (rg_ctx_done, the first call
+ * creates it) while the parent's cancel walks the children: the cancel
+ * must see a made channel whole (TSan) and every done channel must end
+ * closed. */
+enum { RACE_KIDS = T_SANITIZED ? 3000 : 20000 };
+static rg_ctx *race_kid[RACE_KIDS];
+static rg_waitgroup race_wg;
+
+static void race_done_maker(void *arg)
+{
+	(void)arg;
+	for (int i = RACE_KIDS - 1; i >= 0; i--)
+		(void)rg_ctx_done(race_kid[i]);
+	rg_waitgroup_done(&race_wg);
+}
+
+static void test_done_during_cancel(void)
+{
+	rg_ctx *parent;
+	CHECK_EQ(rg_ctx_with_cancel(rg_ctx_background(), &parent), 0);
+	for (int i = 0; i < RACE_KIDS; i++)
+		CHECK_EQ(rg_ctx_with_cancel(parent, &race_kid[i]), 0);
+	rg_waitgroup_add(&race_wg, 1);
+	CHECK(rg_go(race_done_maker, NULL) > 0);
+	rg_yield(); /* on another P, or first here: either order is a case */
+	rg_ctx_cancel(parent);
+	CHECK_EQ(rg_waitgroup_wait(&race_wg, -1), 0);
+	for (int i = 0; i < RACE_KIDS; i++) {
+		bool ok = true;
+		CHECK_EQ(rg_chan_recv(rg_ctx_done(race_kid[i]), NULL, &ok, 0), 0);
+		CHECK(!ok);
+		CHECK_EQ(rg_ctx_err(race_kid[i]), -ECANCELED);
+	}
+	for (int i = RACE_KIDS - 1; i >= 0; i--)
+		rg_ctx_release(race_kid[i]);
+	rg_ctx_release(parent);
+}
+
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
@@ -732,6 +772,7 @@ static int main_fn(void *arg)
 	RUN(test_io_hook());
 	RUN(test_fanout(1000));
 	RUN(test_fanout(10));
+	RUN(test_done_during_cancel());
 	return 0;
 }
 
