@@ -848,13 +848,24 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			atomic_fetch_sub(&rg__sched.nmspinning, 1);
 		}
 		atomic_thread_fence(memory_order_seq_cst);
-		bool recheck = false;
-		if (was_spinning)
-			for (int i = 0; i < rg__sched.nprocs; i++)
-				if (rg__sched.allp[i] != p && has_work(rg__sched.allp[i])) {
-					recheck = true;
-					break;
-				}
+		/* Every P about to sleep looks at the others' queues, spinning
+		 * or not (Go's non-spinning M does not).  A P that chose not to
+		 * spin (another was spinning) publishes itself idle; a task
+		 * readied meanwhile into a running P's runnext checks for idle
+		 * Ps with seq_cst loads after its put, and may load npidle
+		 * before our increment: then this look is what finds it.  Go
+		 * gets away without it because sysmon preempts the readier
+		 * within 10 ms and the runnext then runs on its own P; ringo
+		 * has no preemption, and test_runnext's spinning readier left
+		 * the task stranded for its whole 10 s bound (8 of ~700 TSan
+		 * runs under load; the dump showed the other P asleep on the
+		 * idle list, nmspinning 0). */
+		bool recheck = false, elsewhere = false;
+		for (int i = 0; i < rg__sched.nprocs; i++)
+			if (rg__sched.allp[i] != p && has_work(rg__sched.allp[i])) {
+				recheck = elsewhere = true;
+				break;
+			}
 		if (atomic_load(&rg__sched.gq_size) > 0 || !runq_empty(p))
 			recheck = true;
 		if (!recheck) {
@@ -890,7 +901,8 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		pthread_mutex_unlock(&rg__sched.lock);
 		if (atomic_exchange(&p->wake_spinning, false)) {
 			p->spinning = true; /* counted by the waker */
-		} else if (recheck && was_spinning) {
+		} else if (recheck && (was_spinning || elsewhere)) {
+			/* spin, so that the next round steals what we saw */
 			p->spinning = true;
 			atomic_fetch_add(&rg__sched.nmspinning, 1);
 		}
