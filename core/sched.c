@@ -857,7 +857,7 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		 * gets away without it because sysmon preempts the readier
 		 * within 10 ms and the runnext then runs on its own P; ringo
 		 * has no preemption, and test_runnext's spinning readier left
-		 * the task stranded for its whole 10 s bound (8 of ~700 TSan
+		 * the task stranded for its whole 10 s bound (9 of ~800 TSan
 		 * runs under load; the dump showed the other P asleep on the
 		 * idle list, nmspinning 0). */
 		bool recheck = false, elsewhere = false;
@@ -951,6 +951,22 @@ static inline bool fast_ok(rg__p *p)
 	return tn == INT64_MAX || (++p->fast_switches & 3) || rg__mono() < tn;
 }
 
+/* The next local task to switch to straight from a leaving task (and
+ * made current), or NULL: go through the scheduler loop on g0. */
+static inline rg__task *fast_next(rg__m *m)
+{
+	rg__p *p = m->p;
+	rg__task *next = NULL;
+	bool inherit = false;
+	if (p && fast_ok(p))
+		next = runq_get(p, &inherit);
+	if (next)
+		execute(m, next, inherit);
+	else
+		m->cur = NULL;
+	return next;
+}
+
 /* The current task t stops running.  post(m, t, arg) runs once t's context
  * is saved.  Returns the M that t later resumes on. */
 static rg__m *task_switch_out(rg__m *m, rg__task *t, rg__post_fn post, void *arg)
@@ -960,18 +976,7 @@ static rg__m *task_switch_out(rg__m *m, rg__task *t, rg__post_fn post, void *arg
 	m->post = post;
 	m->post_task = t;
 	m->post_arg = arg;
-	rg__p *p = m->p;
-	rg__task *next = NULL;
-	bool inherit = false;
-	if (p && fast_ok(p))
-		next = runq_get(p, &inherit);
-	if (next) {
-		execute(m, next, inherit);
-		m = sw(m, &t->sp, &t->asan_fake, next);
-	} else {
-		m->cur = NULL;
-		m = sw(m, &t->sp, &t->asan_fake, NULL);
-	}
+	m = sw(m, &t->sp, &t->asan_fake, fast_next(m));
 	run_post(m);
 	return m;
 }
@@ -1196,19 +1201,11 @@ static void task_exit(rg__m *m, rg__task *t)
 		rg__overflow_abort(t);
 	m->post = post_exit;
 	m->post_task = t;
-	m->cur = NULL;
 	atomic_store_explicit(&t->state, RG__DEAD, memory_order_relaxed);
 	/* Straight to the next local task when the fast path allows (as
 	 * task_switch_out: it frees this record in its run_post), else to
 	 * the scheduler loop.  Never resumes: no ASan fake stack to keep. */
-	rg__p *p = m->p;
-	rg__task *next = NULL;
-	bool inherit = false;
-	if (p && fast_ok(p))
-		next = runq_get(p, &inherit);
-	if (next)
-		execute(m, next, inherit);
-	sw(m, &t->sp, NULL, next);
+	sw(m, &t->sp, NULL, fast_next(m));
 	__builtin_unreachable();
 }
 

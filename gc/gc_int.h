@@ -36,9 +36,9 @@
  * zeroed before reuse, and at 4 MiB each zeroed line was an L2 miss
  * (bench_gc_heap 300, 5 alternating rounds, medians: 256 B 12.6 -> 9.2
  * ns, 4 KiB 203 -> 136 ns, 64 KiB 2,680 -> 1,919 ns; 16 and 64 B the
- * same).  A cycle's
- * fixed cost is a few microseconds; the goal's root and stack term
- * (mgc.c) keeps programs with many tasks from collecting more often. */
+ * same).  A cycle's fixed cost is a few microseconds; the goal's root
+ * and stack term (mgc.c) keeps programs with many tasks from collecting
+ * more often. */
 #define RG__MIN_HEAP ((uint64_t)1 << 20)
 
 #define RG__LIKELY(x) __builtin_expect(!!(x), 1)

@@ -691,36 +691,30 @@ int rg__chan_close_q(rg_chan *c, rg__readyq *q)
 		return -EPIPE;
 	}
 	atomic_fetch_or(&c->tail, c->mark);
-	rg__sudog *list = NULL, *sg;
+	/* claimed waiters in wake order (oldest first), readied after unlock */
+	rg__sudog *list = NULL, **tail = &list, *sg;
 	while ((sg = rg__waitq_claim(&c->recvq))) {
 		if (!c->cap && sg->elem && c->elemsize)
 			memset(sg->elem, 0, c->elemsize);
 		sg->success = false;
 		sg->fired = true;
-		sg->next = list;
-		list = sg;
+		*tail = sg;
+		tail = &sg->next;
 	}
 	while ((sg = rg__waitq_claim(&c->sendq))) {
 		sg->success = false;
 		sg->fired = true;
-		sg->next = list;
-		list = sg;
+		*tail = sg;
+		tail = &sg->next;
 	}
+	*tail = NULL;
 	rg__spin_unlock(&c->lock);
-	/* the list is newest first: add oldest first */
-	rg__sudog *fifo = NULL;
 	while (list) {
-		rg__sudog *next = list->next;
-		list->next = fifo;
-		fifo = list;
-		list = next;
-	}
-	while (fifo) {
 		/* read both before ready: the record dies with its task's frame */
-		rg__sudog *next = fifo->next;
-		rg__task *t = fifo->task;
+		rg__sudog *next = list->next;
+		rg__task *t = list->task;
 		rg__readyq_add(q, t);
-		fifo = next;
+		list = next;
 	}
 	return 0;
 }

@@ -133,7 +133,8 @@ static inline rg__sudog *rg__waitq_claim(rg__waitq *q)
 
 /* Claimed tasks to ready, in batches: a wake-all (close, cancel) readies
  * them behind the run queue with one check for idle Ps per batch
- * (rg__ready_many); a batch of one goes to runnext as rg__ready would. */
+ * (rg__ready_many).  A wake-all of one task goes to runnext as rg__ready
+ * would; once a batch has gone, the rest go behind it. */
 typedef struct rg__readyq {
 	int n;
 	bool flushed; /* a batch went already: the rest go behind it */
