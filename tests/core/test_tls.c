@@ -3,6 +3,11 @@
 #include <stdatomic.h>
 
 #include "check.h"
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 #include "ringo.h"
 
 #define NT 16
@@ -69,7 +74,11 @@ int main(void)
 	CHECK_EQ(rg_run(main_fn, NULL, &cfg), 0);
 	CHECK_EQ(atomic_load(&dtor_calls), NT); /* key has a dtor, key2 none */
 	printf("migrations observed: %d\n", atomic_load(&migrations));
-	CHECK(atomic_load(&migrations) > 0);
+	/* Valgrind runs one thread at a time, and once in a few CI runs the
+	 * second P never got to steal: there the values and destructors
+	 * (and memcheck's view of them) are what is checked. */
+	if (!RUNNING_ON_VALGRIND)
+		CHECK(atomic_load(&migrations) > 0);
 	/* run out of keys */
 	rg_tls_key k;
 	int made = 2, r;
