@@ -18,7 +18,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     SUDO=
     [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # wait (up to 10 min) for an apt run already going, as on a machine
+    # that runs apt at boot, instead of failing on its lock
+    LOCK=(-o DPkg::Lock::Timeout=600)
+    $SUDO apt-get "${LOCK[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${LOCK[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: dependencies present"

@@ -9,7 +9,7 @@
 #   scripts/test.sh [quick]   quick: step 1 only
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh || { echo "setup failed: 0 passed, 1 failed"; exit 1; }
 J=${JOBS:-$(nproc)}
 passed=0 failed=0 skipped=0
 failures=()
@@ -29,7 +29,7 @@ build() { # dir, cmake args...
     local dir=$1; shift
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_TESTS=ON "$@" >"$dir.cmake.log" 2>&1 &&
     cmake --build "$dir" -j"$J" >"$dir.build.log" 2>&1 || {
-        echo "== build $dir failed:"; tail -30 "$dir.build.log" "$dir.cmake.log"
+        echo "== build $dir failed:"; tail -n 30 "$dir.build.log" "$dir.cmake.log"
         failed=$((failed + 1)); failures+=("build $dir"); return 1; }
 }
 
@@ -59,7 +59,7 @@ if build out/release; then
        ! nm -D --defined-only out/prefix/lib/libringo.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^rg_' >>out/install.log; then
         passed=$((passed + 1)); echo "== install: passed"
     else
-        failed=$((failed + 1)); failures+=("install"); tail -20 out/install.log
+        failed=$((failed + 1)); failures+=("install"); tail -n 20 out/install.log
     fi
 fi
 if [ "${1:-}" != quick ]; then
