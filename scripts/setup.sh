@@ -19,9 +19,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=
     [ "$(id -u)" = 0 ] || SUDO=sudo
     # wait (up to 10 min) for an apt run already going, as on a machine
-    # that runs apt at boot, instead of failing on its lock
+    # that runs apt at boot, instead of failing on its lock: install waits
+    # by itself (DPkg::Lock::Timeout); update ignores that option in apt
+    # 2.6 and is retried
     LOCK=(-o DPkg::Lock::Timeout=600)
-    $SUDO apt-get "${LOCK[@]}" update -qq
+    for try in $(seq 60); do
+        $SUDO apt-get update -qq && break
+        [ "$try" = 60 ] && exit 1
+        echo "setup: apt-get update failed (lock held?), retrying in 10 s"; sleep 10
+    done
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${LOCK[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: dependencies present"
