@@ -111,6 +111,8 @@ struct rg_chan {
 	_Alignas(CL) rg__spin lock;
 	rg__waitq recvq, sendq;   /* lock (first also read lock-free: seq_cst
 	                             after a claim, relaxed in fast paths) */
+	_Atomic uint32_t wakers;  /* lock-free operations that saw a waiter and
+	                             are still to wake it (see rg_chan_free) */
 	/* line 2: senders.  Unbuffered channels end after it. */
 	_Alignas(CL) _Atomic uint64_t tail; /* stamp of the next send | mark once
 	                                       closed (seq_cst) */
@@ -132,6 +134,8 @@ struct slot {
 	_Atomic uint64_t stamp;
 	char elem[];
 };
+
+static inline void backoff(unsigned *n);
 
 #define SELECT_MAX 65536
 /* Set in tail and head by a select while it holds the channel's lock (see
@@ -173,10 +177,35 @@ rg_chan *rg_chan_make(size_t elem_size, size_t cap)
 	return c;
 }
 
+/*
+ * The last touch.  "Receive the N results, free the channel" must be safe:
+ * once the other side of an exchange can see it done, an operation writes
+ * nothing more to the channel.  Three places did (tests/sync/
+ * test_lifetime.c catches each under TSan and ASan):
+ *   - a lock-free send (receive) that saw a waiter publishes its value
+ *     (frees its slot), then takes the lock to wake that waiter, which
+ *     meanwhile may have found the value by itself, returned, and let its
+ *     owner free the channel.  Such an operation counts itself in wakers
+ *     before it publishes and leaves it as its last touch; the count is only
+ *     paid on the path that wakes someone;
+ *   - a select that exchanged under the lock thaws the ring before its
+ *     unlock, so a lock-free receive can take the value before the unlock
+ *     store;
+ *   - a select woken by an exchange locked every channel again to unlink
+ *     its other records, the fired one's too; now it skips that channel,
+ *     whose claimer unlinked any other record of the same select there.
+ * So free waits until no waker is in flight and takes the lock (that of a
+ * select still unlocking).  Tasks still inside an operation on c (parked
+ * on it, or woken by its close and not yet returned) must be gone first:
+ * that is the caller's to ensure.
+ */
 void rg_chan_free(rg_chan *c)
 {
 	if (!c)
 		return;
+	for (unsigned spins = 0; atomic_load_explicit(&c->wakers, memory_order_acquire);)
+		backoff(&spins);
+	rg__spin_lock(&c->lock);
 	if (c->cap && c->gc_region.next)
 		rg__gc_region_remove(&c->gc_region);
 	rg__free(c);
@@ -311,6 +340,10 @@ static inline __attribute__((always_inline)) int buf_send_frz(rg_chan *c, const 
 		if (st == t) {
 			if (atomic_compare_exchange_weak(&c->tail, &tf, stamp_next(c, t) | frz)) {
 				*waiter = atomic_load(&c->recvq.first) != NULL;
+				/* to wake it after the publish (rg_chan_free);
+				 * a frozen select wakes under the lock */
+				if (*waiter && !frz)
+					atomic_fetch_add_explicit(&c->wakers, 1, memory_order_relaxed);
 				elem_copy(s->elem, ep, c->elemsize);
 				atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
 				return 1;
@@ -358,6 +391,8 @@ static inline __attribute__((always_inline)) int buf_recv_frz(rg_chan *c, void *
 		if (st == h + 1) {
 			if (atomic_compare_exchange_weak(&c->head, &hf, stamp_next(c, h) | frz)) {
 				*waiter = atomic_load(&c->sendq.first) != NULL;
+				if (*waiter && !frz)
+					atomic_fetch_add_explicit(&c->wakers, 1, memory_order_relaxed);
 				if (ep)
 					elem_copy(ep, s->elem, c->elemsize);
 				wait_freed(c, h);
@@ -397,11 +432,34 @@ static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, 
 	return r;
 }
 
-/* Lock of c held: the first live waiter of q, claimed and marked fired
- * (I3: it retries), to ready after unlocking; NULL if none. */
-static inline rg__task *claim_retry(rg__waitq *q)
+/* A select's other records on c (same task and ticket, both queues): dead
+ * once one is claimed, unlinked by the claimer so that the select, woken,
+ * need not lock c again (rg_chan_free).  Lock of c held. */
+__attribute__((noinline)) static void unlink_siblings(rg_chan *c, const rg__sudog *sg)
+{
+	rg__waitq *qs[2] = { &c->recvq, &c->sendq };
+	for (int i = 0; i < 2; i++)
+		for (rg__sudog *s = atomic_load_explicit(&qs[i]->first, memory_order_relaxed), *next; s; s = next) {
+			next = s->next;
+			if (s->task == sg->task && s->ticket == sg->ticket)
+				rg__waitq_remove(qs[i], s);
+		}
+}
+
+/* rg__waitq_claim for c's queues. */
+static inline rg__sudog *chan_claim(rg_chan *c, rg__waitq *q)
 {
 	rg__sudog *sg = rg__waitq_claim(q);
+	if (sg && sg->dup)
+		unlink_siblings(c, sg);
+	return sg;
+}
+
+/* Lock of c held: the first live waiter of q, claimed and marked fired
+ * (I3: it retries), to ready after unlocking; NULL if none. */
+static inline rg__task *claim_retry(rg_chan *c, rg__waitq *q)
+{
+	rg__sudog *sg = chan_claim(c, q);
 	if (!sg)
 		return NULL;
 	sg->success = true;
@@ -409,11 +467,14 @@ static inline rg__task *claim_retry(rg__waitq *q)
 	return sg->task;
 }
 
+/* After a lock-free operation that saw a waiter (and counted itself in
+ * wakers): its last touch of c is the decrement. */
 __attribute__((noinline)) static void wake_retry(rg_chan *c, rg__waitq *q)
 {
 	rg__spin_lock(&c->lock);
-	rg__task *t = claim_retry(q);
+	rg__task *t = claim_retry(c, q);
 	rg__spin_unlock(&c->lock);
+	atomic_fetch_sub_explicit(&c->wakers, 1, memory_order_release);
 	if (t)
 		rg__ready(t);
 }
@@ -424,7 +485,7 @@ static inline __attribute__((always_inline)) int send_locked(rg_chan *c, const v
 {
 	if (is_closed(c))
 		return -EPIPE;
-	rg__sudog *sg = rg__waitq_claim(&c->recvq);
+	rg__sudog *sg = chan_claim(c, &c->recvq);
 	if (sg) {
 		if (sg->elem)
 			elem_copy(sg->elem, ep, c->elemsize);
@@ -439,7 +500,7 @@ static inline __attribute__((always_inline)) int send_locked(rg_chan *c, const v
 /* Unbuffered, lock held.  1 done (*ok set, *wake maybe), 0 would block. */
 static inline __attribute__((always_inline)) int recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wake)
 {
-	rg__sudog *sg = rg__waitq_claim(&c->sendq);
+	rg__sudog *sg = chan_claim(c, &c->sendq);
 	if (sg) {
 		if (ep)
 			elem_copy(ep, sg->elem, c->elemsize);
@@ -467,7 +528,7 @@ static inline int try_send_locked(rg_chan *c, const void *ep, rg__task **wake)
 	bool waiter;
 	int r = buf_send_frz(c, ep, &waiter, FROZEN);
 	if (r > 0 && waiter)
-		*wake = claim_retry(&c->recvq);
+		*wake = claim_retry(c, &c->recvq);
 	return r;
 }
 
@@ -478,7 +539,7 @@ static inline int try_recv_locked(rg_chan *c, void *ep, bool *ok, rg__task **wak
 	bool waiter;
 	int r = buf_recv_frz(c, ep, ok, &waiter, FROZEN);
 	if (r > 0 && waiter)
-		*wake = claim_retry(&c->sendq);
+		*wake = claim_retry(c, &c->sendq);
 	return r;
 }
 
@@ -509,7 +570,7 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	sg.task = self;
 	sg.elem = NULL;
 	sg.c = c;
-	sg.success = sg.fired = false;
+	sg.success = sg.fired = sg.dup = false;
 	rg__spin_lock(&c->lock);
 	sg.ticket = rg__park_prepare();
 	if (front)
@@ -604,7 +665,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	sg.ticket = rg__park_prepare();
 	sg.elem = (void *)ep;
 	sg.c = c;
-	sg.success = sg.fired = false;
+	sg.success = sg.fired = sg.dup = false;
 	rg__waitq_push(&c->sendq, &sg);
 	r = rg__park_ctx(sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
@@ -659,7 +720,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	sg.ticket = rg__park_prepare();
 	sg.elem = c->elemsize ? ep : NULL;
 	sg.c = c;
-	sg.success = sg.fired = false;
+	sg.success = sg.fired = sg.dup = false;
 	rg__waitq_push(&c->recvq, &sg);
 	int r = rg__park_ctx(sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0) {
@@ -733,23 +794,26 @@ struct sel_state {
 	int n;
 };
 
-static void sel_lock_all(struct sel_lock *order, int n)
+/* Every distinct channel but skip (NULL: all), in order. */
+static void sel_lock_all(struct sel_lock *order, int n, rg_chan *skip)
 {
 	rg_chan *prev = NULL;
 	for (int i = 0; i < n; i++)
 		if (order[i].c != prev) {
 			prev = order[i].c;
-			rg__spin_lock(&prev->lock);
+			if (prev != skip)
+				rg__spin_lock(&prev->lock);
 		}
 }
 
-static void sel_unlock_all(struct sel_lock *order, int n)
+static void sel_unlock_all(struct sel_lock *order, int n, rg_chan *skip)
 {
 	rg_chan *prev = NULL;
 	for (int i = 0; i < n; i++)
 		if (order[i].c != prev) {
 			prev = order[i].c;
-			rg__spin_unlock(&prev->lock);
+			if (prev != skip)
+				rg__spin_unlock(&prev->lock);
 		}
 }
 
@@ -1047,6 +1111,8 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 				sg->c = cs->ch;
 				sg->idx = i;
 				sg->success = sg->fired = false;
+				sg->arg = cs->ch->cap != 0; /* read again only here: see pass 3 */
+				sg->dup = (k > 0 && order[k - 1].c == cs->ch) || (k + 1 < np && order[k + 1].c == cs->ch);
 				rg__waitq_push(case_queue(cs), sg);
 				sgs[k] = sg;
 			}
@@ -1073,25 +1139,35 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 		struct sel_state st = { order, np };
 		int r = rg__park_ctx(self, RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
 
-		/* Pass 3: unlink the records that did not fire. */
-		sel_lock_all(order, np);
+		/* Pass 3: unlink the records that did not fire, except on the
+		 * fired record's channel: its claimer unlinked it and any
+		 * other record of ours there (chan_claim), and the other side
+		 * of the exchange may have freed that channel already
+		 * (rg_chan_free).  fired and success were written before our
+		 * ready, and no claim can come after our park ended. */
 		int chosen = -1;
 		bool ok = false;
+		rg_chan *fired_c = NULL;
+		bool fired_buf = false;
+		for (int k = 0; k < np; k++)
+			if (sgs[k]->fired) {
+				chosen = sgs[k]->idx;
+				ok = sgs[k]->success;
+				fired_c = order[k].c;
+				fired_buf = sgs[k]->arg;
+			}
+		sel_lock_all(order, np, fired_c);
 		for (int k = 0; k < np; k++) {
 			rg__sudog *sg = sgs[k];
-			if (sg->fired) {
-				chosen = sg->idx;
-				ok = sg->success;
-			} else if (sg->linked) {
+			if (order[k].c != fired_c && sg->linked)
 				rg__waitq_remove(case_queue(&cases[sg->idx]), sg);
-			}
 		}
-		sel_unlock_all(order, np);
+		sel_unlock_all(order, np, fired_c);
 		for (int k = 0; k < np; k++)
 			rg__sudog_put(sgs[k]);
 		if (r != 0 || chosen < 0)
 			return r == 0 ? -EAGAIN : r;
-		if (!cases[chosen].ch->cap) {
+		if (!fired_buf) {
 			cases[chosen].ok = ok;
 			return chosen;
 		}

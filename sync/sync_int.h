@@ -65,6 +65,8 @@ struct rg__sudog {
 	bool success;         /* written by the winning claimer before ready */
 	bool fired;           /* written by the winning claimer before ready */
 	bool handoff;         /* mutex: ownership handed over directly */
+	bool dup;             /* select: its task has another record on the
+	                         same channel (the claimer unlinks it) */
 };
 
 typedef struct rg__waitq {

@@ -1,0 +1,165 @@
+/* The last touch: once an object's owner has seen, through the object
+ * itself, that everyone else is done with it, it frees the object at once,
+ * and no other task's call may still be writing to it.  In Go the
+ * collector makes this free; in C it is the pattern every user writes:
+ *   - receive N results from a "done" channel, free the channel (the
+ *     sender whose value came last may still be waking the receiver it saw
+ *     waiting: TSan caught that write to the freed lock, 3 runs in 120);
+ *   - the same with senders in a select (a select that sends holds the
+ *     channel's lock and thaws its ring before the unlock);
+ *   - wait on a WaitGroup, free it;
+ *   - the last of N holders of a refcounted object unlocks and frees it
+ *     (an unlocker that woke a waiter is done with the mutex before that
+ *     waiter can run; see docs/sync.md for the deadline-form edge).
+ * ASan (quarantine) and TSan (free vs. access) catch a late write; the
+ * release build checks the values. */
+// ctest-timeout: 120
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "ringo.h"
+#include "ringo/sync.h"
+
+#define NT 8
+static int iters(void) { return T_SANITIZED ? 400 : 4000; }
+
+/* --- a done channel, senders with rg_chan_send or rg_select ------------- */
+
+struct done_arg {
+	rg_chan *ch;
+	long v;
+	bool use_select;
+};
+static rg_chan *never; /* nobody sends on it: makes the select a real one */
+
+static void sender(void *p)
+{
+	struct done_arg *a = p;
+	if (a->use_select) {
+		long dummy;
+		rg_select_case cs[2] = { { a->ch, RG_SELECT_SEND, &a->v, false },
+			                 { never, RG_SELECT_RECV, &dummy, false } };
+		CHECK_EQ(rg_select(cs, 2, -1), 0);
+	} else {
+		CHECK_EQ(rg_chan_send(a->ch, &a->v, -1), 0);
+	}
+}
+
+static void done_channel(size_t cap, bool use_select)
+{
+	struct done_arg args[NT];
+	for (int it = 0; it < iters(); it++) {
+		rg_chan *ch = rg_chan_make(sizeof(long), cap);
+		CHECK(ch);
+		for (int i = 0; i < NT; i++) {
+			args[i] = (struct done_arg){ ch, i + 1, use_select };
+			CHECK(rg_go(sender, &args[i]) > 0);
+		}
+		long sum = 0, v;
+		bool ok;
+		for (int i = 0; i < NT; i++) {
+			CHECK_EQ(rg_chan_recv(ch, &v, &ok, -1), 0);
+			CHECK(ok);
+			sum += v;
+		}
+		CHECK_EQ(sum, NT * (NT + 1) / 2);
+		rg_chan_free(ch);
+	}
+}
+
+/* --- a WaitGroup freed after its Wait ------------------------------------- */
+
+static void wg_done(void *p) { rg_waitgroup_done(p); }
+
+static void waitgroup_free(void)
+{
+	for (int it = 0; it < iters(); it++) {
+		rg_waitgroup *wg = malloc(sizeof *wg);
+		CHECK(wg);
+		*wg = (rg_waitgroup)RG_WAITGROUP_INIT;
+		rg_waitgroup_add(wg, NT);
+		for (int i = 0; i < NT; i++)
+			CHECK(rg_go(wg_done, wg) > 0);
+		CHECK_EQ(rg_waitgroup_wait(wg, -1), 0);
+		free(wg);
+	}
+}
+
+/* --- a refcounted object: the last holder unlocks and frees it ---------- */
+
+struct obj {
+	rg_mutex mu;
+	int refs;
+	long work;
+};
+static _Atomic long freed;
+
+static void holder(void *p)
+{
+	struct obj *o = p;
+	for (int k = 0; k < 3; k++) {
+		rg_mutex_lock(&o->mu);
+		o->work++;
+		if (k == 0)
+			rg_yield(); /* holding it: the others queue, unlocks wake */
+		rg_mutex_unlock(&o->mu);
+		if (k == 1)
+			rg_yield();
+	}
+	rg_mutex_lock(&o->mu);
+	bool last = --o->refs == 0;
+	long w = o->work;
+	rg_mutex_unlock(&o->mu);
+	if (last) {
+		CHECK_EQ(w, 3 * NT);
+		free(o);
+		atomic_fetch_add(&freed, 1);
+	}
+}
+
+static void mutex_free(void)
+{
+	int n = iters();
+	for (int it = 0; it < n; it++) {
+		struct obj *o = malloc(sizeof *o);
+		CHECK(o);
+		*o = (struct obj){ .mu = RG_MUTEX_INIT, .refs = NT };
+		for (int i = 0; i < NT; i++)
+			CHECK(rg_go(holder, o) > 0);
+		if (it % 16 == 15)
+			while (atomic_load(&freed) < it + 1)
+				rg_yield();
+	}
+	while (atomic_load(&freed) < n)
+		rg_sleep(100000);
+}
+
+static int main_fn(void *arg)
+{
+	never = rg_chan_make(sizeof(long), 0);
+	int64_t t = rg_now();
+#define RUN(call)                                                                  \
+	do {                                                                       \
+		call;                                                              \
+		printf("%-36s %7.1f ms\n", #call, (rg_now() - t) / 1e6);           \
+		t = rg_now();                                                      \
+	} while (0)
+	RUN(done_channel(1, false));
+	RUN(done_channel(NT, false));
+	RUN(done_channel(0, false));
+	RUN(done_channel(1, true));
+	RUN(done_channel(0, true));
+	RUN(waitgroup_free());
+	RUN(mutex_free());
+	rg_chan_free(never);
+	return 0;
+}
+
+int main(void)
+{
+	rg_config cfg = { .procs = 2 };
+	CHECK_EQ(rg_run(main_fn, NULL, &cfg), 0);
+	printf("lifetime: ok\n");
+	return T_PASS;
+}
