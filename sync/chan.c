@@ -593,11 +593,52 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	return r;
 }
 
+/*
+ * A blocking operation that found the buffer empty (a receive) or full (a
+ * send) first waits a little, as Go's mutex spins, while another P runs
+ * (the other side may be a few instructions from making progress) and
+ * this P has nothing else to do: four rounds of 30 pauses, each ending
+ * with one look at the slot the operation would take, a line it needs
+ * anyway.  Without it a receiver that keeps catching up with its sender
+ * reads the senders' tail, then takes the lock and links itself into
+ * recvq, and the sender's next claim misses on both lines (its seq_cst
+ * load of recvq.first); it parks and costs the sender a wake on top.
+ * true: the slot changed, try again (the rounds are counted across
+ * tries: another task may take what we saw).
+ */
+static bool buf_spin(rg_chan *c, bool recv, int *iter)
+{
+	while (rg__sync_can_spin((*iter)++)) {
+		for (int i = 0; i < 30; i++)
+			rg__cpu_relax();
+		uint64_t x = atomic_load_explicit(recv ? &c->head : &c->tail, memory_order_relaxed);
+		if (x & FROZEN)
+			return false;
+		if (!recv && (x & c->mark))
+			return true; /* closed: the send fails at once */
+		uint64_t st = atomic_load_explicit(&slot_at(c, x)->stamp, memory_order_relaxed);
+		/* receive: ready once its send published (h + 1); send: free
+		 * once the previous lap's receive freed it (== t) */
+		if (recv ? st == x + 1 : st == x)
+			return true;
+	}
+	return false;
+}
+
 __attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, int64_t deadline)
 {
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
+	for (int iter = 0; buf_spin(c, false, &iter);) {
+		bool waiter;
+		int r = buf_send(c, ep, &waiter);
+		if (r != 0) {
+			if (r > 0 && waiter)
+				wake_retry(c, &c->recvq);
+			return r < 0 ? r : 0;
+		}
+	}
 	for (bool woken = false;;) {
 		int r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self, woken);
 		if (r < 0)
@@ -618,6 +659,14 @@ __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *o
 	rg__task *self = rg__self();
 	if (!self)
 		return -EPERM;
+	for (int iter = 0; buf_spin(c, true, &iter);) {
+		bool waiter;
+		if (buf_recv(c, ep, ok, &waiter)) {
+			if (waiter)
+				wake_retry(c, &c->sendq);
+			return 0;
+		}
+	}
 	for (bool woken = false;;) {
 		int r = buf_wait(c, &c->recvq, RG__WAIT_CHAN_RECV, deadline, self, woken);
 		if (r < 0)
