@@ -113,9 +113,6 @@ __attribute__((noinline)) uint32_t rg__sync_rand(void)
 	return (uint32_t)(x >> 32);
 }
 
-/* Go's sync_runtime_canSpin: a few rounds, only with several Ps.  Go also
- * requires another P to be running and the local run queue to be empty;
- * core/ does not expose those yet (see docs/sync.md). */
 /* Go's canSpin: a few rounds, only while another P runs (the holder may
  * be about to unlock) and this P has nothing else queued (core decides). */
 bool rg__sync_can_spin(int iter)
