@@ -41,7 +41,10 @@ typedef struct rg_chan rg_chan;
 /* A channel of elements of elem_size bytes (0 allowed) with a buffer of
  * cap elements (0: unbuffered).  NULL when out of memory or on overflow. */
 RG_API rg_chan *rg_chan_make(size_t elem_size, size_t cap);
-/* Frees a channel no task uses any more (none waits on it, none will). */
+/* Frees a channel no task uses any more (none waits on it, none will).
+ * An exchange counts as done for both sides once either sees it: after
+ * receiving the last value it expects, a task may free the channel even
+ * though the sender's call (or select) has not returned yet. */
 RG_API void rg_chan_free(rg_chan *ch);
 
 /* Copies elem_size bytes from *v into the channel: handed directly to a
