@@ -16,6 +16,15 @@
  *             by CAS/atomic ops since lockers and unlockers read it without
  *             the lock).  A waiter sets it only by a CAS from a LOCKED
  *             state, so the holder's unlock must see it (no lost wake-up).
+ *   QLOCK     the queue lock, in the state word so that the unlock that
+ *             wakes a waiter can release LOCKED and take QLOCK in one CAS,
+ *             and end with one atomic op that releases QLOCK: with a
+ *             separate lock word it released LOCKED first and went on
+ *             touching the mutex, and once every queued waiter had timed
+ *             out, one of them could retry, lock, drop the last reference
+ *             to the object holding the mutex and free it in between.  A
+ *             waiter takes QLOCK in the CAS that sets WAITERS; its park
+ *             releases it.
  * Normal mode: a woken waiter competes with newcomers (which usually win:
  * they are running).  If it loses it goes back to the head of the queue; a
  * waiter that has waited over 1 ms sets STARVING.  An unlocker in
@@ -39,23 +48,57 @@
 #define WOKEN 2u
 #define STARVING 4u
 #define WAITERS 8u
+#define QLOCK 16u
 #define STARVE_NS 1000000
 
 struct mutex_impl {
-	_Atomic uint32_t state; /* atomic: LOCKED | WOKEN | STARVING | WAITERS */
-	rg__spin qlock;         /* guards q */
-	rg__waitq q;            /* qlock: parked waiters, FIFO; arg = wait start */
+	_Atomic uint32_t state; /* atomic: LOCKED | WOKEN | STARVING | WAITERS | QLOCK */
+	uint32_t _pad0;
+	rg__waitq q;            /* QLOCK: parked waiters, FIFO; arg = wait start */
 	uint64_t _pad;
 };
 _Static_assert(sizeof(struct mutex_impl) <= sizeof(rg_mutex), "rg_mutex too small");
 
 static inline struct mutex_impl *MI(rg_mutex *m) { return (struct mutex_impl *)m; }
 
+static inline void q_backoff(unsigned *n)
+{
+	if (++*n < 64)
+		rg__cpu_relax();
+	else
+		sched_yield();
+}
+
+/* Takes QLOCK whatever the rest of the state; returns the state with it. */
+static uint32_t qlock_take(struct mutex_impl *m)
+{
+	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	for (unsigned spins = 0;;) {
+		if (!(old & QLOCK)) {
+			if (atomic_compare_exchange_weak_explicit(&m->state, &old, old | QLOCK, memory_order_acquire,
+			                                          memory_order_relaxed))
+				return old | QLOCK;
+			continue;
+		}
+		q_backoff(&spins);
+		old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	}
+}
+
+/* Park's unlock callback: releases QLOCK. */
+static bool qlock_release_cb(rg__task *t, void *arg)
+{
+	(void)t;
+	atomic_fetch_and_explicit(&((struct mutex_impl *)arg)->state, ~QLOCK, memory_order_release);
+	return true;
+}
+
 static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 {
 	int64_t wait_start = 0;
 	bool starving = false, awoke = false;
 	int iter = 0;
+	unsigned qspins = 0;
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	rg__task *self = rg__self();
 	/* Only a caller that will park may announce itself with WOKEN: one
@@ -91,23 +134,22 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
 		}
-		/* Queue up: WAITERS is set by a CAS from a LOCKED state, under
-		 * the queue lock, together with the push. */
-		rg__spin_lock(&m->qlock);
-		old = atomic_load_explicit(&m->state, memory_order_relaxed);
-		if (!(old & LOCKED)) {
-			rg__spin_unlock(&m->qlock);
+		/* Queue up: one CAS from a LOCKED state takes the queue lock
+		 * and sets WAITERS, so the holder's unlock must see it. */
+		if (old & QLOCK) {
+			q_backoff(&qspins);
+			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
 		}
-		uint32_t nw = old | WAITERS;
+		uint32_t nw = old | QLOCK | WAITERS;
 		if (starving)
 			nw |= STARVING;
 		if (awoke)
 			nw &= ~WOKEN;
-		if (!atomic_compare_exchange_strong(&m->state, &old, nw)) {
-			rg__spin_unlock(&m->qlock);
+		if (!atomic_compare_exchange_weak_explicit(&m->state, &old, nw, memory_order_acquire,
+		                                           memory_order_relaxed))
 			continue;
-		}
+		qspins = 0;
 		awoke = false;
 		rg__sudog sg = { .task = self };
 		sg.ticket = rg__park_prepare();
@@ -119,15 +161,14 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push(&m->q, &sg);
 		}
-		int r = use_ctx ? rg__park_ctx(self, RG__WAIT_MUTEX, deadline, sg.ticket, rg__spin_unlock_cb, &m->qlock)
-		                : rg__park(RG__WAIT_MUTEX, deadline, rg__spin_unlock_cb, &m->qlock);
+		int r = use_ctx ? rg__park_ctx(self, RG__WAIT_MUTEX, deadline, sg.ticket, qlock_release_cb, m)
+		                : rg__park(RG__WAIT_MUTEX, deadline, qlock_release_cb, m);
 		if (r != 0) {
-			rg__spin_lock(&m->qlock);
+			qlock_take(m);
 			if (sg.linked)
 				rg__waitq_remove(&m->q, &sg);
-			if (rg__waitq_empty(&m->q))
-				atomic_fetch_and(&m->state, ~WAITERS);
-			rg__spin_unlock(&m->qlock);
+			atomic_fetch_and_explicit(&m->state, ~(QLOCK | (rg__waitq_empty(&m->q) ? WAITERS : 0)),
+			                          memory_order_release);
 			return r;
 		}
 		if (sg.handoff)
@@ -172,51 +213,58 @@ bool rg_mutex_trylock(rg_mutex *mu)
 
 static void mutex_unlock_slow(struct mutex_impl *m, uint32_t old)
 {
-	for (;;) {
+	bool starving;
+	for (unsigned spins = 0;;) {
 		if (!(old & LOCKED))
 			rg__fatal("sync: unlock of unlocked mutex %p", (void *)m);
-		if (old & STARVING)
-			break;
-		bool wake = (old & WAITERS) && !(old & WOKEN);
-		uint32_t nw = old & ~LOCKED;
-		if (wake)
-			nw |= WOKEN;
-		if (atomic_compare_exchange_weak_explicit(&m->state, &old, nw, memory_order_release,
-		                                          memory_order_relaxed)) {
-			if (!wake)
+		starving = old & STARVING;
+		if (!starving && (!(old & WAITERS) || (old & WOKEN))) {
+			/* nobody to wake (or a woken one already competes) */
+			if (atomic_compare_exchange_weak_explicit(&m->state, &old, old & ~LOCKED, memory_order_release,
+			                                          memory_order_relaxed))
 				return;
-			rg__spin_lock(&m->qlock);
-			rg__sudog *sg = rg__waitq_claim(&m->q);
-			rg__task *t = sg ? sg->task : NULL;
-			uint32_t clr = sg ? 0 : WOKEN;
-			if (rg__waitq_empty(&m->q))
-				clr |= WAITERS;
-			if (clr)
-				atomic_fetch_and(&m->state, ~clr);
-			rg__spin_unlock(&m->qlock);
-			if (t)
-				rg__ready(t);
-			return;
+			continue;
 		}
+		/* To wake the first waiter (or, starving, hand it the lock) we
+		 * need the queue lock.  A queuer or a timed-out waiter may hold
+		 * it for a moment: wait, still holding LOCKED, so that no wake
+		 * is skipped. */
+		if (old & QLOCK) {
+			q_backoff(&spins);
+			old = atomic_load_explicit(&m->state, memory_order_relaxed);
+			continue;
+		}
+		/* Normal mode: one CAS releases LOCKED, announces the wake
+		 * (WOKEN) and takes QLOCK, so the lock is free again as soon
+		 * as before.  WAITERS was set with QLOCK free: the queue holds
+		 * a record, and its task, live or timed out, can do nothing
+		 * more with the mutex until our last op below releases QLOCK:
+		 * nobody can free the mutex in between. */
+		uint32_t nw = starving ? old | QLOCK : (old & ~LOCKED) | WOKEN | QLOCK;
+		if (atomic_compare_exchange_weak_explicit(&m->state, &old, nw, memory_order_acq_rel,
+		                                          memory_order_relaxed))
+			break;
 	}
-	/* Starvation mode: hand the lock to the first waiter. */
-	rg__spin_lock(&m->qlock);
 	rg__sudog *sg = rg__waitq_claim(&m->q);
-	rg__task *t = NULL;
-	if (sg) {
-		sg->handoff = true;
-		t = sg->task;
-		uint32_t clr = 0;
-		if (rg__waitq_empty(&m->q))
-			clr = WAITERS | STARVING;
-		else if (rg_now() - (int64_t)sg->arg < STARVE_NS)
-			clr = STARVING;
-		if (clr)
-			atomic_fetch_and_explicit(&m->state, ~clr, memory_order_release);
-	} else {
-		atomic_fetch_and_explicit(&m->state, ~(LOCKED | STARVING | WAITERS), memory_order_release);
+	rg__task *t = sg ? sg->task : NULL;
+	bool empty = rg__waitq_empty(&m->q);
+	uint32_t clr = QLOCK | (empty ? WAITERS : 0);
+	if (starving) {
+		/* LOCKED stays set and passes to the waiter; Go's rules for
+		 * leaving the mode.  STARVING cannot change meanwhile (set by
+		 * a waiter with QLOCK, cleared by the holder). */
+		if (sg) {
+			sg->handoff = true;
+			if (empty || rg_now() - (int64_t)sg->arg < STARVE_NS)
+				clr |= STARVING;
+		} else {
+			clr |= LOCKED | STARVING;
+		}
+	} else if (!sg) {
+		clr |= WOKEN; /* every queued waiter had timed out */
 	}
-	rg__spin_unlock(&m->qlock);
+	/* The last touch: one atomic op.  The waiter runs once readied. */
+	atomic_fetch_and_explicit(&m->state, ~clr, memory_order_release);
 	if (t)
 		rg__ready(t);
 }

@@ -8,9 +8,13 @@
  *   - the same with senders in a select (a select that sends holds the
  *     channel's lock and thaws its ring before the unlock);
  *   - wait on a WaitGroup, free it;
- *   - the last of N holders of a refcounted object unlocks and frees it
- *     (an unlocker that woke a waiter is done with the mutex before that
- *     waiter can run; see docs/sync.md for the deadline-form edge).
+ *   - the last of N holders of a refcounted object unlocks and frees it,
+ *     locking with and without deadlines.  (An unlocker whose queued
+ *     waiters had all timed out used to release LOCKED and then still
+ *     write the mutex; a timed-out waiter retrying could lock, drop the
+ *     last reference and free it in between.  That window never showed
+ *     here, 60,000+ sanitized iterations at 2 and 3 holders: it is closed
+ *     by construction, the unlocker's last touch being one atomic op.)
  * ASan (quarantine) and TSan (free vs. access) catch a late write; the
  * release build checks the values. */
 // ctest-timeout: 120
@@ -95,11 +99,24 @@ struct obj {
 };
 static _Atomic long freed;
 
+static bool with_deadline; /* lock with short deadlines, retried */
+
+static void lock_it(rg_mutex *mu)
+{
+	if (!with_deadline) {
+		rg_mutex_lock(mu);
+		return;
+	}
+	int r;
+	while ((r = rg_mutex_lock_until(mu, rg_now() + 3000)) != 0)
+		CHECK_EQ(r, -ETIMEDOUT);
+}
+
 static void holder(void *p)
 {
 	struct obj *o = p;
 	for (int k = 0; k < 3; k++) {
-		rg_mutex_lock(&o->mu);
+		lock_it(&o->mu);
 		o->work++;
 		if (k == 0)
 			rg_yield(); /* holding it: the others queue, unlocks wake */
@@ -107,7 +124,7 @@ static void holder(void *p)
 		if (k == 1)
 			rg_yield();
 	}
-	rg_mutex_lock(&o->mu);
+	lock_it(&o->mu);
 	bool last = --o->refs == 0;
 	long w = o->work;
 	rg_mutex_unlock(&o->mu);
@@ -118,8 +135,10 @@ static void holder(void *p)
 	}
 }
 
-static void mutex_free(void)
+static void mutex_free(bool deadline)
 {
+	with_deadline = deadline;
+	atomic_store(&freed, 0);
 	int n = iters();
 	for (int it = 0; it < n; it++) {
 		struct obj *o = malloc(sizeof *o);
@@ -151,7 +170,8 @@ static int main_fn(void *arg)
 	RUN(done_channel(1, true));
 	RUN(done_channel(0, true));
 	RUN(waitgroup_free());
-	RUN(mutex_free());
+	RUN(mutex_free(false));
+	RUN(mutex_free(true));
 	rg_chan_free(never);
 	return 0;
 }
