@@ -6,7 +6,9 @@
  *     sender whose value came last may still be waking the receiver it saw
  *     waiting: TSan caught that write to the freed lock, 3 runs in 120);
  *   - the same with senders in a select (a select that sends holds the
- *     channel's lock and thaws its ring before the unlock);
+ *     channel's lock and thaws its ring before the unlock; a woken one
+ *     re-locked the fired channel), also one that lists the same send
+ *     twice (its other record there is unlinked by the claimer);
  *   - wait on a WaitGroup, free it;
  *   - the last of N holders of a refcounted object unlocks and frees it,
  *     locking with and without deadlines.  (An unlocker whose queued
@@ -33,24 +35,31 @@ static int iters(void) { return T_SANITIZED ? 400 : 4000; }
 struct done_arg {
 	rg_chan *ch;
 	long v;
-	bool use_select;
+	int use_select; /* 0: rg_chan_send; 1: select with another channel;
+	                   2: select with the same send twice (duplicate) */
 };
 static rg_chan *never; /* nobody sends on it: makes the select a real one */
 
 static void sender(void *p)
 {
+	/* a (in the receiver's frame) is reused once the receiver has its
+	 * N values, maybe before this call returns: read it first */
 	struct done_arg *a = p;
-	if (a->use_select) {
+	int mode = a->use_select;
+	if (mode) {
 		long dummy;
 		rg_select_case cs[2] = { { a->ch, RG_SELECT_SEND, &a->v, false },
 			                 { never, RG_SELECT_RECV, &dummy, false } };
-		CHECK_EQ(rg_select(cs, 2, -1), 0);
+		if (mode == 2)
+			cs[1] = cs[0];
+		int r = rg_select(cs, 2, -1);
+		CHECK(r == 0 || (mode == 2 && r == 1));
 	} else {
 		CHECK_EQ(rg_chan_send(a->ch, &a->v, -1), 0);
 	}
 }
 
-static void done_channel(size_t cap, bool use_select)
+static void done_channel(size_t cap, int use_select)
 {
 	struct done_arg args[NT];
 	for (int it = 0; it < iters(); it++) {
@@ -164,11 +173,13 @@ static int main_fn(void *arg)
 		printf("%-36s %7.1f ms\n", #call, (rg_now() - t) / 1e6);           \
 		t = rg_now();                                                      \
 	} while (0)
-	RUN(done_channel(1, false));
-	RUN(done_channel(NT, false));
-	RUN(done_channel(0, false));
-	RUN(done_channel(1, true));
-	RUN(done_channel(0, true));
+	RUN(done_channel(1, 0));
+	RUN(done_channel(NT, 0));
+	RUN(done_channel(0, 0));
+	RUN(done_channel(1, 1));
+	RUN(done_channel(0, 1));
+	RUN(done_channel(1, 2));
+	RUN(done_channel(0, 2));
 	RUN(waitgroup_free());
 	RUN(mutex_free(false));
 	RUN(mutex_free(true));
