@@ -60,13 +60,17 @@
  *       `success`, `fired`), then releases the lock, then calls rg__ready.
  *       A task parked in a select has one record per case, all with the
  *       same ticket: whichever waker claims first wins, so the task wakes
- *       exactly once, and the others find a dead record and move on.
+ *       exactly once, and the others find a dead record and move on.  The
+ *       winner also unlinks the select's other records on the same
+ *       channel (`dup`, chan_claim), so that the woken select never needs
+ *       the fired channel's lock again (rg_chan_free).
  *   I6. A record is published only under the lock and the lock is released
  *       by rg__park's unlock callback, after the task's context is saved.
  *       A record on a parked task's stack stays valid until the task, woken,
- *       has re-taken the lock(s) and unlinked whatever is still linked; a
- *       select's callback reads nothing after its last unlock, since that
- *       unlock may let the task run and return.
+ *       has re-taken the locks of the channels where it may still be linked
+ *       (every one but the fired one) and unlinked it; a select's callback
+ *       reads nothing after its last unlock, since that unlock may let the
+ *       task run and return.
  *   I7. closed goes 0 -> 1 once, under the lock (a seq_cst fetch_or of
  *       tail's mark, so no send can claim a stamp after it); close claims
  *       every live record of both queues and readies them after unlocking.

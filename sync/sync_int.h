@@ -71,7 +71,7 @@ struct rg__sudog {
 	                         elem_size 0 (const while queued) */
 	rg_chan *c;           /* channel this record waits on (select) */
 	uint64_t arg;         /* per-primitive: weight (sema), ticket (cond),
-	                         start time (mutex) */
+	                         start time (mutex), buffered case (select) */
 	int idx;              /* select case index */
 	bool linked;          /* queue lock: in a queue now */
 	bool success;         /* written by the winning claimer before ready */

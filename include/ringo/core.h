@@ -90,7 +90,10 @@ RG_API int rg_sleep_until(int64_t deadline); /* 0 */
  * library, a blocking syscall), on a thread of the blocking pool; the P
  * keeps running its other tasks meanwhile.  Returns fn's result, or
  * -EINVAL for a NULL fn.  Inside fn, ringo calls that park are not
- * available (rg_sleep sleeps the thread, rg_yield yields it). */
+ * available and behave as on a thread outside the runtime: rg_sleep
+ * sleeps the thread, rg_yield yields it, a contended Mutex or RWMutex
+ * polls until it gets the lock, and a channel, select, semaphore,
+ * WaitGroup or io/ call that would wait returns -EPERM. */
 RG_API intptr_t rg_blocking(intptr_t (*fn)(void *arg), void *arg);
 
 /* Task-local storage: like pthread keys, but the values follow the task
