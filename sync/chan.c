@@ -365,14 +365,22 @@ static inline __attribute__((always_inline)) int buf_send_frz(rg_chan *c, const 
 	}
 }
 
-static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void *ep, bool *waiter)
+static void wake_retry(rg_chan *c, rg__waitq *q);
+
+/* Buffered send, lock-free, waking the receiver it saw waiting (every
+ * lock-free send goes through here, so each count in wakers meets its
+ * decrement): 1 sent, 0 full, -EPIPE closed. */
+static inline __attribute__((always_inline)) int buf_send(rg_chan *c, const void *ep)
 {
 	int r;
-	while ((r = buf_send_frz(c, ep, waiter, 0)) == 2) {
+	bool waiter;
+	while ((r = buf_send_frz(c, ep, &waiter, 0)) == 2) {
 		/* a select holds the lock: wait for it */
 		rg__spin_lock(&c->lock);
 		rg__spin_unlock(&c->lock);
 	}
+	if (__builtin_expect(waiter, 0))
+		wake_retry(c, &c->recvq);
 	return r;
 }
 
@@ -426,13 +434,18 @@ static inline __attribute__((always_inline)) int buf_recv_frz(rg_chan *c, void *
 	}
 }
 
-static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, bool *ok, bool *waiter)
+/* Buffered receive, lock-free, waking the sender it saw waiting: 1
+ * received (*ok; false: closed and drained), 0 empty. */
+static inline __attribute__((always_inline)) int buf_recv(rg_chan *c, void *ep, bool *ok)
 {
 	int r;
-	while ((r = buf_recv_frz(c, ep, ok, waiter, 0)) == 2) {
+	bool waiter;
+	while ((r = buf_recv_frz(c, ep, ok, &waiter, 0)) == 2) {
 		rg__spin_lock(&c->lock);
 		rg__spin_unlock(&c->lock);
 	}
+	if (__builtin_expect(waiter, 0))
+		wake_retry(c, &c->sendq);
 	return r;
 }
 
@@ -634,27 +647,17 @@ __attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, i
 	rg__task *self = rg__sync_self();
 	if (!self)
 		return -EPERM;
-	for (int iter = 0; buf_spin(c, false, &iter);) {
-		bool waiter;
-		int r = buf_send(c, ep, &waiter);
-		if (r != 0) {
-			if (r > 0 && waiter)
-				wake_retry(c, &c->recvq);
+	int r;
+	for (int iter = 0; buf_spin(c, false, &iter);)
+		if ((r = buf_send(c, ep)) != 0)
 			return r < 0 ? r : 0;
-		}
-	}
 	for (bool woken = false;;) {
-		int r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self, woken);
+		r = buf_wait(c, &c->sendq, RG__WAIT_CHAN_SEND, deadline, self, woken);
 		if (r < 0)
 			return r;
 		woken = woken || r == 0;
-		bool waiter;
-		r = buf_send(c, ep, &waiter);
-		if (r != 0) {
-			if (r > 0 && waiter)
-				wake_retry(c, &c->recvq);
+		if ((r = buf_send(c, ep)) != 0)
 			return r < 0 ? r : 0;
-		}
 	}
 }
 
@@ -663,25 +666,16 @@ __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *o
 	rg__task *self = rg__sync_self();
 	if (!self)
 		return -EPERM;
-	for (int iter = 0; buf_spin(c, true, &iter);) {
-		bool waiter;
-		if (buf_recv(c, ep, ok, &waiter)) {
-			if (waiter)
-				wake_retry(c, &c->sendq);
+	for (int iter = 0; buf_spin(c, true, &iter);)
+		if (buf_recv(c, ep, ok))
 			return 0;
-		}
-	}
 	for (bool woken = false;;) {
 		int r = buf_wait(c, &c->recvq, RG__WAIT_CHAN_RECV, deadline, self, woken);
 		if (r < 0)
 			return r;
 		woken = woken || r == 0;
-		bool waiter;
-		if (buf_recv(c, ep, ok, &waiter)) {
-			if (waiter)
-				wake_retry(c, &c->sendq);
+		if (buf_recv(c, ep, ok))
 			return 0;
-		}
 	}
 }
 
@@ -690,13 +684,9 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_SEND, deadline);
 	if (c->cap) {
-		bool waiter;
-		int r = buf_send(c, ep, &waiter);
-		if (r != 0) {
-			if (r > 0 && waiter)
-				wake_retry(c, &c->recvq);
+		int r = buf_send(c, ep);
+		if (r != 0)
 			return r < 0 ? r : 0;
-		}
 		return deadline == 0 ? -EAGAIN : buf_send_slow(c, ep, deadline);
 	}
 	if (deadline == 0 && !is_closed(c) && rg__waitq_empty(&c->recvq))
@@ -737,12 +727,8 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_RECV, deadline);
 	if (c->cap) {
-		bool waiter;
-		if (buf_recv(c, ep, ok, &waiter)) {
-			if (waiter)
-				wake_retry(c, &c->sendq);
+		if (buf_recv(c, ep, ok))
 			return 0;
-		}
 		return deadline == 0 ? -EAGAIN : buf_recv_slow(c, ep, ok, deadline);
 	}
 	if (deadline == 0 && rg__waitq_empty(&c->sendq)) {
@@ -998,13 +984,10 @@ int rg_select(rg_select_case *cases, int n, int64_t deadline)
 		rg_chan *c = cases->ch;
 		if (c && cases->dir == RG_SELECT_SEND) {
 			if (c->cap) {
-				bool waiter;
-				int r = buf_send(c, cases->val, &waiter);
+				int r = buf_send(c, cases->val);
 				if (r == 0)
 					return -EAGAIN;
 				cases->ok = r > 0;
-				if (r > 0 && waiter)
-					wake_retry(c, &c->recvq);
 				return 0;
 			}
 			if (!is_closed(c) && rg__waitq_empty(&c->recvq))
@@ -1074,20 +1057,12 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 static int buf_case_try(rg_select_case *cs)
 {
 	rg_chan *c = cs->ch;
-	bool waiter;
-	if (cs->dir == RG_SELECT_RECV) {
-		if (!buf_recv(c, cs->val, &cs->ok, &waiter))
-			return 0;
-		if (waiter)
-			wake_retry(c, &c->sendq);
-		return 1;
-	}
-	int r = buf_send(c, cs->val, &waiter);
+	if (cs->dir == RG_SELECT_RECV)
+		return buf_recv(c, cs->val, &cs->ok);
+	int r = buf_send(c, cs->val);
 	if (r == 0)
 		return 0;
 	cs->ok = r > 0;
-	if (r > 0 && waiter)
-		wake_retry(c, &c->recvq);
 	return 1;
 }
 
