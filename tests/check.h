@@ -37,6 +37,15 @@
 		exit(T_SKIP);                                              \
 	} while (0)
 
+/* Runs one step of a test's main task and prints its wall time; t is an
+ * int64_t holding rg_now() at the end of the previous step. */
+#define T_RUN(t, call)                                                     \
+	do {                                                               \
+		call;                                                      \
+		printf("%-40s %6.1f ms\n", #call, (rg_now() - (t)) / 1e6); \
+		(t) = rg_now();                                            \
+	} while (0)
+
 /* Sanitizer builds run fewer iterations; scale counts with this. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define T_SANITIZED 1

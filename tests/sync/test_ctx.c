@@ -745,12 +745,7 @@ static void test_done_during_cancel(void)
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
-#define RUN(f)                                                                     \
-	do {                                                                       \
-		f;                                                                 \
-		printf("[%d P] %-36s %6.1f ms\n", rg_procs(), #f, (rg_now() - t) / 1e6); \
-		t = rg_now();                                                      \
-	} while (0)
+#define RUN(f) T_RUN(t, f)
 	RUN(test_cancel_removes());
 	RUN(test_parent_child());
 	RUN(test_values());

@@ -167,12 +167,7 @@ static int main_fn(void *arg)
 {
 	never = rg_chan_make(sizeof(long), 0);
 	int64_t t = rg_now();
-#define RUN(call)                                                                  \
-	do {                                                                       \
-		call;                                                              \
-		printf("%-36s %7.1f ms\n", #call, (rg_now() - t) / 1e6);           \
-		t = rg_now();                                                      \
-	} while (0)
+#define RUN(f) T_RUN(t, f)
 	RUN(done_channel(1, 0));
 	RUN(done_channel(NT, 0));
 	RUN(done_channel(0, 0));

@@ -718,12 +718,7 @@ static void test_sema(void)
 static int run_all(void *arg)
 {
 	int64_t t = rg_now();
-#define RUN(f)                                                                     \
-	do {                                                                       \
-		f;                                                                 \
-		printf("[%d P] %-36s %6.1f ms\n", rg_procs(), #f, (rg_now() - t) / 1e6); \
-		t = rg_now();                                                      \
-	} while (0)
+#define RUN(f) T_RUN(t, f)
 	RUN(test_mutex_deadlines());
 	RUN(test_mutex_hammer());
 	RUN(test_mutex_fairness());

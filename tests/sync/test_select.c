@@ -818,12 +818,7 @@ static void test_select_buffered_wakeup(void)
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
-#define RUN(f)                                                                     \
-	do {                                                                       \
-		f;                                                                 \
-		printf("%-40s %6.1f ms\n", #f, (rg_now() - t) / 1e6);              \
-		t = rg_now();                                                      \
-	} while (0)
+#define RUN(f) T_RUN(t, f)
 	printf("%d Ps\n", rg_procs());
 	RUN(test_select_misc());
 	RUN(test_select_inline());
