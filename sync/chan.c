@@ -139,8 +139,6 @@ struct slot {
 	char elem[];
 };
 
-static inline void backoff(unsigned *n);
-
 #define SELECT_MAX 65536
 /* Set in tail and head by a select while it holds the channel's lock (see
  * select_run): claims fail, and lock-free operations wait for the lock. */
@@ -208,7 +206,7 @@ void rg_chan_free(rg_chan *c)
 	if (!c)
 		return;
 	for (unsigned spins = 0; atomic_load_explicit(&c->wakers, memory_order_acquire);)
-		backoff(&spins);
+		rg__sync_backoff(&spins);
 	rg__spin_lock(&c->lock);
 	if (c->cap && c->gc_region.next)
 		rg__gc_region_remove(&c->gc_region);
@@ -278,16 +276,6 @@ static inline bool is_closed(rg_chan *c)
 	return (atomic_load_explicit(&c->tail, memory_order_relaxed) & c->mark) != 0;
 }
 
-/* Waiting for another task's claimed slot: a few instructions away, unless
- * its thread lost its CPU. */
-static inline void backoff(unsigned *n)
-{
-	if (++*n < 64)
-		rg__cpu_relax();
-	else
-		sched_yield();
-}
-
 /* Receives free their slots in the order they claimed them: the receive
  * at stamp h waits until the one before it has freed its slot (a few
  * instructions, and only ever with several receivers: a lone receiver
@@ -302,7 +290,7 @@ static inline void wait_freed(rg_chan *c, uint64_t h)
 	uint64_t q = h & (c->mark - 1) ? h - 1 : (h & ~(lap1 - 1)) - lap1 + c->cap - 1;
 	struct slot *s = slot_at(c, q);
 	for (unsigned spins = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) == q + 1;)
-		backoff(&spins);
+		rg__sync_backoff(&spins);
 }
 
 /* Buffered, open and full by the claims (tail, then head, seq_cst): what
@@ -360,7 +348,7 @@ static inline __attribute__((always_inline)) int buf_send_frz(rg_chan *c, const 
 			*waiter = false;
 			return 0;
 		}
-		backoff(&spins);
+		rg__sync_backoff(&spins);
 		tf = atomic_load(&c->tail);
 	}
 }
@@ -429,7 +417,7 @@ static inline __attribute__((always_inline)) int buf_recv_frz(rg_chan *c, void *
 				return 1;
 			}
 		}
-		backoff(&spins);
+		rg__sync_backoff(&spins);
 		hf = atomic_load(&c->head);
 	}
 }

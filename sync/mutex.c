@@ -61,26 +61,18 @@ _Static_assert(sizeof(struct mutex_impl) <= sizeof(rg_mutex), "rg_mutex too smal
 
 static inline struct mutex_impl *MI(rg_mutex *m) { return (struct mutex_impl *)m; }
 
-static inline void q_backoff(unsigned *n)
-{
-	if (++*n < 64)
-		rg__cpu_relax();
-	else
-		sched_yield();
-}
-
-/* Takes QLOCK whatever the rest of the state; returns the state with it. */
-static uint32_t qlock_take(struct mutex_impl *m)
+/* Takes QLOCK whatever the rest of the state. */
+static void qlock_take(struct mutex_impl *m)
 {
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	for (unsigned spins = 0;;) {
 		if (!(old & QLOCK)) {
 			if (atomic_compare_exchange_weak_explicit(&m->state, &old, old | QLOCK, memory_order_acquire,
 			                                          memory_order_relaxed))
-				return old | QLOCK;
+				return;
 			continue;
 		}
-		q_backoff(&spins);
+		rg__sync_backoff(&spins);
 		old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	}
 }
@@ -137,7 +129,7 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 		/* Queue up: one CAS from a LOCKED state takes the queue lock
 		 * and sets WAITERS, so the holder's unlock must see it. */
 		if (old & QLOCK) {
-			q_backoff(&qspins);
+			rg__sync_backoff(&qspins);
 			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
 		}
@@ -230,7 +222,7 @@ static void mutex_unlock_slow(struct mutex_impl *m, uint32_t old)
 		 * it for a moment: wait, still holding LOCKED, so that no wake
 		 * is skipped. */
 		if (old & QLOCK) {
-			q_backoff(&spins);
+			rg__sync_backoff(&spins);
 			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
 		}

@@ -14,6 +14,7 @@
 #ifndef RG_SYNC_INT_H
 #define RG_SYNC_INT_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +42,17 @@ static inline void rg__spin_lock(rg__spin *l)
 static inline void rg__spin_unlock(rg__spin *l)
 {
 	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* One step of waiting for another thread a few instructions away (a
+ * claimed slot, a queue lock): pause, and after 64 steps give the CPU up,
+ * in case that thread lost its own. */
+static inline void rg__sync_backoff(unsigned *n)
+{
+	if (++*n < 64)
+		rg__cpu_relax();
+	else
+		sched_yield();
 }
 
 /* The calling task if it may park, else NULL: a thread outside the
