@@ -85,6 +85,12 @@ enum rg__state { RG__RUNNABLE = 1, RG__RUNNING, RG__WAITING, RG__DEAD };
 rg__task *rg__self(void);
 /* The calling thread's P, or NULL (blocking pool, foreign thread). */
 rg__p *rg__getp(void);
+/* The calling task if it may park (it runs on a P), else NULL: a thread
+ * outside the runtime, or a task inside rg_blocking, where rg__park fails
+ * with -EPERM without running its unlock callback.  Primitives choose
+ * between parking and their foreign-thread behaviour with this, never
+ * with rg__self() alone. */
+rg__task *rg__self_parkable(void);
 int rg__p_index(const rg__p *p);
 /* The same, inline, for hot paths (the allocator).  Valid only until the
  * caller next parks or passes a safepoint: the task may then resume on

@@ -101,6 +101,12 @@ __attribute__((noinline)) rg__p *rg__getp(void)
 	return m ? m->p : NULL;
 }
 
+__attribute__((noinline)) rg__task *rg__self_parkable(void)
+{
+	rg__m *m = rg__tls_m;
+	return m && m->p ? m->cur : NULL;
+}
+
 int rg__p_index(const rg__p *p) { return p->id; }
 int rg__nprocs(void) { return atomic_load(&rg__sched.running) ? rg__sched.nprocs : 0; }
 rg__p *rg__p_at(int i)

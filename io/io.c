@@ -64,8 +64,8 @@ int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool 
 /* Steps 2-5 of the path above. */
 static int64_t run(rg__io_req *q, int64_t deadline)
 {
-	rg__task *t = rg__self();
-	if (__builtin_expect(!t || !rg__getp(), 0))
+	rg__task *t = rg__self_parkable();
+	if (__builtin_expect(!t, 0))
 		return -EPERM;
 	/* a cancel that came while the task made no call is this call's, even
 	 * if the call would not have to wait (io_uring checks again when it

@@ -554,11 +554,11 @@ static int block_forever(int reason, int64_t deadline)
 {
 	if (deadline == 0)
 		return -EAGAIN;
-	if (!rg__sync_self())
+	if (!rg__self_parkable())
 		return -EPERM;
 	int r;
 	do
-		r = rg__park_ctx(rg__sync_self(), reason, deadline, rg__park_prepare(), NULL, NULL);
+		r = rg__park_ctx(rg__self_parkable(), reason, deadline, rg__park_prepare(), NULL, NULL);
 	while (r == 0);
 	return r == -EAGAIN ? rg__ctx_bound_err() : r;
 }
@@ -632,7 +632,7 @@ static bool buf_spin(rg_chan *c, bool recv, int *iter)
 
 __attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, int64_t deadline)
 {
-	rg__task *self = rg__sync_self();
+	rg__task *self = rg__self_parkable();
 	if (!self)
 		return -EPERM;
 	int r;
@@ -651,7 +651,7 @@ __attribute__((noinline)) static int buf_send_slow(rg_chan *c, const void *ep, i
 
 __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *ok, int64_t deadline)
 {
-	rg__task *self = rg__sync_self();
+	rg__task *self = rg__self_parkable();
 	if (!self)
 		return -EPERM;
 	for (int iter = 0; buf_spin(c, true, &iter);)
@@ -689,7 +689,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 		return r < 0 ? r : 0;
 	}
 	rg__sudog sg;
-	if (deadline == 0 || !(sg.task = rg__sync_self())) {
+	if (deadline == 0 || !(sg.task = rg__self_parkable())) {
 		rg__spin_unlock(&c->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
@@ -740,7 +740,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 		return 0;
 	}
 	rg__sudog sg;
-	if (deadline == 0 || !(sg.task = rg__sync_self())) {
+	if (deadline == 0 || !(sg.task = rg__self_parkable())) {
 		rg__spin_unlock(&c->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
@@ -1110,7 +1110,7 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 					return i;
 				}
 			}
-			if (deadline == 0 || !(self = rg__sync_self())) {
+			if (deadline == 0 || !(self = rg__self_parkable())) {
 				sel_thaw_unlock_all(order, np);
 				return deadline == 0 ? -EAGAIN : -EPERM;
 			}

@@ -92,7 +92,7 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 	int iter = 0;
 	unsigned qspins = 0;
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
-	rg__task *self = rg__sync_self();
+	rg__task *self = rg__self_parkable();
 	/* Only a caller that will park may announce itself with WOKEN: one
 	 * that gives up instead (deadline 0, a thread outside the runtime)
 	 * would clear it after an unlock skipped waking a waiter for it. */
@@ -287,7 +287,7 @@ static void csema_acquire(struct csema *s, int reason)
 		rg__spin_unlock(&s->lock);
 		return;
 	}
-	rg__task *self = rg__sync_self();
+	rg__task *self = rg__self_parkable();
 	if (!self) {
 		/* outside the runtime: poll */
 		for (;;) {
@@ -437,14 +437,14 @@ void rg_cond_wait(rg_cond *cv, rg_mutex *m)
 	rg__spin_unlock(&c->lock);
 	rg_mutex_unlock(m);
 	rg__spin_lock(&c->lock);
-	if (ticket_less(t, atomic_load_explicit(&c->notify, memory_order_relaxed)) || !rg__sync_self()) {
+	if (ticket_less(t, atomic_load_explicit(&c->notify, memory_order_relaxed)) || !rg__self_parkable()) {
 		rg__spin_unlock(&c->lock);
-		if (!rg__sync_self())
+		if (!rg__self_parkable())
 			sched_yield(); /* outside the runtime: a spurious wake-up */
 		rg_mutex_lock(m);
 		return;
 	}
-	rg__sudog sg = { .task = rg__sync_self(), .arg = t };
+	rg__sudog sg = { .task = rg__self_parkable(), .arg = t };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&c->q, &sg);
 	rg__park(RG__WAIT_COND, -1, rg__spin_unlock_cb, &c->lock);

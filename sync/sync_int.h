@@ -55,18 +55,6 @@ static inline void rg__sync_backoff(unsigned *n)
 		sched_yield();
 }
 
-/* The calling task if it may park, else NULL: a thread outside the
- * runtime, or a task inside rg_blocking, which runs on a pool thread with
- * no P (core.h) and where rg__park fails with -EPERM without running its
- * unlock callback.  Every primitive decides between parking and its
- * foreign-thread behaviour (poll, or -EPERM) with this, never with
- * rg__self(): a contended lock taken inside rg_blocking otherwise parked,
- * got -EPERM, and left its queue lock held (found in review, 2026-12-05). */
-static inline rg__task *rg__sync_self(void)
-{
-	return rg__getp() ? rg__self() : NULL;
-}
-
 /* Unlock callback for rg__park: releases the rg__spin given as arg. */
 bool rg__spin_unlock_cb(rg__task *t, void *arg);
 

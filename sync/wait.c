@@ -114,7 +114,7 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	}
 	if (deadline == 0)
 		return -EAGAIN;
-	rg__task *self = rg__sync_self();
+	rg__task *self = rg__self_parkable();
 	if (!self)
 		return -EPERM;
 	/* Count ourselves a waiter and take the lock in the same CAS that sees
@@ -231,7 +231,7 @@ int rg_sema_acquire(rg_sema *sv, int64_t n, int64_t deadline)
 		return 0;
 	}
 	rg__task *self;
-	if (deadline == 0 || !(self = rg__sync_self())) {
+	if (deadline == 0 || !(self = rg__self_parkable())) {
 		rg__spin_unlock(&s->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
