@@ -78,7 +78,8 @@ struct rg__sudog {
 	bool fired;           /* written by the winning claimer before ready */
 	bool handoff;         /* mutex: ownership handed over directly */
 	bool dup;             /* select: its task has another record on the
-	                         same channel (the claimer unlinks it) */
+	                         same channel, which the claimer unlinks
+	                         (const while queued, like task) */
 };
 
 typedef struct rg__waitq {
