@@ -135,14 +135,18 @@ static void buffered_throughput(long n)
 	drain_end(&d);
 }
 
-/* select { case ch <- i: default: dropped++ } on an always-full channel */
+/* select { case ch <- i: default: dropped++ } on an always-full channel.
+ * The value goes through a copy, as in Go's compiled select (order.go
+ * copies a send case's value into a temporary, go_micro's loop keeps i
+ * apart from it), so both programs do the same stores. */
 static void select_default_full(long n)
 {
 	rg_chan *ch = rg_chan_make(sizeof(long), 1);
 	long z = 0, dropped = 0;
 	rg_chan_send(ch, &z, -1);
 	for (long i = 0; i < n; i++) {
-		rg_select_case c = { ch, RG_SELECT_SEND, &i, false };
+		long v = i;
+		rg_select_case c = { ch, RG_SELECT_SEND, &v, false };
 		if (rg_select(&c, 1, 0) < 0)
 			dropped++;
 	}
@@ -161,7 +165,8 @@ static void select_default_drained(long n)
 	rg_go(drainer, &d);
 	long sent = 0;
 	for (long i = 0; i < n; i++) {
-		rg_select_case c = { d.ch, RG_SELECT_SEND, &i, false };
+		long v = i;
+		rg_select_case c = { d.ch, RG_SELECT_SEND, &v, false };
 		if (rg_select(&c, 1, 0) >= 0)
 			sent++;
 	}
@@ -172,13 +177,17 @@ static void select_default_drained(long n)
 /* --- Mutex vs RWMutex ---------------------------------------------------------------- */
 
 enum { LOCK_TASKS = 1000 };
-static int64_t shared_arr[1024];
+static _Alignas(64) int64_t shared_arr[1024];
 static _Atomic int64_t sink_sum;
 
+/* The locks sit on cache lines of their own and the workers copy the
+ * parameters into locals, as Go's closure does: a parameter read from the
+ * lock's line would bounce with every lock operation and charge ringo for a
+ * false sharing Go's program does not have. */
 struct lockb {
-	bool rw;
-	rg_mutex m;
-	rg_rwmutex rwm;
+	_Alignas(64) rg_mutex m;
+	_Alignas(64) rg_rwmutex rwm;
+	_Alignas(64) bool rw;
 	uint64_t permille;
 	long per;
 	rg_chan *start;
@@ -192,34 +201,40 @@ static void lock_worker(void *arg)
 	uint64_t x = seed * 0x9E3779B97F4A7C15ULL | 1;
 	int64_t sum = 0;
 	rg_chan_recv(lb.start, NULL, NULL, -1);
-	for (long i = 0; i < lb.per; i++) {
-		for (int k = 0; k <= out_work; k++) {
+	const bool rw = lb.rw;
+	const uint64_t permille = lb.permille;
+	const long per = lb.per;
+	const int outside = out_work, cs = cs_work;
+	rg_mutex *m = &lb.m;
+	rg_rwmutex *rwm = &lb.rwm;
+	for (long i = 0; i < per; i++) {
+		for (int k = 0; k <= outside; k++) {
 			x ^= x << 13;
 			x ^= x >> 7;
 			x ^= x << 17;
 		}
 		int idx = (int)(x >> 20) & 1023;
-		if (x % 1000 < lb.permille) {
-			if (lb.rw) {
-				rg_rwmutex_lock(&lb.rwm);
+		if (x % 1000 < permille) {
+			if (rw) {
+				rg_rwmutex_lock(rwm);
 				shared_arr[idx]++;
-				rg_rwmutex_unlock(&lb.rwm);
+				rg_rwmutex_unlock(rwm);
 			} else {
-				rg_mutex_lock(&lb.m);
+				rg_mutex_lock(m);
 				shared_arr[idx]++;
-				rg_mutex_unlock(&lb.m);
+				rg_mutex_unlock(m);
 			}
 		} else {
-			if (lb.rw)
-				rg_rwmutex_rlock(&lb.rwm);
+			if (rw)
+				rg_rwmutex_rlock(rwm);
 			else
-				rg_mutex_lock(&lb.m);
-			for (int k = 0; k < cs_work; k++)
+				rg_mutex_lock(m);
+			for (int k = 0; k < cs; k++)
 				sum += ((volatile int64_t *)shared_arr)[(idx + k) & 1023];
-			if (lb.rw)
-				rg_rwmutex_runlock(&lb.rwm);
+			if (rw)
+				rg_rwmutex_runlock(rwm);
 			else
-				rg_mutex_unlock(&lb.m);
+				rg_mutex_unlock(m);
 		}
 	}
 	if (sum == 42)
