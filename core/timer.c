@@ -6,7 +6,9 @@
  * a task woken before its deadline deletes its own entry, possibly from
  * another P: hence the small per-P spinlock (uncontended in practice).
  * Firing claims the park with the ticket recorded at add time, so a timer
- * that loses to a waker does nothing.  The P's idle wait uses the heap's
+ * that loses to a waker does nothing; it claims under the lock, which the
+ * woken task takes to delete its entry, so a task that a waker won is not
+ * touched by its timer once it has passed rg__timer_del.  The P's idle wait uses the heap's
  * first deadline as its timeout: a sleep costs no syscall of its own.
  */
 #include <errno.h>
@@ -115,23 +117,27 @@ int rg__timers_run(rg__p *p, int64_t now)
 	for (;;) {
 		rg__task *due[64];
 		int n = 0;
+		int due_n = 0;
 		rg__spin_lock(&p->timer_lock);
-		while (n < 64 && p->ntimers && p->timers[0].when <= now) {
+		while (due_n < 64 && p->ntimers && p->timers[0].when <= now) {
 			rg__task *t = p->timers[0].t;
-			due[n++] = t;
+			due_n++;
 			remove_at(p, 0);
+			/* Claimed under the lock: a task another waker won
+			 * may run, exit and be freed as soon as we let go of
+			 * it, and it lets go of us in rg__timer_del, which
+			 * takes this lock (its entry gone, timer_p still set).
+			 * Claiming after the unlock wrote to freed tasks:
+			 * sync_claim under TSan, a Context's timer task
+			 * woken by its cancel while its sleep fired. */
+			if (rg__claim_timeout(t, t->timer_ticket))
+				due[n++] = t;
 		}
-		/* tickets read under the lock: the entries were current */
-		uint64_t tickets[64];
-		for (int i = 0; i < n; i++)
-			tickets[i] = due[i]->timer_ticket;
 		rg__spin_unlock(&p->timer_lock);
 		for (int i = 0; i < n; i++)
-			if (rg__claim_timeout(due[i], tickets[i])) {
-				rg__ready_tail(due[i]); /* keep deadline order */
-				fired++;
-			}
-		if (n < 64)
+			rg__ready_tail(due[i]); /* keep deadline order */
+		fired += n;
+		if (due_n < 64)
 			return fired;
 	}
 }
