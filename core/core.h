@@ -116,6 +116,12 @@ typedef bool (*rg__unlock_fn)(rg__task *t, void *arg);
 uint64_t rg__park_prepare(void);
 int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg);
 bool rg__claim(rg__task *t, uint64_t ticket);
+/* rg__claim for a park that has one possible waker: no deadline, no
+ * Context, no other record, so only whoever holds the lock the task was
+ * published under can end it.  A plain store: the lock already makes that
+ * waker the only one, and a locked instruction on a line the parked task's
+ * P last wrote was a third of a channel hand-off (bench_sync). */
+void rg__claim_sole(rg__task *t, uint64_t ticket);
 void rg__ready(rg__task *t);
 /* Readies n claimed tasks behind the P's run queue, in order (FIFO, no
  * runnext: a wake-all should not jump one task ahead), with one check for

@@ -1076,6 +1076,11 @@ bool rg__claim(rg__task *t, uint64_t ticket)
 	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_WOKEN);
 }
 
+void rg__claim_sole(rg__task *t, uint64_t ticket)
+{
+	atomic_store_explicit(&t->wake, ticket << 2 | RG__CLAIM_WOKEN, memory_order_relaxed);
+}
+
 bool rg__claim_timeout(rg__task *t, uint64_t ticket)
 {
 	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;

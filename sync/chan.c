@@ -576,6 +576,7 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	sg.elem = NULL;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
+	sg.sole = rg__park_sole(self, deadline);
 	rg__spin_lock(&c->lock);
 	sg.ticket = rg__park_prepare();
 	if (front)
@@ -697,6 +698,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	sg.elem = (void *)ep;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
+	sg.sole = rg__park_sole(sg.task, deadline);
 	rg__waitq_push(&c->sendq, &sg);
 	r = rg__park_ctx(sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
@@ -748,6 +750,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	sg.elem = c->elemsize ? ep : NULL;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
+	sg.sole = rg__park_sole(sg.task, deadline);
 	rg__waitq_push(&c->recvq, &sg);
 	int r = rg__park_ctx(sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0) {
@@ -1126,7 +1129,7 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 				sg->elem = !cs->ch->cap && cs->ch->elemsize ? cs->val : NULL;
 				sg->c = cs->ch;
 				sg->idx = i;
-				sg->success = sg->fired = false;
+				sg->success = sg->fired = sg->sole = false;
 				sg->arg = cs->ch->cap != 0; /* read again only here: see pass 3 */
 				sg->dup = (k > 0 && order[k - 1].c == cs->ch) || (k + 1 < np && order[k + 1].c == cs->ch);
 				rg__waitq_push(case_queue(cs), sg);

@@ -143,7 +143,8 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			continue;
 		qspins = 0;
 		awoke = false;
-		rg__sudog sg = { .task = self };
+		rg__sudog sg = { .task = self,
+		                 .sole = use_ctx ? rg__park_sole(self, deadline) : deadline < 0 };
 		sg.ticket = rg__park_prepare();
 		if (wait_start) {
 			sg.arg = (uint64_t)wait_start;
@@ -301,7 +302,7 @@ static void csema_acquire(struct csema *s, int reason)
 			}
 		}
 	}
-	rg__sudog sg = { .task = self };
+	rg__sudog sg = { .task = self, .sole = true };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&s->q, &sg);
 	rg__park(reason, -1, rg__spin_unlock_cb, &s->lock);
@@ -444,7 +445,7 @@ void rg_cond_wait(rg_cond *cv, rg_mutex *m)
 		rg_mutex_lock(m);
 		return;
 	}
-	rg__sudog sg = { .task = rg__self_parkable(), .arg = t };
+	rg__sudog sg = { .task = rg__self_parkable(), .arg = t, .sole = true };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&c->q, &sg);
 	rg__park(RG__WAIT_COND, -1, rg__spin_unlock_cb, &c->lock);
@@ -473,7 +474,7 @@ void rg_cond_signal(rg_cond *cv)
 	for (rg__sudog *s = atomic_load_explicit(&c->q.first, memory_order_relaxed); s; s = s->next)
 		if ((uint32_t)s->arg == n) {
 			rg__waitq_remove(&c->q, s);
-			if (rg__claim(s->task, s->ticket))
+			if (rg__sudog_claim(s))
 				t = s->task;
 			break;
 		}

@@ -80,6 +80,9 @@ struct rg__sudog {
 	bool dup;             /* select: its task has another record on the
 	                         same channel, which the claimer unlinks
 	                         (const while queued, like task) */
+	bool sole;            /* this record's queue is the only way its park
+	                         can end (rg__park_sole): claimed with
+	                         rg__claim_sole (const while queued) */
 };
 
 typedef struct rg__waitq {
@@ -132,6 +135,16 @@ static inline void rg__waitq_remove(rg__waitq *q, rg__sudog *s)
 	s->linked = false;
 }
 
+/* rg__claim for a record taken off its queue, the queue's lock held. */
+static inline bool rg__sudog_claim(rg__sudog *s)
+{
+	if (s->sole) {
+		rg__claim_sole(s->task, s->ticket);
+		return true;
+	}
+	return rg__claim(s->task, s->ticket);
+}
+
 /* Pops waiters until one whose park this call wins (rg__claim); losers
  * (timed out, cancelled, or a select another case already won) are
  * dropped from the queue and left alone.  NULL when none is left. */
@@ -140,7 +153,7 @@ static inline rg__sudog *rg__waitq_claim(rg__waitq *q)
 	rg__sudog *s;
 	while ((s = atomic_load_explicit(&q->first, memory_order_relaxed))) {
 		rg__waitq_remove(q, s);
-		if (rg__claim(s->task, s->ticket))
+		if (rg__sudog_claim(s))
 			return s;
 	}
 	return NULL;
@@ -200,6 +213,12 @@ static inline int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uin
 	if (!c)
 		return rg__park(reason, deadline, unlock, arg);
 	return rg__park_ctx_bound(c, self, reason, deadline, ticket, unlock, arg);
+}
+/* Can only the waker of a record queued now end this park: no deadline
+ * and no bound Context?  (A record for which it is true is `sole`.) */
+static inline bool rg__park_sole(rg__task *self, int64_t deadline)
+{
+	return deadline < 0 && !*rg__task_slot(self, RG__TSLOT_CTX);
 }
 /* The calling task's bound Context error now (0 when none or not done). */
 int rg__ctx_bound_err(void);

@@ -137,7 +137,7 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 			s = atomic_load_explicit(&wg->state, memory_order_relaxed);
 		}
 	}
-	rg__sudog sg = { .task = self };
+	rg__sudog sg = { .task = self, .sole = rg__park_sole(self, deadline) };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&wg->q, &sg);
 	int r = rg__park_ctx(self, RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
@@ -188,7 +188,7 @@ static void notify_waiters(struct wsema *s, rg__sudog **list)
 		if (s->size - s->cur < (int64_t)w->arg)
 			break; /* FIFO: nobody passes the head */
 		rg__waitq_remove(&s->q, w);
-		if (!rg__claim(w->task, w->ticket))
+		if (!rg__sudog_claim(w))
 			continue; /* timed out */
 		s->cur += (int64_t)w->arg;
 		w->next = *list;
@@ -235,7 +235,7 @@ int rg_sema_acquire(rg_sema *sv, int64_t n, int64_t deadline)
 		rg__spin_unlock(&s->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
-	rg__sudog sg = { .task = self, .arg = (uint64_t)n };
+	rg__sudog sg = { .task = self, .arg = (uint64_t)n, .sole = rg__park_sole(self, deadline) };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&s->q, &sg);
 	int r = rg__park_ctx(self, RG__WAIT_SEMA, deadline, sg.ticket, rg__spin_unlock_cb, &s->lock);
