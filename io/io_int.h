@@ -49,7 +49,8 @@ typedef struct rg__io_req {
  * afterwards only by the owning P's thread (CQE handlers, cancel
  * requests), read by the task after its wake (which orders them). */
 typedef struct rg__io_op {
-	rg__cqe_handler h;      /* the operation's CQE */
+	_Alignas(16) rg__cqe_handler h; /* the operation's CQE (16-aligned: the
+	                                   slot keeps 4 bits in the address) */
 	rg__cqe_handler ht;     /* its LINK_TIMEOUT's CQE */
 	rg__task *t;
 	rg__p *p;               /* the P whose ring (or epoll set) owns it */
