@@ -159,10 +159,14 @@ void rg__task_tls_range(rg__task *t, void **lo, void **hi);
  * operation there (for rg_cancel), sync/ the task's bound Context. */
 enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_COUNT };
 void **rg__task_slot(rg__task *t, enum rg__tslot s);
-/* The live task with this id, or NULL (dead, or never was).  The record
- * stays valid memory while the runtime runs, but may be reused by a later
- * task: re-check rg__task_id() under whatever lock you use. */
-rg__task *rg__task_lookup(int64_t id);
+/* The live task with this id, pinned: it cannot finish exiting (its record
+ * be unmapped, or reused by a later task) until rg__task_unpin.  NULL when
+ * no live task has that id, or it has begun to exit.  Hold the pin briefly
+ * and never across a park: the exiting task spins for it.  (A bare lookup,
+ * as before 2026-12-06, let rg_cancel mark a record that a new task had
+ * taken meanwhile, or an unmapped one: io_cancel_id under TSan.) */
+rg__task *rg__task_pin(int64_t id);
+void rg__task_unpin(rg__task *t);
 
 /* Per-P slots that other modules fill lazily, on the owning P.  The
  * destructor runs on that P when the runtime stops. */

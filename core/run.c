@@ -160,6 +160,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	if (!atomic_compare_exchange_strong(&rg__sched.running, &expected, 1))
 		return fail(-EBUSY, "rg_run: %s", "already running in this process");
 
+	rg__pin_init();
 	int cpus[RG_MAX_PROCS];
 	int n = rg__topo_procs(c.procs, cpus, RG_MAX_PROCS, why, sizeof why);
 	if (n < 0) {

@@ -1197,8 +1197,28 @@ static void post_exit(rg__m *m, rg__task *t, void *arg)
 	rg__task_free(m->p, t);
 }
 
+/* Someone holds t through rg__task_pin (rg_cancel marking its slot): a
+ * few atomic ops, or a foreign thread the OS preempted meanwhile. */
+__attribute__((noinline, cold)) static void pin_wait(rg__task *t)
+{
+	for (unsigned i = 0; atomic_load_explicit(&t->pins, memory_order_acquire); i++)
+		if (i < 1000)
+			rg__cpu_relax();
+		else
+			sched_yield();
+}
+
 static void task_exit(rg__m *m, rg__task *t)
 {
+	/* No one may pin t from here on; whoever has, is done before t's
+	 * record is freed (post_exit) and perhaps reused or unmapped. */
+	atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
+	if (__atomic_load_n(&rg__pin_membarrier, __ATOMIC_RELAXED))
+		atomic_signal_fence(memory_order_seq_cst); /* the pinner's membarrier */
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&t->pins, memory_order_acquire))
+		pin_wait(t);
 	rg__tls_destroy(t);
 	if (m->p)
 		counter_inc(&m->p->n_exited);
@@ -1331,7 +1351,8 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 		return -ENOMEM;
 	t->fn = fn;
 	t->arg = arg;
-	__atomic_store_n(&t->id, new_id(p), __ATOMIC_RELAXED); /* rg__task_lookup reads it from any thread */
+	__atomic_store_n(&t->id, new_id(p), __ATOMIC_RELAXED); /* rg__task_pin reads it from any thread */
+	atomic_store_explicit(&t->exiting, 0, memory_order_release); /* pinnable, under the new id */
 	if (opts && opts->name) {
 		strncpy(t->name, opts->name, RG_NAME_MAX - 1);
 		t->name[RG_NAME_MAX - 1] = 0;

@@ -26,6 +26,15 @@ enum rg__stack_kind {
 };
 
 /* The park claim word, t->wake: (ticket << 2) | state. */
+/* Task pins (rg__task_pin) against the task's exit: an asymmetric Dekker.
+ * The exit (every task, hot) stores exiting, then loads pins, with only a
+ * compiler barrier between when the process could register for
+ * membarrier; the pinner (rare) adds to pins, runs membarrier (a full
+ * barrier on every running thread of the process), then loads exiting.
+ * One of them sees the other: the exit waits for the pin to go, or the
+ * pinner backs off.  Without membarrier both sides fence. */
+extern bool rg__pin_membarrier;
+void rg__pin_init(void);
 enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
        RG__CLAIM_ABANDONED = 3 };
 
@@ -44,6 +53,8 @@ struct rg__task {
 	_Atomic int state;         /* enum rg__state; relaxed, for stats/GC */
 	int wait_reason;           /* enum rg__wait while waiting */
 	_Atomic uint64_t wake;     /* park claim: ticket << 2 | RG__CLAIM_* */
+	_Atomic uint32_t pins;     /* rg__task_pin holders */
+	_Atomic uint32_t exiting;  /* set at exit, cleared by rg__spawn */
 	rg__task *next;            /* link: global queue, free lists */
 
 	/* stack: [lo, hi) is usable; the record sits at hi */

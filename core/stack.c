@@ -39,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -672,20 +674,53 @@ size_t rg__stack_default(void) { return st.stack_size; }
 void **rg__task_slot(rg__task *t, enum rg__tslot s) { return &t->tslot[s]; }
 
 /* Linear in the number of slabs (a slab holds 64 or 1,024 tasks).  A task
- * id is not an index, so this walks; callers are rare (rg_cancel). */
-rg__task *rg__task_lookup(int64_t id)
+ * id is not an index, so this walks; callers are rare (rg_cancel).  Under
+ * st.lock, which a custom stack's free takes before unmapping it: a record
+ * seen here stays mapped until we have pinned it or backed off.  The pin
+ * protocol is in sched_int.h (rg__pin_membarrier). */
+bool rg__pin_membarrier;
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+static void pin_init(void)
 {
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		__atomic_store_n(&rg__pin_membarrier, true, __ATOMIC_RELEASE);
+}
+
+/* rg_run, before any task runs: until then every exit would fence. */
+void rg__pin_init(void) { pthread_once(&pin_once, pin_init); }
+
+rg__task *rg__task_pin(int64_t id)
+{
+	pthread_once(&pin_once, pin_init);
+	bool mb = __atomic_load_n(&rg__pin_membarrier, __ATOMIC_ACQUIRE);
 	rg__task *found = NULL;
 	pthread_mutex_lock(&st.lock);
 	for (struct slab *s = st.slabs; s && !found; s = s->next)
 		for (int i = 0; i < s->used; i++) {
 			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
-			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
-			if (__atomic_load_n(&t->id, __ATOMIC_RELAXED) == id && state != RG__DEAD && state != 0) {
+			if (__atomic_load_n(&t->id, __ATOMIC_RELAXED) == id) {
 				found = t;
 				break;
 			}
 		}
+	if (found) {
+		atomic_fetch_add_explicit(&found->pins, 1, memory_order_relaxed);
+		if (!mb || syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+			atomic_thread_fence(memory_order_seq_cst);
+		/* exiting: it may not see our pin, back off.  A different id:
+		 * the record is a later task's (rg__spawn sets the id before
+		 * it clears exiting, with release). */
+		if (atomic_load_explicit(&found->exiting, memory_order_acquire) ||
+		    __atomic_load_n(&found->id, __ATOMIC_RELAXED) != id) {
+			rg__task_unpin(found);
+			found = NULL;
+		}
+	}
 	pthread_mutex_unlock(&st.lock);
 	return found;
+}
+
+void rg__task_unpin(rg__task *t)
+{
+	atomic_fetch_sub_explicit(&t->pins, 1, memory_order_release);
 }

@@ -412,10 +412,11 @@ int rg_cancel(int64_t id)
 {
 	if (id <= 0 || !rg__nprocs())
 		return -ESRCH;
-	rg__task *t = rg__task_lookup(id);
+	rg__task *t = rg__task_pin(id);
 	if (!t)
 		return -ESRCH;
 	rg__io_cancel_task(t);
+	rg__task_unpin(t);
 	return 0;
 }
 

@@ -46,18 +46,22 @@ static void custom_sleeper(void *arg) { rg_sleep(20000000); }
 
 static int main_fn(void *arg)
 {
-	/* lookup finds live tasks of both stack kinds, and not dead ones */
+	/* rg__task_pin finds live tasks of both stack kinds, and not dead ones */
 	int64_t a = rg_go(custom_sleeper, NULL);
 	int64_t b = rg_go_opts(custom_sleeper, NULL, &(rg_task_opts){ .stack_size = 256 * 1024 });
 	CHECK(a > 0 && b > 0);
 	rg_sleep(1000000);
-	CHECK(rg__task_lookup(a) != NULL && rg__task_id(rg__task_lookup(a)) == a);
-	CHECK(rg__task_lookup(b) != NULL && rg__task_id(rg__task_lookup(b)) == b);
-	CHECK(rg__task_lookup(rg_self()) == rg__self());
-	CHECK(rg__task_lookup(987654321) == NULL);
+	rg__task *ta = rg__task_pin(a), *tb = rg__task_pin(b), *tself = rg__task_pin(rg_self());
+	CHECK(ta != NULL && rg__task_id(ta) == a);
+	CHECK(tb != NULL && rg__task_id(tb) == b);
+	CHECK(tself == rg__self());
+	rg__task_unpin(ta);
+	rg__task_unpin(tb);
+	rg__task_unpin(tself);
+	CHECK(rg__task_pin(987654321) == NULL);
 	rg_sleep(40000000);
-	CHECK(rg__task_lookup(a) == NULL);
-	CHECK(rg__task_lookup(b) == NULL);
+	CHECK(rg__task_pin(a) == NULL);
+	CHECK(rg__task_pin(b) == NULL);
 	for (int i = 0; i < NW; i++)
 		CHECK(rg_go(worker, NULL) > 0);
 	while (atomic_load(&alive) < NW)

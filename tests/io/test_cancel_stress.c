@@ -114,9 +114,8 @@ static int main_fn(void *arg)
 		CHECK(rg_go(writer, &pr[i]) > 0);
 	}
 	CHECK(rg_go(canceller, NULL) > 0);
-	/* the foreign canceller starts after the last spawn: core's
-	 * rg__task_lookup reads t->id unlocked against rg_go's write (a core
-	 * race TSan reports; see the io report) */
+	/* the foreign canceller starts after the last spawn (rg_cancel
+	 * racing exits is io_cancel_id's subject) */
 	pthread_t th;
 	CHECK(pthread_create(&th, NULL, foreign, NULL) == 0);
 	t_wait_count(&done, NPAIR);
