@@ -705,8 +705,12 @@ rg__task *rg__task_pin(int64_t id)
 		}
 	if (found) {
 		atomic_fetch_add_explicit(&found->pins, 1, memory_order_relaxed);
-		if (!mb || syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		if (!mb)
 			atomic_thread_fence(memory_order_seq_cst);
+		else if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+			/* exits fence only for the compiler now: no fallback
+			 * here would pair with that */
+			rg__fatal("membarrier failed after registration: %s", strerror(errno));
 		/* exiting: it may not see our pin, back off.  A different id:
 		 * the record is a later task's (rg__spawn sets the id before
 		 * it clears exiting, with release). */

@@ -204,6 +204,9 @@ void rg__io_p_init(rg__p *p)
 	if (i >= RG_IO_MAXP)
 		rg__fatal("io: more than %d Ps", RG_IO_MAXP);
 	struct pio *pio = &g_pio[i];
+	/* requests a foreign thread pushed after the last run's final drain
+	 * name tasks of that run: drop them (leaked, a few bytes each) */
+	atomic_store_explicit(&pio->head, NULL, memory_order_relaxed);
 	pio->p = p;
 	pio->h.fn = efd_cqe;
 	pio->efd = -1;
@@ -298,15 +301,19 @@ int rg__io_take_cancel(rg__task *t)
 
 /* The op has ended, but a request for it still waits on its P, and will
  * read this task's slot: stay (yielding: the P may be this one) until it
- * has. */
+ * has.  A yield may move the task to another P; the caller may be on its
+ * op's home P for what follows (accept.c's queue, an SQE), so come back. */
 __attribute__((noinline, cold)) static void wait_unqueued(_Atomic uintptr_t *s)
 {
+	rg__p *home = rg__self_parkable() ? rg__getp() : NULL;
 	while (atomic_load_explicit(s, memory_order_acquire) & S_QUEUED) {
-		if (rg__self_parkable())
+		if (home)
 			rg_yield();
 		else
 			sched_yield();
 	}
+	if (home)
+		rg__io_hop(home);
 }
 
 bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed)
@@ -362,6 +369,9 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
 			rg__epoll_cancel_op(op);
 		} else if (p == rg__getp()) {
 			rg__uring_cancel_op(op);
+		} else if (!g_pio[rg__p_index(p)].ready) {
+			/* that P is stopping: nothing will read a request (the
+			 * runtime abandons its tasks) */
 		} else {
 			struct pio *pio = &g_pio[rg__p_index(p)];
 			req->t = t;
