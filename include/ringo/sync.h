@@ -129,11 +129,16 @@ rg_select(rg_select_case *cases, int n, int64_t deadline)
 	if (__builtin_constant_p(n) && n == 1 && deadline == 0 && cases && cases->ch &&
 	    cases->dir == RG_SELECT_SEND) {
 		struct rg__chan_head *h = (struct rg__chan_head *)cases->ch;
+		/* the constants first: read after tail's acquire, they
+		 * were loaded twice and in sequence */
+		uint64_t mark = h->mark;
+		uint32_t cap = h->cap, stride = h->stride;
+		const char *buf = h->buf;
 		uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
-		if (!(t & h->mark) &&
-		    (h->cap ? __atomic_load_n((uint64_t *)(h->buf + (t & (h->mark - 1)) * h->stride),
-		                              __ATOMIC_ACQUIRE) + 2 * h->mark == t + 1
-		            : __atomic_load_n(&h->recvq_first, __ATOMIC_RELAXED) == NULL))
+		if (!(t & mark) &&
+		    (cap ? __atomic_load_n((const uint64_t *)(buf + (t & (mark - 1)) * stride),
+		                           __ATOMIC_RELAXED) + 2 * mark == t + 1
+		         : __atomic_load_n(&h->recvq_first, __ATOMIC_RELAXED) == NULL))
 			return -EAGAIN;
 	}
 	return rg__select(cases, n, deadline);
