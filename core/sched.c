@@ -1210,6 +1210,11 @@ __attribute__((noinline, cold)) static void pin_wait(rg__task *t)
 
 static void task_exit(rg__m *m, rg__task *t)
 {
+	/* Destructors may park (I/O, a sleep, a channel: and rg_cancel must
+	 * still reach their calls), so the task may come back on another
+	 * thread: read m again after them. */
+	rg__tls_destroy(t);
+	m = rg__m_get();
 	/* No one may pin t from here on; whoever has, is done before t's
 	 * record is freed (post_exit) and perhaps reused or unmapped. */
 	atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
@@ -1219,7 +1224,6 @@ static void task_exit(rg__m *m, rg__task *t)
 		atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&t->pins, memory_order_acquire))
 		pin_wait(t);
-	rg__tls_destroy(t);
 	if (m->p)
 		counter_inc(&m->p->n_exited);
 	if (t->is_main) {

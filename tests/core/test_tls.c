@@ -1,6 +1,6 @@
 /* Task-local storage follows a task across Ps and into the blocking pool;
- * thread-locals do not.  Destructors run at task exit; keys run out
- * cleanly. */
+ * thread-locals do not.  Destructors run at task exit, and may park; keys
+ * run out cleanly. */
 #include <stdatomic.h>
 
 #include "check.h"
@@ -11,10 +11,19 @@ static rg_tls_key key, key2;
 static _Atomic int dtor_calls, migrations;
 static __thread int thread_marker;
 
+static intptr_t noop(void *arg) { return (intptr_t)arg; }
+
+/* A destructor may park: this one goes through the blocking pool (it comes
+ * back through the global queue, often on the other P's thread) and
+ * sleeps.  task_exit used the thread it had before the destructors, and a
+ * task that came back elsewhere switched away on the wrong thread's
+ * context (found by io_cancel_dtor_epoll, 2026-12-06). */
 static void dtor(void *v)
 {
 	atomic_fetch_add(&dtor_calls, 1);
 	CHECK((intptr_t)v >= 1000);
+	CHECK_EQ(rg_blocking(noop, v), (intptr_t)v);
+	rg_sleep(10000);
 }
 
 /* Runs on a blocking-pool thread, as the same task. */
