@@ -576,7 +576,8 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	sg.elem = NULL;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
-	sg.sole = rg__park_sole(self, deadline);
+	rg_ctx *bound = rg__bound_ctx(self);
+	sg.sole = rg__park_sole(bound, deadline);
 	rg__spin_lock(&c->lock);
 	sg.ticket = rg__park_prepare();
 	if (front)
@@ -589,7 +590,7 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 		rg__spin_unlock(&c->lock);
 		return 1;
 	}
-	int r = rg__park_ctx(self, reason, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	int r = rg__park_in(bound, self, reason, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
 		return 0;
 	rg__spin_lock(&c->lock);
@@ -698,9 +699,10 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	sg.elem = (void *)ep;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
-	sg.sole = rg__park_sole(sg.task, deadline);
+	rg_ctx *bound = rg__bound_ctx(sg.task);
+	sg.sole = rg__park_sole(bound, deadline);
 	rg__waitq_push(&c->sendq, &sg);
-	r = rg__park_ctx(sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	r = rg__park_in(bound, sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
 		return sg.success ? 0 : -EPIPE;
 	rg__spin_lock(&c->lock);
@@ -750,9 +752,10 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	sg.elem = c->elemsize ? ep : NULL;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
-	sg.sole = rg__park_sole(sg.task, deadline);
+	rg_ctx *bound = rg__bound_ctx(sg.task);
+	sg.sole = rg__park_sole(bound, deadline);
 	rg__waitq_push(&c->recvq, &sg);
-	int r = rg__park_ctx(sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
+	int r = rg__park_in(bound, sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0) {
 		*ok = sg.success;
 		return 0;

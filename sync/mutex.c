@@ -143,8 +143,8 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			continue;
 		qspins = 0;
 		awoke = false;
-		rg__sudog sg = { .task = self,
-		                 .sole = use_ctx ? rg__park_sole(self, deadline) : deadline < 0 };
+		rg_ctx *bound = use_ctx ? rg__bound_ctx(self) : NULL;
+		rg__sudog sg = { .task = self, .sole = rg__park_sole(bound, deadline) };
 		sg.ticket = rg__park_prepare();
 		if (wait_start) {
 			sg.arg = (uint64_t)wait_start;
@@ -154,8 +154,7 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push(&m->q, &sg);
 		}
-		int r = use_ctx ? rg__park_ctx(self, RG__WAIT_MUTEX, deadline, sg.ticket, qlock_release_cb, m)
-		                : rg__park(RG__WAIT_MUTEX, deadline, qlock_release_cb, m);
+		int r = rg__park_in(bound, self, RG__WAIT_MUTEX, deadline, sg.ticket, qlock_release_cb, m);
 		if (r != 0) {
 			qlock_take(m);
 			if (sg.linked)

@@ -204,21 +204,33 @@ void rg__sudog_put(rg__sudog *s);
  * -EAGAIN as rg__park's. */
 int rg__park_ctx_bound(rg_ctx *c, rg__task *self, int reason, int64_t deadline, uint64_t ticket,
                        rg__unlock_fn unlock, void *arg);
-static inline int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uint64_t ticket,
-                               rg__unlock_fn unlock, void *arg)
+/* The task's bound Context, or NULL. */
+static inline rg_ctx *rg__bound_ctx(rg__task *self)
+{
+	return self ? *rg__task_slot(self, RG__TSLOT_CTX) : NULL;
+}
+/* rg__park_ctx with the bound Context read already (c: rg__bound_ctx(self)),
+ * for callers that also need it for `sole`: one slot read per park. */
+static inline int rg__park_in(rg_ctx *c, rg__task *self, int reason, int64_t deadline, uint64_t ticket,
+                              rg__unlock_fn unlock, void *arg)
 {
 	/* inline: a task without a bound Context (the common case) parks
 	 * without ctx.c's frame */
-	rg_ctx *c = self ? *rg__task_slot(self, RG__TSLOT_CTX) : NULL;
 	if (!c)
 		return rg__park(reason, deadline, unlock, arg);
 	return rg__park_ctx_bound(c, self, reason, deadline, ticket, unlock, arg);
 }
-/* Can only the waker of a record queued now end this park: no deadline
- * and no bound Context?  (A record for which it is true is `sole`.) */
-static inline bool rg__park_sole(rg__task *self, int64_t deadline)
+static inline int rg__park_ctx(rg__task *self, int reason, int64_t deadline, uint64_t ticket,
+                               rg__unlock_fn unlock, void *arg)
 {
-	return deadline < 0 && !*rg__task_slot(self, RG__TSLOT_CTX);
+	return rg__park_in(rg__bound_ctx(self), self, reason, deadline, ticket, unlock, arg);
+}
+/* Can only the waker of a record queued now end a park with this
+ * deadline under this bound Context (NULL: none)?  Only with neither.  (A
+ * record for which it is true is `sole`.) */
+static inline bool rg__park_sole(const rg_ctx *bound, int64_t deadline)
+{
+	return deadline < 0 && !bound;
 }
 /* The calling task's bound Context error now (0 when none or not done). */
 int rg__ctx_bound_err(void);

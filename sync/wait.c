@@ -137,10 +137,11 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 			s = atomic_load_explicit(&wg->state, memory_order_relaxed);
 		}
 	}
-	rg__sudog sg = { .task = self, .sole = rg__park_sole(self, deadline) };
+	rg_ctx *bound = rg__bound_ctx(self);
+	rg__sudog sg = { .task = self, .sole = rg__park_sole(bound, deadline) };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&wg->q, &sg);
-	int r = rg__park_ctx(self, RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
+	int r = rg__park_in(bound, self, RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
 	if (r == 0)
 		return 0; /* woken by the Done that reached zero: wg untouched */
 	s = wg_lock(wg);
@@ -235,10 +236,11 @@ int rg_sema_acquire(rg_sema *sv, int64_t n, int64_t deadline)
 		rg__spin_unlock(&s->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
-	rg__sudog sg = { .task = self, .arg = (uint64_t)n, .sole = rg__park_sole(self, deadline) };
+	rg_ctx *bound = rg__bound_ctx(self);
+	rg__sudog sg = { .task = self, .arg = (uint64_t)n, .sole = rg__park_sole(bound, deadline) };
 	sg.ticket = rg__park_prepare();
 	rg__waitq_push(&s->q, &sg);
-	int r = rg__park_ctx(self, RG__WAIT_SEMA, deadline, sg.ticket, rg__spin_unlock_cb, &s->lock);
+	int r = rg__park_in(bound, self, RG__WAIT_SEMA, deadline, sg.ticket, rg__spin_unlock_cb, &s->lock);
 	if (r == 0)
 		return 0; /* granted by a release */
 	rg__sudog *list = NULL;
