@@ -26,6 +26,9 @@ enum rg__stack_kind {
 };
 
 /* The park claim word, t->wake: (ticket << 2) | state. */
+enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
+       RG__CLAIM_ABANDONED = 3 };
+
 /* Task pins (rg__task_pin) against the task's exit: an asymmetric Dekker.
  * The exit (every task, hot) stores exiting, then loads pins, with only a
  * compiler barrier between when the process could register for
@@ -35,8 +38,6 @@ enum rg__stack_kind {
  * pinner backs off.  Without membarrier both sides fence. */
 extern bool rg__pin_membarrier;
 void rg__pin_init(void);
-enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
-       RG__CLAIM_ABANDONED = 3 };
 
 /*
  * A task (Go's G).  The record lives at the top of its own stack slot, so a
