@@ -691,7 +691,7 @@ void rg__pin_init(void) { pthread_once(&pin_once, pin_init); }
 
 rg__task *rg__task_pin(int64_t id)
 {
-	pthread_once(&pin_once, pin_init);
+	/* rg_run registered (rg__pin_init) before any task could have an id */
 	bool mb = __atomic_load_n(&rg__pin_membarrier, __ATOMIC_ACQUIRE);
 	rg__task *found = NULL;
 	pthread_mutex_lock(&st.lock);

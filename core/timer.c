@@ -8,8 +8,9 @@
  * Firing claims the park with the ticket recorded at add time, so a timer
  * that loses to a waker does nothing; it claims under the lock, which the
  * woken task takes to delete its entry, so a task that a waker won is not
- * touched by its timer once it has passed rg__timer_del.  The P's idle wait uses the heap's
- * first deadline as its timeout: a sleep costs no syscall of its own.
+ * touched by its timer once it has passed rg__timer_del.  The P's idle
+ * wait uses the heap's first deadline as its timeout: a sleep costs no
+ * syscall of its own.
  */
 #include <errno.h>
 
