@@ -16,7 +16,8 @@
  * plain structs: zero them (or use the *_INIT macros) and they are ready;
  * they need no destroy call and may be freed once no task holds or waits
  * on them — a WaitGroup as soon as rg_waitgroup_wait has returned 0 (the
- * WaitGroup on the waiter's stack is the normal pattern).
+ * WaitGroup on the waiter's stack is the normal pattern); an rg_rwmutex
+ * after rg_rwmutex_destroy (see there).
  *
  * Thread-local storage moves across any call here that can wait (see
  * ringo/core.h).
@@ -179,6 +180,13 @@ RG_API void rg_rwmutex_runlock(rg_rwmutex *rw);
 RG_API void rg_rwmutex_lock(rg_rwmutex *rw);
 RG_API bool rg_rwmutex_trylock(rg_rwmutex *rw);
 RG_API void rg_rwmutex_unlock(rg_rwmutex *rw);
+/* Call before freeing an rg_rwmutex that a reader may free: a writer's
+ * unlock, as Go's, lets readers in and then still writes the RWMutex, so
+ * a reader that drops the last reference under the read lock could
+ * otherwise free it under the writer's feet.  Waits (briefly) until the
+ * last writer's unlock is done; aborts if the RWMutex is still held or
+ * awaited.  Not needed when the memory outlives every task using it. */
+RG_API void rg_rwmutex_destroy(rg_rwmutex *rw);
 
 /* --- WaitGroup ------------------------------------------------------------ */
 

@@ -163,6 +163,94 @@ static void mutex_free(bool deadline)
 		rg_sleep(100000);
 }
 
+/* --- a refcounted object behind an RWMutex: a reader frees it ---------- */
+
+/* The writer drops its reference under the write lock; a reader that gets
+ * in the moment the writer's unlock lets readers in (rg_rwmutex_tryrlock
+ * in a loop, another P) or one the unlock wakes (rg_rwmutex_rlock, parked
+ * behind the writer) may hold the last one, and drops it after its
+ * runlock.  As with Go's RWMutex, the writer's unlock still writes the
+ * RWMutex after letting readers in: the last holder calls
+ * rg_rwmutex_destroy, which waits that out, before it frees the memory.
+ * Without that call TSan reported the writer's last write (w's unlock)
+ * against the free, 3 runs in 3. */
+struct robj {
+	rg_rwmutex rw;
+	_Atomic int refs;
+	_Atomic bool writer_in;
+	long work;
+};
+
+static void robj_last(struct robj *o)
+{
+	CHECK_EQ(o->work, 1);
+	rg_rwmutex_destroy(&o->rw);
+	free(o);
+	atomic_fetch_add(&freed, 1);
+}
+
+/* A reader drops its reference once it has unlocked (others may still
+ * hold the read lock while it is under it). */
+static void robj_put(struct robj *o)
+{
+	if (atomic_fetch_sub(&o->refs, 1) == 1)
+		robj_last(o);
+}
+
+static void rw_writer(void *p)
+{
+	struct robj *o = p;
+	rg_rwmutex_lock(&o->rw);
+	atomic_store(&o->writer_in, true);
+	o->work++;
+	rg_yield(); /* holding it: the readers queue behind the writer */
+	bool last = atomic_fetch_sub(&o->refs, 1) == 1;
+	rg_rwmutex_unlock(&o->rw);
+	if (last)
+		robj_last(o);
+}
+
+static void rw_reader(void *p)
+{
+	struct robj *o = p;
+	while (!atomic_load(&o->writer_in))
+		rg_yield();
+	rg_rwmutex_rlock(&o->rw);
+	CHECK_EQ(o->work, 1);
+	rg_rwmutex_runlock(&o->rw);
+	robj_put(o);
+}
+
+static void rw_spinner(void *p)
+{
+	struct robj *o = p;
+	while (!atomic_load(&o->writer_in))
+		rg_yield();
+	for (int k = 1; !rg_rwmutex_tryrlock(&o->rw); k++)
+		if (k % 1024 == 0)
+			rg_yield(); /* the writer may wait on this P */
+	CHECK_EQ(o->work, 1);
+	rg_rwmutex_runlock(&o->rw);
+	robj_put(o);
+}
+
+static void rwmutex_free(int parked_readers)
+{
+	atomic_store(&freed, 0);
+	int n = iters();
+	for (int it = 0; it < n; it++) {
+		struct robj *o = malloc(sizeof *o);
+		CHECK(o);
+		*o = (struct robj){ .rw = RG_RWMUTEX_INIT, .refs = 2 + parked_readers };
+		CHECK(rg_go(rw_writer, o) > 0);
+		for (int i = 0; i < parked_readers; i++)
+			CHECK(rg_go(rw_reader, o) > 0);
+		CHECK(rg_go(rw_spinner, o) > 0);
+		while (atomic_load(&freed) < it + 1)
+			rg_yield();
+	}
+}
+
 static int main_fn(void *arg)
 {
 	never = rg_chan_make(sizeof(long), 0);
@@ -178,6 +266,8 @@ static int main_fn(void *arg)
 	RUN(waitgroup_free());
 	RUN(mutex_free(false));
 	RUN(mutex_free(true));
+	RUN(rwmutex_free(0));
+	RUN(rwmutex_free(2));
 	rg_chan_free(never);
 	return 0;
 }

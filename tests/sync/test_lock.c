@@ -213,8 +213,8 @@ static void test_mutex_storm(void)
 	rg_mutex_unlock(&sm);
 }
 
-/* TestMutexMisuse: unlocking an unlocked mutex aborts with a message. */
-static void test_mutex_misuse(void)
+/* Runs misuse() in a child and checks that it aborts with msg. */
+static void expect_abort(void (*misuse)(void), const char *msg)
 {
 	int fds[2];
 	CHECK_EQ(pipe(fds), 0);
@@ -222,8 +222,7 @@ static void test_mutex_misuse(void)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], 2);
-		rg_mutex m = RG_MUTEX_INIT;
-		rg_mutex_unlock(&m);
+		misuse();
 		_exit(0);
 	}
 	close(fds[1]);
@@ -233,7 +232,46 @@ static void test_mutex_misuse(void)
 	int st;
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-	CHECK(n > 0 && strstr(buf, "unlock of unlocked mutex"));
+	if (!(n > 0 && strstr(buf, msg)))
+		fprintf(stderr, "expected \"%s\", the child wrote: %s\n", msg, buf);
+	CHECK(n > 0 && strstr(buf, msg));
+}
+
+static void unlock_unlocked(void)
+{
+	rg_mutex m = RG_MUTEX_INIT;
+	rg_mutex_unlock(&m);
+}
+
+static void destroy_read_locked(void)
+{
+	rg_rwmutex rw = RG_RWMUTEX_INIT;
+	CHECK(rg_rwmutex_tryrlock(&rw));
+	rg_rwmutex_destroy(&rw);
+}
+
+static void destroy_write_locked(void)
+{
+	rg_rwmutex rw = RG_RWMUTEX_INIT;
+	CHECK(rg_rwmutex_trylock(&rw));
+	rg_rwmutex_destroy(&rw);
+}
+
+/* TestMutexMisuse: unlocking an unlocked mutex aborts with a message; so
+ * does destroying an RWMutex that is held.  Destroying an unused one, or
+ * one unlocked again, returns at once. */
+static void test_mutex_misuse(void)
+{
+	expect_abort(unlock_unlocked, "unlock of unlocked mutex");
+	expect_abort(destroy_read_locked, "while it is held or awaited");
+	expect_abort(destroy_write_locked, "while it is held or awaited");
+	rg_rwmutex rw = RG_RWMUTEX_INIT;
+	rg_rwmutex_destroy(&rw);
+	rg_rwmutex_lock(&rw);
+	rg_rwmutex_unlock(&rw);
+	rg_rwmutex_rlock(&rw);
+	rg_rwmutex_runlock(&rw);
+	rg_rwmutex_destroy(&rw);
 }
 
 /* --- RWMutex -------------------------------------------------------------------- */
