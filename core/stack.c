@@ -441,6 +441,13 @@ void rg__task_free(rg__p *p, rg__task *t)
 		}
 		return;
 	}
+#ifdef RG_TSAN
+	/* The record's fiber still holds the calls the exited task never
+	 * returned from (task_exit switches away): reused, it would grow by
+	 * them at every task, and TSan's reports would show the chain. */
+	__tsan_destroy_fiber(t->tsan_fiber);
+	t->tsan_fiber = __tsan_create_fiber(0);
+#endif
 	rg__task *batch[RG_TASK_CACHE / 2 + 1];
 	int n = 0;
 	if (p) {
