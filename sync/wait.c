@@ -144,23 +144,31 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	int r = rg__park_in(bound, self, RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
 	if (r == 0)
 		return 0; /* woken by the Done that reached zero: wg untouched */
+	/* Timed out or cancelled.  Still queued, take the record off and our
+	 * waiter count back; not queued, a Done claimed it (and lost to the
+	 * timer) and clears every count itself.  Leave with one CAS that
+	 * only succeeds while the counter is not zero: a Done that reaches
+	 * zero between our look and our leaving counted us among the
+	 * waiters, and comes to clear the state; giving our count back and
+	 * the lock separately let the caller's next Wait see 0 and free wg
+	 * under that Done (sync_lifetime: waitgroup_deadline_free). */
 	s = wg_lock(wg);
-	if (WG_COUNT(s) != 0) {
-		if (sg.linked) {
-			rg__waitq_remove(&wg->q, &sg);
-			atomic_fetch_sub_explicit(&wg->state, WG_WAITER, memory_order_relaxed);
+	bool queued = sg.linked;
+	if (queued)
+		rg__waitq_remove(&wg->q, &sg);
+	for (;;) {
+		if (WG_COUNT(s) == 0) {
+			/* report success, as the next check would have, once
+			 * that Done is done with wg */
+			wg_unlock(wg);
+			wg_wait_release(wg);
+			return 0;
 		}
-		wg_unlock(wg);
-		return r;
+		uint64_t nw = (s & ~WG_LOCK) - (queued ? WG_WAITER : 0);
+		if (atomic_compare_exchange_weak_explicit(&wg->state, &s, nw, memory_order_release,
+		                                          memory_order_relaxed))
+			return r;
 	}
-	/* The count reached zero meanwhile: a Done counted us among the
-	 * waiters and is about to take us off (losing the claim) and clear
-	 * the state.  Returning before it has would let the caller free wg
-	 * under it, so wait for that; then report success, as the next check
-	 * would have. */
-	wg_unlock(wg);
-	wg_wait_release(wg);
-	return 0;
 }
 
 /* --- weighted semaphore ------------------------------------------------------ */

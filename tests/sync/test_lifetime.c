@@ -537,7 +537,6 @@ static void wg_done_spin(void *p)
 	rg_waitgroup_done(a.wg);
 }
 
-__attribute__((unused)) /* its RUN is disabled: see main_fn */
 static void waitgroup_deadline_free(int mode)
 {
 	struct wgarg args[NT];
@@ -829,21 +828,9 @@ static int main_fn(void *arg)
 	RUN(sema_free(1));
 	RUN(sema_pair(false));
 	RUN(sema_pair(true));
-#if 0
-	/* BUG (sync/wait.c:147-153, rg_waitgroup_wait's clean-up after a
-	 * timeout or a cancel): under the lock it sees the counter not zero,
-	 * then unlinks itself, drops its waiter count (fetch_sub WG_WAITER)
-	 * and the lock.  A last Done whose fetch_add lands in between still
-	 * counted the waiter, so it goes on to wg_lock and the clearing
-	 * fetch_and (wait.c:73-86); meanwhile the waiter's next Wait reads
-	 * state == 0 (wait.c:109), returns 0 and the caller frees the
-	 * WaitGroup under that Done.  Mode 0 hit it in 8 ASan runs of 10
-	 * and 3 TSan runs of 10 (the release build: a crash in malloc, 2
-	 * of 5), modes 1 and 2 now and then. */
 	RUN(waitgroup_deadline_free(0));
 	RUN(waitgroup_deadline_free(1));
 	RUN(waitgroup_deadline_free(2));
-#endif
 	RUN(once_free());
 #if 0
 	/* BUG (sync/mutex.c:556-558, rg_once_do): the task that ran fn
