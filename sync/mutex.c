@@ -545,10 +545,18 @@ struct once_impl {
 };
 _Static_assert(sizeof(struct once_impl) <= sizeof(rg_once), "rg_once too small");
 
+/* The fast path returns only once the runner is out of the Once: done is
+ * stored before the runner's unlock of m, so a caller that returned on
+ * done alone could free the Once (its fn may have dropped the runner's
+ * reference) under that unlock.  Once done, a look at m's state (acquire:
+ * the runner locked m before it stored done, so the state read is that
+ * lock or later) tells whether the runner has released it; while a
+ * caller holds m, a newcomer goes through m too, briefly. */
 void rg_once_do(rg_once *ov, void (*fn)(void *), void *arg)
 {
 	struct once_impl *o = (struct once_impl *)ov;
-	if (atomic_load_explicit(&o->done, memory_order_acquire))
+	if (atomic_load_explicit(&o->done, memory_order_acquire) &&
+	    !(atomic_load_explicit(&MI(&o->m)->state, memory_order_acquire) & (LOCKED | QLOCK)))
 		return;
 	rg_mutex_lock(&o->m);
 	if (!atomic_load_explicit(&o->done, memory_order_relaxed)) {

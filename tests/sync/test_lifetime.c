@@ -670,7 +670,6 @@ static void once_observer(void *p)
 	oobj_put(c.o);
 }
 
-__attribute__((unused)) /* its RUN is disabled: see main_fn */
 static void once_put_in_fn(void)
 {
 	atomic_store(&freed, 0);
@@ -832,15 +831,7 @@ static int main_fn(void *arg)
 	RUN(waitgroup_deadline_free(1));
 	RUN(waitgroup_deadline_free(2));
 	RUN(once_free());
-#if 0
-	/* BUG (sync/mutex.c:556-558, rg_once_do): the task that ran fn
-	 * stores done (release) and then unlocks the Once's inner mutex; a
-	 * caller that finds done on the fast path (mutex.c:551) returns, and
-	 * may free the Once, before that unlock writes it.  TSan reports
-	 * rg_mutex_unlock's CAS (mutex.c:268) against the free in every
-	 * run. */
 	RUN(once_put_in_fn());
-#endif
 	RUN(ctx_free(0));
 	RUN(ctx_free(1));
 	rg_chan_free(never);
