@@ -437,6 +437,10 @@ void rg_rwmutex_destroy(rg_rwmutex *x)
 			rg__fatal("sync: destroy of rwmutex %p: still write-locked after 1 s (held by a writer?)",
 			          (void *)x);
 	}
+	/* a writer queued on w, or woken by the unlock and about to retry */
+	if ((atomic_load_explicit(&w->state, memory_order_relaxed) & (WAITERS | WOKEN)) ||
+	    atomic_load_explicit(&rw->reader_count, memory_order_relaxed) != 0)
+		rg__fatal("sync: destroy of rwmutex %p while it is held or awaited", (void *)x);
 }
 
 /* --- Cond (Go's notifyList: tickets, so a signal is never lost) ------------ */

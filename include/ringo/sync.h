@@ -15,9 +15,10 @@
  * (rg_mutex, rg_rwmutex, rg_waitgroup, rg_once, rg_cond, rg_sema) are
  * plain structs: zero them (or use the *_INIT macros) and they are ready;
  * they need no destroy call and may be freed once no task holds or waits
- * on them — a WaitGroup as soon as rg_waitgroup_wait has returned 0 (the
- * WaitGroup on the waiter's stack is the normal pattern); an rg_rwmutex
- * after rg_rwmutex_destroy (see there).
+ * on them — a WaitGroup as soon as rg_waitgroup_wait has returned 0 and
+ * no other wait on it is in progress (the WaitGroup on the waiter's stack
+ * is the normal pattern); an rg_rwmutex after rg_rwmutex_destroy (see
+ * there).
  *
  * Thread-local storage moves across any call here that can wait (see
  * ringo/core.h).
