@@ -31,6 +31,16 @@ static void *volatile noscan_root;
 static unsigned char *volatile interior_small, *volatile interior_large; /* roots */
 static _Atomic int holders_parked;
 static _Atomic int holders_ok;
+/* set once main has stopped allocating: rg__gc_allocated may only look at
+ * a span no one allocates from, and a loaded machine (TSan, load 15) woke
+ * the holders while main still churned (a race on the span's bits) */
+static _Atomic int churn_done;
+
+static void wait_churn_done(void)
+{
+	while (!atomic_load(&churn_done))
+		rg_sleep(1000000);
+}
 
 static void fill(unsigned char *p, size_t n, unsigned char v) { memset(p, v, n); }
 static bool check_fill(const unsigned char *p, size_t n, unsigned char v)
@@ -67,6 +77,7 @@ static void holder_stack(void *arg)
 	fill(big, 100000, 0x12);
 	atomic_fetch_add(&holders_parked, 1);
 	rg_sleep(300 * 1000000LL); /* parked while main collects */
+	wait_churn_done();
 	bool ok = rg__gc_allocated(p) && check_fill(p, 200, 0x11) && rg__gc_allocated(big) &&
 	          check_fill(big, 100000, 0x12);
 	if (ok)
@@ -110,6 +121,7 @@ static void holder_reg(void *arg)
 	atomic_fetch_add(&holders_parked, 1);
 	uintptr_t v = park_in_rbx(reg_hidden ^ KEY, 300 * 1000000LL);
 	unsigned char *p = (unsigned char *)v;
+	wait_churn_done();
 	if (rg__gc_allocated(p) && check_fill(p, 96, 0x33))
 		atomic_fetch_add(&holders_ok, 1);
 	else
@@ -197,6 +209,7 @@ static int main_fn(void *arg)
 		churn(20000);
 		clobber_stack();
 	}
+	atomic_store(&churn_done, 1);
 	CHECK_EQ(rg_gc_collect(), 0);
 	CHECK_EQ(rg__gc_verify(), 0);
 
