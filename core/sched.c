@@ -239,54 +239,19 @@ static inline __attribute__((always_inline)) void runq_put(rg__p *p, rg__task *t
 
 void rg__runq_put(rg__p *p, rg__task *t, bool next) { runq_put(p, t, next); }
 
-/* The owner's plain take of runnext (runq_get) saw a thief's attempt under
- * way, or begun, between its two loads of rn_thief: s0 (acquire) before
- * its load of runnext, s1 after its NULL store.  Waits for the attempts up
- * to s1 to end and says whether one of them took next.  An attempt that
- * ended before s0 was loaded did not (its CAS is ordered before our load
- * of runnext, which would then have read NULL; its rn_taken_seq is below
- * s0).  One announced after s1 cannot: its membarrier falls after our
- * load of s1 in our program, so it sees our NULL store.  Nor can a later
- * attempt overwrite rn_taken meanwhile: only the owner puts in runnext,
- * and it is here. */
-__attribute__((noinline, cold)) static bool runnext_lost(rg__p *p, rg__task *next, uint64_t s0, uint64_t s1)
-{
-	for (unsigned i = 0;; i++) {
-		uint64_t v = atomic_load_explicit(&p->rn_thief, memory_order_acquire);
-		if (!(v & 1) || v > s1)
-			break;
-		if (i < 1000)
-			rg__cpu_relax();
-		else
-			sched_yield(); /* the thief's thread was preempted */
-	}
-	uint64_t seq = atomic_load_explicit(&p->rn_taken_seq, memory_order_relaxed);
-	return seq >= s0 && seq <= s1 && atomic_load_explicit(&p->rn_taken, memory_order_relaxed) == next;
-}
-
 /* Owner only.  *inherit: the task came from runnext and shares the time
  * slice of the task that readied it. */
 static inline __attribute__((always_inline)) rg__task *runq_get(rg__p *p, bool *inherit)
 {
-	/* Plain, not a CAS, when thieves announce their attempts and run
-	 * membarrier (runnext_steal): the CAS was a locked instruction at
-	 * every hand-off, two per round trip of a ping-pong across Ps.
-	 * rn_thief is loaded (acquire) before runnext and again after the
-	 * NULL store: unchanged and even, no attempt can have taken next
-	 * (runnext_lost has the cases). */
-	bool plain = rg__sched.nprocs == 1 || __atomic_load_n(&rg__pin_membarrier, __ATOMIC_RELAXED);
-	uint64_t s0 = plain ? atomic_load_explicit(&p->rn_thief, memory_order_acquire) : 0;
 	rg__task *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-	if (next && plain) {
+	if (next && rg__sched.nprocs == 1) {
+		/* one P: no thief, runnext is the owner's alone */
 		atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		uint64_t s1 = atomic_load_explicit(&p->rn_thief, memory_order_relaxed);
-		if (__builtin_expect(s1 == s0 && !(s0 & 1), 1) || !runnext_lost(p, next, s0, s1)) {
-			*inherit = true;
-			return next;
-		}
-	} else if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
-	                                                           memory_order_acq_rel, memory_order_relaxed)) {
+		*inherit = true;
+		return next;
+	}
+	if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+	                                                    memory_order_acq_rel, memory_order_relaxed)) {
 		*inherit = true;
 		return next;
 	}
@@ -422,32 +387,10 @@ static rg__task *runnext_steal(rg__p *p, rg__p *p2)
 	uint32_t gen;
 	if (!runnext_stuck(p2, now, &gen))
 		return NULL;
-	if (!__atomic_load_n(&rg__pin_membarrier, __ATOMIC_RELAXED)) {
-		rg__task *next = atomic_load(&p2->runnext);
-		if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL))
-			return next;
-		return NULL;
-	}
-	/* The owner takes runnext with plain loads and stores (runq_get):
-	 * announce the attempt (rn_thief odd), run membarrier (every thread
-	 * of the process passes a full barrier), then try.  An owner whose
-	 * take the barrier fell inside sees the announcement and waits for
-	 * the verdict (runnext_lost); one whose take came before it has
-	 * made its NULL visible to us. */
-	uint64_t s = atomic_load_explicit(&p2->rn_thief, memory_order_relaxed);
-	if ((s & 1) || !atomic_compare_exchange_strong(&p2->rn_thief, &s, s + 1))
-		return NULL; /* another thief is at it */
-	s++;
-	rg__membarrier();
 	rg__task *next = atomic_load(&p2->runnext);
-	if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL)) {
-		atomic_store_explicit(&p2->rn_taken, next, memory_order_relaxed);
-		atomic_store_explicit(&p2->rn_taken_seq, s, memory_order_relaxed);
-	} else {
-		next = NULL;
-	}
-	atomic_store_explicit(&p2->rn_thief, s + 1, memory_order_release);
-	return next;
+	if (next && atomic_compare_exchange_strong(&p2->runnext, &next, NULL))
+		return next;
+	return NULL;
 }
 
 static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)

@@ -38,9 +38,6 @@ enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
  * pinner backs off.  Without membarrier both sides fence. */
 extern bool rg__pin_membarrier;
 void rg__pin_init(void);
-/* membarrier(PRIVATE_EXPEDITED), when rg__pin_membarrier; fatal if it
- * fails after registration (the other side fences for the compiler only). */
-void rg__membarrier(void);
 
 /*
  * A task (Go's G).  The record lives at the top of its own stack slot, so a
@@ -216,16 +213,6 @@ struct rg__p {
 	 * | microseconds): written by thieves only, on a line of its own so
 	 * that the owner never pays for it */
 	_Alignas(64) _Atomic uint64_t rn_seen;
-
-	/* A thief's attempt on runnext (runnext_steal), against the owner's
-	 * take of it with plain loads and stores (runq_get): rn_thief is odd
-	 * while attempt rn_thief is under way (one thief at a time, by CAS);
-	 * an attempt that takes a task records it in rn_taken and itself in
-	 * rn_taken_seq before it ends.  Thieves write; the owner reads
-	 * rn_thief at every take (a line no sighting writes). */
-	_Alignas(64) _Atomic uint64_t rn_thief;
-	_Atomic uint64_t rn_taken_seq;
-	rg__task *_Atomic rn_taken;
 };
 
 /* Scheduler globals (Go's schedt). */

@@ -696,14 +696,6 @@ static void pin_init(void)
 /* rg_run, before any task runs: until then every exit would fence. */
 void rg__pin_init(void) { pthread_once(&pin_once, pin_init); }
 
-void rg__membarrier(void)
-{
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-		/* the other side fences only for the compiler now: no
-		 * fallback here would pair with that */
-		rg__fatal("membarrier failed after registration: %s", strerror(errno));
-}
-
 rg__task *rg__task_pin(int64_t id)
 {
 	/* rg_run registered (rg__pin_init) before any task could have an id */
@@ -722,8 +714,10 @@ rg__task *rg__task_pin(int64_t id)
 		atomic_fetch_add_explicit(&found->pins, 1, memory_order_relaxed);
 		if (!mb)
 			atomic_thread_fence(memory_order_seq_cst);
-		else
-			rg__membarrier();
+		else if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+			/* exits fence only for the compiler now: no fallback
+			 * here would pair with that */
+			rg__fatal("membarrier failed after registration: %s", strerror(errno));
 		/* exiting: it may not see our pin, back off.  A different id:
 		 * the record is a later task's (rg__spawn sets the id before
 		 * it clears exiting, with release). */

@@ -6,8 +6,7 @@
  * catch the other P in each of those states; a lost wake-up shows as a
  * round that only ends by its 10 s bound (latencies are printed, not
  * checked: a loaded VM deschedules vCPUs for tens of milliseconds).  Then a park/ready ping-pong
- * across the Ps: every hand-off arrives, and it mostly stays on one P.
- * Then the owner's take of its runnext raced against thieves' (3). */
+ * across the Ps: every hand-off arrives, and it mostly stays on one P. */
 // ctest-timeout: 120
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -177,63 +176,10 @@ static void ping_pong(void)
 	       (unsigned long long)(s1.wakeups - s0.wakeups));
 }
 
-/* --- 3: the owner's take against a thief's ------------------------ */
-
-/* The owner takes its runnext with plain loads and stores, a thief with
- * an announced attempt and membarrier (sched.c: runq_get, runnext_steal).
- * Here the readier keeps running about as long as a thief waits before it
- * takes a stuck runnext (RUNNEXT_WAIT_NS, 20 us), then yields: its own
- * take lands at random against the other P's attempts.  The woken task
- * must run exactly once a round: a task both took would run twice (and
- * the count jump, or the stack break), one neither took never. */
-static struct slot take_slot;
-static _Atomic long take_runs;
-static _Atomic int take_stop;
-
-static void take_helper(void *arg)
-{
-	for (;;) {
-		wait_in(&take_slot);
-		if (atomic_load(&take_stop))
-			return;
-		atomic_fetch_add(&take_runs, 1);
-	}
-}
-
-static void take_vs_steal(void)
-{
-	CHECK(rg_go(take_helper, NULL) > 0);
-	unsigned seed = 7;
-	long n = T_SANITIZED ? 1500 : 15000, stolen = 0;
-	for (long r = 0; r < n; r++) {
-		while (!wake_one(&take_slot))
-			rg_yield(); /* helper not parked yet */
-		int64_t spin = 12000 + (int64_t)(rand_r(&seed) % 16000);
-		int me = rg_proc_id();
-		for (int64_t t0 = rg_now(); rg_now() - t0 < spin;)
-			rg__cpu_relax();
-		if (atomic_load(&take_runs) == r + 1)
-			stolen++; /* a thief had it before our take */
-		rg_yield();
-		int64_t t0 = rg_now();
-		while (atomic_load(&take_runs) < r + 1 && rg_now() - t0 < 10000000000LL)
-			rg_yield();
-		if (atomic_load(&take_runs) != r + 1)
-			dump_sched();
-		CHECK_EQ(atomic_load(&take_runs), r + 1);
-		(void)me;
-	}
-	printf("take vs steal: %ld rounds, %ld taken by the other P before the readier yielded\n", n, stolen);
-	atomic_store(&take_stop, 1);
-	while (!wake_one(&take_slot))
-		rg_yield();
-}
-
 static int main_fn(void *arg)
 {
 	stuck_runnext();
 	ping_pong();
-	take_vs_steal();
 	return 0;
 }
 
