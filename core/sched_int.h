@@ -152,10 +152,7 @@ struct rg__p {
 	rg__m *m;
 
 	/* the owner writes this line at every hand-off */
-	_Alignas(64) rg__task *_Atomic runnext; /* owner puts (exchange), takes
-	                                          (plain, or CAS without
-	                                          membarrier); thieves CAS
-	                                          (runnext_steal, rn_thief) */
+	_Alignas(64) rg__task *_Atomic runnext; /* CAS by owner and stealers */
 	_Atomic uint32_t runnext_gen;          /* owner bumps (relaxed) at each
 	                                          put in runnext; thieves read it
 	                                          to tell a runnext that is about
