@@ -187,6 +187,13 @@ struct io_uring *rg__p_ring(rg__p *p);
 struct io_uring_sqe *rg__p_sqe(rg__p *p);
 /* Submit now (for callers that cannot wait for the next poll). */
 int rg__p_submit(rg__p *p);
+/* Every SQE queued on any P before the call has reached the kernel when it
+ * returns: the caller's P submits its own, others are waited for (they
+ * submit at their next poll, batch or sleep).  rg_close calls it before
+ * close(2), so that a call whose SQE is still queued acts on the file it
+ * was given, never on a new file that got the number.  Parks when called
+ * from a task; no-op without rings. */
+void rg__ring_flush_all(void);
 /* Ring features found when the P's ring was set up. */
 unsigned rg__ring_setup_flags(void);
 

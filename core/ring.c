@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -33,20 +34,87 @@ unsigned rg__ring_setup_flags(void) { return g_setup_flags; }
 
 struct io_uring *rg__p_ring(rg__p *p) { return p->ring; }
 
+/* sq_dirty says "SQEs are queued here" to rg__ring_flush_all on other
+ * threads: set (release) by the owner when it queues the first, cleared
+ * with a bump of sq_gen once a submit has left none.  Owner-only writes on
+ * the P's own line: a load and, once per batch, two stores. */
+static inline void sq_mark(rg__p *p)
+{
+	if (!atomic_load_explicit(&p->sq_dirty, memory_order_relaxed))
+		atomic_store_explicit(&p->sq_dirty, 1, memory_order_release);
+}
+
+static inline void sq_clean(rg__p *p)
+{
+	struct io_uring *r = p->ring;
+	/* SQPOLL: the submit published the tail; rg__ring_flush_all waits
+	 * for the kernel's thread to take them */
+	if (atomic_load_explicit(&p->sq_dirty, memory_order_relaxed) &&
+	    ((r->flags & IORING_SETUP_SQPOLL) || !io_uring_sq_ready(r))) {
+		atomic_store_explicit(&p->sq_dirty, 0, memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->sq_gen, 1, memory_order_release);
+	}
+}
+
 struct io_uring_sqe *rg__p_sqe(rg__p *p)
 {
 	struct io_uring *r = p->ring;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
 	while (!sqe) {
-		io_uring_submit(r);
+		rg__p_submit(p);
 		if (r->flags & IORING_SETUP_SQPOLL)
 			io_uring_sqring_wait(r);
 		sqe = io_uring_get_sqe(r);
 	}
+	sq_mark(p);
 	return sqe;
 }
 
-int rg__p_submit(rg__p *p) { return io_uring_submit(p->ring); }
+int rg__p_submit(rg__p *p)
+{
+	int r = io_uring_submit(p->ring);
+	sq_clean(p);
+	return r;
+}
+
+/* SQPOLL: a submit only publishes the tail; the SQEs are in the kernel
+ * once its thread has moved the head up to it */
+static bool sq_taken(struct io_uring *r)
+{
+	return !(r->flags & IORING_SETUP_SQPOLL) ||
+	       io_uring_smp_load_acquire(r->sq.khead) == io_uring_smp_load_acquire(r->sq.ktail);
+}
+
+void rg__ring_flush_all(void)
+{
+	bool parkable = rg__self_parkable() != NULL;
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p = rg__sched.allp[i];
+		struct io_uring *r = p->ring;
+		if (!r)
+			continue;
+		/* gen first: a clean between the two loads shows as dirty 0 (or
+		 * as a gen already moved on), never as a wait for a later one */
+		uint32_t g = atomic_load_explicit(&p->sq_gen, memory_order_acquire);
+		bool submitted = !atomic_load_explicit(&p->sq_dirty, memory_order_acquire);
+		for (int k = 0;; k++) {
+			if (!submitted)
+				submitted = atomic_load_explicit(&p->sq_gen, memory_order_acquire) != g;
+			if (!submitted && rg__getp() == p) { /* ours (or a yield brought us there) */
+				rg__p_submit(p);
+				submitted = true;
+			}
+			if (submitted && sq_taken(r))
+				break;
+			if (!parkable)
+				sched_yield();
+			else if (k < 64)
+				rg_yield();
+			else
+				rg_sleep(20000);
+		}
+	}
+}
 
 static void efd_arm(rg__p *p);
 
@@ -151,7 +219,7 @@ static int uring_init(rg__p *p)
 	}
 	p->efd_handler.fn = efd_done;
 	efd_arm(p);
-	io_uring_submit(r);
+	rg__p_submit(p);
 	return 0;
 }
 
@@ -161,6 +229,8 @@ void rg__io_ring_gone(rg__p *p) __attribute__((weak));
 
 static void uring_fini(rg__p *p)
 {
+	atomic_store(&p->sq_dirty, 0); /* nothing queued here will go in */
+	atomic_fetch_add(&p->sq_gen, 1);
 	if (p->ring) {
 		io_uring_queue_exit(p->ring);
 		rg__free(p->ring);
@@ -204,7 +274,10 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 		if (io_uring_sq_ready(r) || (sqf & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
 		    (r->flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG)) ==
 		            IORING_SETUP_DEFER_TASKRUN)
+		{
 			io_uring_submit_and_get_events(r);
+			sq_clean(p);
+		}
 		return reap(p);
 	}
 	int n = reap(p);
@@ -215,6 +288,7 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 	atomic_store(&p->sleeping, 1);
 	io_uring_submit_and_wait_timeout(r, &cqe, 1, timeout_ns > 0 ? &ts : NULL, NULL);
 	atomic_store(&p->sleeping, 0);
+	sq_clean(p);
 	return reap(p);
 }
 
@@ -232,7 +306,7 @@ static int uring_peek(rg__p *p)
 		return uring_poll(p, 0);
 	int n = reap(p);
 	if (n && io_uring_sq_ready(r)) /* not sleeping after all: send them now */
-		io_uring_submit(r);
+		rg__p_submit(p);
 	return n;
 }
 
@@ -249,7 +323,7 @@ static void uring_wake(rg__p *target)
 		io_uring_prep_msg_ring(sqe, ((struct io_uring *)target->ring)->ring_fd, 0, 0, 0);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		io_uring_sqe_set_data(sqe, NULL);
-		io_uring_submit(m->p->ring);
+		rg__p_submit(m->p);
 		return;
 	}
 	rg__waiter_eventfd_wake(target);

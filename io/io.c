@@ -386,6 +386,12 @@ int rg_close(int fd)
 	if (fd < 0)
 		return -EBADF;
 	rg__accept_close(fd); /* a listener with a multishot accept: stop it first */
+	/* A call whose SQE is still queued on a P holds no reference to the
+	 * file yet: after close(2) it would act on whatever file gets the
+	 * number next.  Let every queued SQE reach the kernel first (one
+	 * submit when this P has some queued; a wait for other Ps that do). */
+	if (!rg__io_use_epoll)
+		rg__ring_flush_all();
 	if (close(fd) == 0 || errno == EINTR)
 		return 0;
 	return -errno;

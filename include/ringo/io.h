@@ -142,7 +142,10 @@ RG_API ssize_t rg_recv_exact(int fd, void *buf, size_t len, int64_t deadline, si
 RG_API int rg_open(const char *path, int flags, mode_t mode, int64_t deadline);
 RG_API int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline);
 /* close(2).  The fd number is free again when it returns, whatever the
- * result (as close(2) on Linux). */
+ * result (as close(2) on Linux).  Calls other tasks made on fd before keep
+ * the old file, also those not yet submitted to the kernel: on io_uring
+ * rg_close first lets every P submit what it has queued, and may wait
+ * (park) for a busy P to do so. */
 RG_API int rg_close(int fd);
 /* read/write at the file position (pipes, sockets, ttys, regular files). */
 RG_API ssize_t rg_read(int fd, void *buf, size_t len, int64_t deadline);
