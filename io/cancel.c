@@ -302,12 +302,18 @@ int rg__io_take_cancel(rg__task *t)
 /* The op has ended, but a request for it still waits on its P, and will
  * read this task's slot: stay (yielding: the P may be this one) until it
  * has.  A yield may move the task to another P; the caller may be on its
- * op's home P for what follows (accept.c's queue, an SQE), so come back. */
+ * op's home P for what follows (accept.c's queue, an SQE), so come back --
+ * but only to a P with io state: a task woken on a P that never made an
+ * I/O call (taken from the global queue) has nothing of io/ to find there,
+ * and rg__io_hop cannot go to such a P. */
 __attribute__((noinline, cold)) static void wait_unqueued(_Atomic uintptr_t *s)
 {
-	rg__p *home = rg__self_parkable() ? rg__getp() : NULL;
+	bool parkable = rg__self_parkable() != NULL;
+	rg__p *home = parkable ? rg__getp() : NULL;
+	if (home && (!g_pio[rg__p_index(home)].ready || g_pio[rg__p_index(home)].p != home))
+		home = NULL;
 	while (atomic_load_explicit(s, memory_order_acquire) & S_QUEUED) {
-		if (home)
+		if (parkable)
 			rg_yield();
 		else
 			sched_yield();
