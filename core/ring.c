@@ -87,10 +87,17 @@ static bool sq_taken(struct io_uring *r)
 
 void rg__ring_flush_all(void)
 {
+	/* outside rg_run (a thread closing an fd after it returned) there
+	 * are no Ps, and no queued SQEs */
+	if (!atomic_load(&rg__sched.running))
+		return;
+	rg__p **allp = rg__sched.allp;
+	if (!allp)
+		return;
 	bool parkable = rg__self_parkable() != NULL;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
-		rg__p *p = rg__sched.allp[i];
-		struct io_uring *r = p->ring;
+		rg__p *p = allp[i];
+		struct io_uring *r = p ? p->ring : NULL;
 		if (!r)
 			continue;
 		/* gen first: a clean between the two loads shows as dirty 0 (or

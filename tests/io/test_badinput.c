@@ -127,5 +127,11 @@ int main(void)
 	CHECK_EQ(rg_recv(0, buf, 1, 0, -1), -EPERM);
 	CHECK_EQ(rg_read(0, buf, 1, -1), -EPERM);
 	CHECK_EQ(t_run(main_fn, 2), 0);
+	/* rg_close after rg_run returned: close(2), no Ps to flush */
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	CHECK_EQ(rg_close(pfd[0]), 0);
+	CHECK_EQ(rg_close(pfd[1]), 0);
+	CHECK_EQ(rg_close(pfd[1]), -EBADF);
 	return T_PASS;
 }
