@@ -72,7 +72,11 @@ static int main_fn(void *arg)
 	long during = atomic_load(&ticks) - before;
 	printf("blocked %lld ms, ticker ran %ld times meanwhile\n", (long long)el / 1000000, during);
 	CHECK(el >= 200000000);
-	CHECK(during >= 20); /* ~200 expected at 1 ms; the P was never blocked */
+	/* ~200 expected at 1 ms; a P blocked by the section would give 0.
+	 * Under load (TSan beside other jobs) each wake of the P's thread can
+	 * wait for the OS: 11 were seen at load average ~10, so the bound is
+	 * what proves the point, not a rate. */
+	CHECK(during >= 5);
 	CHECK_EQ(rg_proc_id(), 0);
 
 	/* 16 blocking sections at once: all overlap (pool grows) */

@@ -9,8 +9,9 @@
 
 /* Late by at most this much.  CI runs suites side by side on 2 vCPUs: a
  * P thread can wait tens of ms for a CPU, so the bound catches a deadline
- * that never fires or fires in the wrong range, not scheduler jitter. */
-#define TOL (T_SANITIZED ? 300 * MS : 100 * MS)
+ * that never fires or fires in the wrong range, not scheduler jitter
+ * (sanitized builds: 300 ms was exceeded at load average ~10). */
+#define TOL (T_SANITIZED ? 1000 * MS : 100 * MS)
 
 static int64_t elapsed_check(int64_t t0, int64_t want)
 {

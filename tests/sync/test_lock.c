@@ -146,7 +146,7 @@ static void test_mutex_deadlines(void)
 	rg_waitgroup_add(&h.wg, 1);
 	rg_go(hold_for, &h);
 	CHECK_EQ(rg_waitgroup_wait(&h.wg, -1), 0);
-	CHECK_EQ(rg_mutex_lock_until(&m, in(1000 * MS)), 0);
+	CHECK_EQ(rg_mutex_lock_until(&m, in(10000 * MS)), 0);
 	rg_mutex_unlock(&m);
 	/* many timed waiters timing out must not break the mutex */
 	rg_mutex_lock(&m);
@@ -746,7 +746,7 @@ static void test_sema(void)
 	rg_go(sem_fifo_waiter, &small);
 	rg_sleep(MS);
 	CHECK_EQ(rg_chan_len(order), 0);
-	CHECK_EQ(rg_chan_recv(order, &a, NULL, in(1000 * MS)), 0);
+	CHECK_EQ(rg_chan_recv(order, &a, NULL, in(10000 * MS)), 0);
 	CHECK_EQ(a, 2);
 	rg_sema_release(&s, 3);
 	CHECK(rg_sema_try_acquire(&s, 4));
