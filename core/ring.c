@@ -113,6 +113,10 @@ void rg__ring_flush_all(void)
 			}
 			if (submitted && sq_taken(r))
 				break;
+			/* stopping: what is queued will never go in (the runtime
+			 * abandons its tasks), and the Ps' records go soon */
+			if (atomic_load_explicit(&rg__sched.stopping, memory_order_acquire))
+				return;
 			if (!parkable)
 				sched_yield();
 			else if (k < 64)
