@@ -34,26 +34,17 @@ unsigned rg__ring_setup_flags(void) { return g_setup_flags; }
 
 struct io_uring *rg__p_ring(rg__p *p) { return p->ring; }
 
-/* sq_dirty says "SQEs are queued here" to rg__ring_flush_all on other
- * threads: set (release) by the owner when it queues the first, cleared
- * with a bump of sq_gen once a submit has left none.  Owner-only writes on
- * the P's own line: a load and, once per batch, two stores. */
+/* sq_queued: the SQ tail (liburing's sqe_tail) just after the owner's
+ * latest SQE, published (release) for rg__ring_flush_all on other
+ * threads.  The kernel moves the SQ head past an SQE when it takes it (in
+ * the owner's io_uring_enter, or SQPOLL's thread), file reference and
+ * all; so a head that has reached sq_queued says that everything queued
+ * before is in the kernel -- also while the enter that took it still
+ * sleeps waiting for completions.  One plain store per SQE, on the P's
+ * own line. */
 static inline void sq_mark(rg__p *p)
 {
-	if (!atomic_load_explicit(&p->sq_dirty, memory_order_relaxed))
-		atomic_store_explicit(&p->sq_dirty, 1, memory_order_release);
-}
-
-static inline void sq_clean(rg__p *p)
-{
-	struct io_uring *r = p->ring;
-	/* SQPOLL: the submit published the tail; rg__ring_flush_all waits
-	 * for the kernel's thread to take them */
-	if (atomic_load_explicit(&p->sq_dirty, memory_order_relaxed) &&
-	    ((r->flags & IORING_SETUP_SQPOLL) || !io_uring_sq_ready(r))) {
-		atomic_store_explicit(&p->sq_dirty, 0, memory_order_relaxed);
-		atomic_fetch_add_explicit(&p->sq_gen, 1, memory_order_release);
-	}
+	atomic_store_explicit(&p->sq_queued, ((struct io_uring *)p->ring)->sq.sqe_tail, memory_order_release);
 }
 
 struct io_uring_sqe *rg__p_sqe(rg__p *p)
@@ -61,7 +52,7 @@ struct io_uring_sqe *rg__p_sqe(rg__p *p)
 	struct io_uring *r = p->ring;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
 	while (!sqe) {
-		rg__p_submit(p);
+		io_uring_submit(r);
 		if (r->flags & IORING_SETUP_SQPOLL)
 			io_uring_sqring_wait(r);
 		sqe = io_uring_get_sqe(r);
@@ -70,20 +61,7 @@ struct io_uring_sqe *rg__p_sqe(rg__p *p)
 	return sqe;
 }
 
-int rg__p_submit(rg__p *p)
-{
-	int r = io_uring_submit(p->ring);
-	sq_clean(p);
-	return r;
-}
-
-/* SQPOLL: a submit only publishes the tail; the SQEs are in the kernel
- * once its thread has moved the head up to it */
-static bool sq_taken(struct io_uring *r)
-{
-	return !(r->flags & IORING_SETUP_SQPOLL) ||
-	       io_uring_smp_load_acquire(r->sq.khead) == io_uring_smp_load_acquire(r->sq.ktail);
-}
+int rg__p_submit(rg__p *p) { return io_uring_submit(p->ring); }
 
 void rg__ring_flush_all(void)
 {
@@ -100,23 +78,18 @@ void rg__ring_flush_all(void)
 		struct io_uring *r = p ? p->ring : NULL;
 		if (!r)
 			continue;
-		/* gen first: a clean between the two loads shows as dirty 0 (or
-		 * as a gen already moved on), never as a wait for a later one */
-		uint32_t g = atomic_load_explicit(&p->sq_gen, memory_order_acquire);
-		bool submitted = !atomic_load_explicit(&p->sq_dirty, memory_order_acquire);
+		uint32_t want = atomic_load_explicit(&p->sq_queued, memory_order_acquire);
 		for (int k = 0;; k++) {
-			if (!submitted)
-				submitted = atomic_load_explicit(&p->sq_gen, memory_order_acquire) != g;
-			if (!submitted && rg__getp() == p) { /* ours (or a yield brought us there) */
-				rg__p_submit(p);
-				submitted = true;
-			}
-			if (submitted && sq_taken(r))
-				break;
 			/* stopping: what is queued will never go in (the runtime
-			 * abandons its tasks), and the Ps' records go soon */
+			 * abandons its tasks), and the rings go soon */
 			if (atomic_load_explicit(&rg__sched.stopping, memory_order_acquire))
 				return;
+			if ((int32_t)(io_uring_smp_load_acquire(r->sq.khead) - want) >= 0)
+				break;
+			if (rg__getp() == p) { /* ours (or a yield brought us there) */
+				io_uring_submit(r);
+				continue;
+			}
 			if (!parkable)
 				sched_yield();
 			else if (k < 64)
@@ -240,8 +213,6 @@ void rg__io_ring_gone(rg__p *p) __attribute__((weak));
 
 static void uring_fini(rg__p *p)
 {
-	atomic_store(&p->sq_dirty, 0); /* nothing queued here will go in */
-	atomic_fetch_add(&p->sq_gen, 1);
 	if (p->ring) {
 		io_uring_queue_exit(p->ring);
 		rg__free(p->ring);
@@ -285,10 +256,7 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 		if (io_uring_sq_ready(r) || (sqf & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
 		    (r->flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG)) ==
 		            IORING_SETUP_DEFER_TASKRUN)
-		{
 			io_uring_submit_and_get_events(r);
-			sq_clean(p);
-		}
 		return reap(p);
 	}
 	int n = reap(p);
@@ -299,7 +267,6 @@ static int uring_poll(rg__p *p, int64_t timeout_ns)
 	atomic_store(&p->sleeping, 1);
 	io_uring_submit_and_wait_timeout(r, &cqe, 1, timeout_ns > 0 ? &ts : NULL, NULL);
 	atomic_store(&p->sleeping, 0);
-	sq_clean(p);
 	return reap(p);
 }
 

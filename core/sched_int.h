@@ -199,9 +199,8 @@ struct rg__p {
 	uint64_t efd_buf;
 	rg__cqe_handler efd_handler;
 	_Atomic int sleeping;                  /* inside poll(-1/timeout) */
-	_Atomic bool sq_dirty;                 /* owner: SQEs queued, not yet
-	                                          submitted (rg__ring_flush_all) */
-	_Atomic uint32_t sq_gen;               /* owner bumps as it clears sq_dirty */
+	_Atomic uint32_t sq_queued;            /* owner: SQ tail after its latest
+	                                          SQE (rg__ring_flush_all) */
 
 	void *slot[RG__SLOT_COUNT];
 	void (*slot_dtor[RG__SLOT_COUNT])(void *);

@@ -1104,6 +1104,65 @@ static void close_reuse_queued_other_p(void)
 	}
 }
 
+/* rg_close while another P sleeps in its ring right after submitting a
+ * call's SQE (the sleep's io_uring_enter submits and waits in one call):
+ * the close must not wait for that P to wake.  A first version of
+ * rg_close's flush waited for the sleeper's "submitted" mark, set only
+ * once its enter returned: with nothing to complete, never. */
+static struct {
+	struct reader rd;
+	_Atomic int state;
+} sl;
+
+static void sl_host(void *arg)
+{
+	(void)arg;
+	rg_go(reader, &sl.rd); /* into this P's runnext */
+	rg_yield();            /* the reader queues its SQE and parks */
+	bool ok = atomic_load(&sl.rd.started) && atomic_load(&sl.rd.proc) == rg_proc_id() &&
+	          !atomic_load(&sl.rd.done);
+	atomic_store(&sl.state, ok ? 1 : -1);
+	/* returns: this P has nothing left and goes to sleep in its ring */
+}
+
+static void close_while_p_sleeps(void)
+{
+	int n = T_SANITIZED ? 20 : 50, held = 0;
+	int64_t worst = 0;
+	for (int i = 0; i < n; i++) {
+		int sp[2], pp[2];
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+		CHECK(pipe2(pp, O_CLOEXEC) == 0);
+		memset(&sl, 0, sizeof sl);
+		sl.rd.fd = sp[1];
+		sl.rd.buf = malloc(64);
+		int me = rg_proc_id();
+		rg_go(sl_host, NULL);
+		int64_t give_up = rg_now() + 200 * MS;
+		while (!atomic_load(&sl.state) && rg_now() < give_up) /* busy: the other P takes the host */
+			__asm__ volatile("" ::: "memory");
+		held += atomic_load(&sl.state) == 1 && atomic_load(&sl.rd.proc) != me;
+		rg_sleep(2 * MS); /* the host's P is asleep in its ring by now */
+		int64_t t0 = rg_now();
+		CHECK_EQ(rg_close(pp[0]), 0); /* an unrelated fd */
+		int64_t el = rg_now() - t0;
+		if (el > worst)
+			worst = el;
+		CHECK_EQ(write(sp[0], "x", 1), 1); /* releases the reader */
+		while (!atomic_load(&sl.rd.done))
+			rg_sleep(100000);
+		CHECK_EQ(sl.rd.r, 1);
+		free(sl.rd.buf);
+		close(pp[1]);
+		close(sp[0]);
+		close(sp[1]);
+	}
+	printf("%s close_while_p_sleeps: %d rounds, %d with the reader on the other P; slowest rg_close %.3f ms\n",
+	       rg_io_backend(), n, held, (double)worst / MS);
+	CHECK(held > n / 2);
+	CHECK(worst < 1000 * MS); /* microseconds when right; forever when wrong */
+}
+
 /* 4. Found 2026-12-06 in io/cancel.c wait_unqueued.  A task
  * whose op has ended while a cancel request for it still waits on the op's
  * P stays in its call (QUEUED) and yields; it notes the P it runs on
@@ -1214,6 +1273,7 @@ static int main_fn(void *arg)
 	T_RUN(t, close_reuse());
 	T_RUN(t, close_reuse_queued());
 	T_RUN(t, close_reuse_queued_other_p());
+	T_RUN(t, close_while_p_sleeps());
 	return 0;
 }
 
