@@ -63,16 +63,8 @@ struct io_uring_sqe *rg__p_sqe(rg__p *p)
 
 int rg__p_submit(rg__p *p) { return io_uring_submit(p->ring); }
 
-void rg__ring_flush_all(void)
+static void flush_all(rg__p **allp, bool parkable)
 {
-	/* outside rg_run (a thread closing an fd after it returned) there
-	 * are no Ps, and no queued SQEs */
-	if (!atomic_load(&rg__sched.running))
-		return;
-	rg__p **allp = rg__sched.allp;
-	if (!allp)
-		return;
-	bool parkable = rg__self_parkable() != NULL;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
 		rg__p *p = allp[i];
 		struct io_uring *r = p ? p->ring : NULL;
@@ -98,6 +90,26 @@ void rg__ring_flush_all(void)
 				rg_sleep(20000);
 		}
 	}
+}
+
+void rg__ring_flush_all(void)
+{
+	if (rg__getp()) {
+		/* a P's thread: rg_run frees the Ps and their rings only after
+		 * joining every P thread, so they outlive this call */
+		flush_all(rg__sched.allp, rg__self_parkable() != NULL);
+		return;
+	}
+	/* Another thread (a foreign one, or a task inside rg_blocking):
+	 * the Ps are seen through flush_allp, published by rg_run once every
+	 * P has set up its ring and withdrawn before it frees them; counted
+	 * in flushers, which rg_run waits out after the withdrawal (Dekker:
+	 * both seq_cst).  Outside rg_run, NULL: no Ps, no queued SQEs. */
+	atomic_fetch_add(&rg__sched.flushers, 1);
+	rg__p **allp = atomic_load(&rg__sched.flush_allp);
+	if (allp && !atomic_load(&rg__sched.stopping))
+		flush_all(allp, false);
+	atomic_fetch_sub(&rg__sched.flushers, 1);
 }
 
 static void efd_arm(rg__p *p);

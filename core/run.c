@@ -12,6 +12,7 @@
  * stack.  Tasks that were still runnable or parked are discarded.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,9 +270,17 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		err = -EAGAIN;
 		rg__log("cannot start: sysmon thread: %s", strerror(EAGAIN));
 	}
+	/* every P has set up its ring (before the ready barrier): threads
+	 * without a P may look at them now (rg_close's flush) */
+	if (!boot.failed)
+		atomic_store_explicit(&rg__sched.flush_allp, rg__sched.allp, memory_order_release);
 	pthread_barrier_wait(&boot.go);
 	for (int i = 0; i < n; i++)
 		pthread_join(boot.ps[i].thread, NULL);
+	/* ... and no longer, before the rings go */
+	atomic_store(&rg__sched.flush_allp, NULL);
+	while (atomic_load(&rg__sched.flushers))
+		sched_yield();
 	rg__sysmon_stop();
 	rg__blocking_fini();
 	for (int i = 0; i < n; i++) {

@@ -228,6 +228,10 @@ struct rg__sched {
 	_Atomic int32_t nmspinning;
 	_Atomic int stopping;
 	_Atomic int running;                   /* inside rg_run */
+	_Atomic int flushers;                  /* threads without a P inside
+	                                          rg__ring_flush_all */
+	rg__p **_Atomic flush_allp;            /* allp for them, while the Ps
+	                                          and their rings are up */
 	int nprocs;
 	rg__p **allp;
 	const rg__waiter_ops *waiter;

@@ -390,8 +390,7 @@ int rg_close(int fd)
 	 * file yet: after close(2) it would act on whatever file gets the
 	 * number next.  Let every queued SQE reach the kernel first (one
 	 * submit when this P has some queued; a wait for other Ps that do). */
-	if (!rg__io_use_epoll)
-		rg__ring_flush_all();
+	rg__ring_flush_all(); /* nothing to do on epoll: no rings */
 	if (close(fd) == 0 || errno == EINTR)
 		return 0;
 	return -errno;
