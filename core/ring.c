@@ -215,7 +215,7 @@ static int uring_init(rg__p *p)
 	}
 	p->efd_handler.fn = efd_done;
 	efd_arm(p);
-	rg__p_submit(p);
+	io_uring_submit(r);
 	return 0;
 }
 
@@ -296,7 +296,7 @@ static int uring_peek(rg__p *p)
 		return uring_poll(p, 0);
 	int n = reap(p);
 	if (n && io_uring_sq_ready(r)) /* not sleeping after all: send them now */
-		rg__p_submit(p);
+		io_uring_submit(r);
 	return n;
 }
 
@@ -313,7 +313,7 @@ static void uring_wake(rg__p *target)
 		io_uring_prep_msg_ring(sqe, ((struct io_uring *)target->ring)->ring_fd, 0, 0, 0);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		io_uring_sqe_set_data(sqe, NULL);
-		rg__p_submit(m->p);
+		io_uring_submit(m->p->ring);
 		return;
 	}
 	rg__waiter_eventfd_wake(target);

@@ -94,6 +94,9 @@ struct pio {
 };
 static struct pio g_pio[RG_IO_MAXP];
 
+/* p's io state is set up, and for this run (a pio outlives its P) */
+static inline bool pio_live(const struct pio *pio, const rg__p *p) { return pio->ready && pio->p == p; }
+
 static inline _Atomic uintptr_t *slotp(rg__task *t)
 {
 	return (_Atomic uintptr_t *)rg__task_slot(t, RG__TSLOT_IO);
@@ -223,7 +226,7 @@ void rg__io_p_init(rg__p *p)
 void rg__io_p_init_once(rg__p *p)
 {
 	struct pio *pio = &g_pio[rg__p_index(p)];
-	if (!pio->ready || pio->p != p)
+	if (!pio_live(pio, p))
 		rg__io_p_init(p);
 }
 
@@ -238,7 +241,7 @@ int rg__io_op_begin(rg__task *t, rg__io_op *op)
 {
 	rg__p *p = op->p;
 	struct pio *pio = &g_pio[rg__p_index(p)];
-	if (__builtin_expect(!pio->ready || pio->p != p, 0))
+	if (__builtin_expect(!pio_live(pio, p), 0))
 		rg__io_p_init(p);
 	op->seq = ++pio->seq;
 	_Atomic uintptr_t *s = slotp(t);
@@ -310,7 +313,7 @@ __attribute__((noinline, cold)) static void wait_unqueued(_Atomic uintptr_t *s)
 {
 	bool parkable = rg__self_parkable() != NULL;
 	rg__p *home = parkable ? rg__getp() : NULL;
-	if (home && (!g_pio[rg__p_index(home)].ready || g_pio[rg__p_index(home)].p != home))
+	if (home && !pio_live(&g_pio[rg__p_index(home)], home))
 		home = NULL;
 	while (atomic_load_explicit(s, memory_order_acquire) & S_QUEUED) {
 		if (parkable)
@@ -476,7 +479,7 @@ void rg__io_hop(rg__p *target)
 {
 	while (rg__getp() != target) {
 		struct pio *pio = &g_pio[rg__p_index(target)];
-		if (!pio->ready || pio->p != target)
+		if (!pio_live(pio, target))
 			rg__fatal("io: hop to a P without io state");
 		struct creq req = { .t = rg__self(), .seq = (uint32_t)rg__p_index(target), .hop = true };
 		req.ticket = rg__park_prepare();

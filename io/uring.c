@@ -132,7 +132,7 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	if (r)
 		return r;
 	sq_reserve(p, ring, timed ? 2 : 1);
-	struct io_uring_sqe *sqe = rg__p_sqe(p); /* (marks the SQ dirty for rg_close) */
+	struct io_uring_sqe *sqe = rg__p_sqe(p); /* publishes the SQ tail for rg_close */
 	prep(sqe, q);
 	io_uring_sqe_set_data(sqe, &op.h);
 	op.pending = 1;

@@ -1107,8 +1107,10 @@ static void close_reuse_queued_other_p(void)
 /* rg_close while another P sleeps in its ring right after submitting a
  * call's SQE (the sleep's io_uring_enter submits and waits in one call):
  * the close must not wait for that P to wake.  A first version of
- * rg_close's flush waited for the sleeper's "submitted" mark, set only
- * once its enter returned: with nothing to complete, never. */
+ * rg_close's flush waited for a "submitted" mark the sleeper set only once
+ * its enter returned; it passed here all the same, because the closer's
+ * own yields and sleeps woke the idle P as a side effect.  The bound
+ * catches a flush that depends on the sleeper waking and nothing wakes it. */
 static struct {
 	struct reader rd;
 	_Atomic int state;
