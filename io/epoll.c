@@ -147,10 +147,14 @@ static void on_ready(struct ep_p *e, int fd, uint32_t revents)
 	if (fd < e->nfds) {
 		struct ep_fd *f = &e->fds[fd];
 		f->armed = 0; /* one-shot: disabled now */
+		/* an error or a hang-up wakes every waiter, whatever it waits
+		 * for (epoll reports them unasked): its retry sees the EOF,
+		 * EPIPE or error.  Not waking it would leave it parked until its
+		 * deadline while the one-shot re-arm below fires again at once */
 		uint32_t always = EPOLLERR | EPOLLHUP;
 		for (rg__io_op **pp = &f->waiters; *pp;) {
 			rg__io_op *o = *pp;
-			if ((uint32_t)o->ep_events & (revents | always)) {
+			if (((uint32_t)o->ep_events | always) & revents) {
 				*pp = o->ep_next;
 				o->ep_next = NULL;
 				atomic_store_explicit(&o->ep_state, 2, memory_order_relaxed);
@@ -382,7 +386,9 @@ static uint32_t wants(const rg__io_req *q)
 	case RG__OP_CONNECT:
 		return EPOLLOUT;
 	case RG__OP_POLL:
-		return (uint32_t)q->flags & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
+		/* poll(2)'s bits are epoll's; ERR/HUP always come */
+		return (uint32_t)q->flags & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLRDNORM |
+		                             EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG);
 	default:
 		return EPOLLIN | EPOLLRDHUP;
 	}
