@@ -237,6 +237,8 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	op.ep_next = NULL;
 	op.direct = true;
 	atomic_store_explicit(&op.ep_state, 0, memory_order_relaxed);
+	if (fd < 0)
+		return -EBADF; /* never index the table with it */
 	op.ticket = rg__park_prepare(); /* before publishing: a canceller reads it */
 	int r;
 	rg__spin_lock(&e->lock);
@@ -424,6 +426,12 @@ int64_t rg__epoll_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 {
 	if (q->op == RG__OP_CONNECT)
 		return connect_op(q, deadline, nonblock);
+	/* file metadata calls have no readiness to wait for, and their fd
+	 * may be a dirfd (AT_FDCWD): their result, -EAGAIN included (an open
+	 * with O_NONBLOCK that would break a lease), is the call's */
+	if (q->op == RG__OP_OPENAT || q->op == RG__OP_FSYNC || q->op == RG__OP_FALLOCATE ||
+	    q->op == RG__OP_STATX || q->op == RG__OP_CLOSE)
+		return attempt(q, true);
 	bool blocking_ok = false;
 	for (;;) {
 		int64_t r = attempt(q, blocking_ok);
