@@ -41,6 +41,8 @@ typedef struct rg__io_req {
 	int flags;         /* MSG_*, O_*, poll events, AT_*, fallocate mode, fsync */
 	unsigned mode;     /* open mode, statx mask */
 	void *aux;         /* accept: socklen_t *; statx: struct statx * */
+	bool worker;       /* io_uring: IOSQE_ASYNC, straight to the kernel's
+	                      worker, which may block as the system call would */
 } rg__io_req;
 
 /* The in-flight record of an operation, on the task's stack.  Published in

@@ -93,6 +93,8 @@ static void prep(struct io_uring_sqe *sqe, const rg__io_req *q)
 		break;
 	case RG__OP_OPENAT:
 		io_uring_prep_openat(sqe, q->fd, q->buf, q->flags, q->mode);
+		if (q->worker)
+			sqe->flags |= IOSQE_ASYNC; /* see rg_openat */
 		break;
 	case RG__OP_CLOSE:
 		io_uring_prep_close(sqe, q->fd);
@@ -153,6 +155,11 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	rg__park(RG__WAIT_IO, -1, NULL, NULL);
 
 	int res = op.res;
+	/* A worker's blocking call (an open in IOSQE_ASYNC) that ASYNC_CANCEL
+	 * interrupted may report the kernel-internal -ERESTARTSYS family
+	 * (512..516): never hand those out */
+	if (res <= -512 && res >= -516)
+		res = -EINTR;
 	bool cancelled = op.cancel_issued && (res == -ECANCELED || res == -EINTR);
 	bool timedout = !cancelled && timed && res == -ECANCELED && op.tres == -ETIME;
 	rg__io_op_end(t, &op, cancelled);
