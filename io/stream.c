@@ -66,6 +66,8 @@ struct rg_stream {
 	bool armed, ended, starving, closing;
 	int end_res;
 	uint16_t qhead, qtail;
+	uint16_t hhead;          /* buffers handed to the task, not yet released
+	                            (linked through the pool's next) */
 	rg_stream *starve_next;
 	rg__task *waiter;
 	uint64_t ticket;
@@ -74,6 +76,7 @@ struct rg_stream {
 	size_t bsz;
 	void *spare[RG_STREAM_HELD];
 	int nspare;
+	void *heldp[RG_STREAM_HELD]; /* handed to the task */
 };
 
 static void pool_config(unsigned *n, size_t *sz)
@@ -253,7 +256,7 @@ int rg_stream_open(rg_stream **out, int fd)
 	if (!s)
 		return -ENOMEM;
 	s->fd = fd;
-	s->qhead = s->qtail = NONE;
+	s->qhead = s->qtail = s->hhead = NONE;
 	s->h.fn = st_cqe;
 	if (!rg__io_use_epoll) {
 		rg__p *p = rg__getp();
@@ -288,9 +291,13 @@ static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 		s->spare[s->nspare++] = buf;
 		return r;
 	}
+	int i = 0;
+	while (s->heldp[i])
+		i++;
+	s->heldp[i] = buf;
 	b->data = buf;
 	b->len = (size_t)r;
-	b->id = 0;
+	b->id = (unsigned)i;
 	s->held++;
 	return r;
 }
@@ -307,6 +314,8 @@ static ssize_t stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 			b->data = pl->mem + (size_t)bid * pl->bsz;
 			b->len = (size_t)pl->len[bid];
 			b->id = bid;
+			pl->next[bid] = s->hhead; /* held now */
+			s->hhead = bid;
 			s->held++;
 			return (ssize_t)b->len;
 		}
@@ -368,6 +377,9 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 	if (!s || !b || !b->data)
 		return;
 	if (!s->home) {
+		if (b->id >= RG_STREAM_HELD || s->heldp[b->id] != b->data)
+			rg__fatal("io: rg_stream_release of a buffer the stream did not hand out");
+		s->heldp[b->id] = NULL;
 		if (s->nspare < RG_STREAM_HELD)
 			s->spare[s->nspare++] = b->data;
 		else
@@ -380,6 +392,12 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 		rg__fatal("io: rg_stream_release outside a task");
 	rg__io_hop(s->home);
 	struct pool *pl = s->pool;
+	uint16_t *pp = &s->hhead;
+	while (*pp != NONE && *pp != b->id)
+		pp = &pl->next[*pp];
+	if (*pp == NONE)
+		rg__fatal("io: rg_stream_release of a buffer the stream did not hand out");
+	*pp = pl->next[b->id]; /* no longer held */
 	buf_return(pl, (uint16_t)b->id);
 	s->held--;
 	b->data = NULL;
@@ -421,8 +439,18 @@ void rg_stream_close(rg_stream *s)
 			s->qhead = s->pool->next[bid];
 			buf_return(s->pool, bid);
 		}
+		/* buffers the task still holds go back too (an error path that
+		 * closes without releasing would otherwise shrink the P's pool
+		 * for good, until every stream on the P starves) */
+		while (s->hhead != NONE) {
+			uint16_t bid = s->hhead;
+			s->hhead = s->pool->next[bid];
+			buf_return(s->pool, bid);
+		}
 	}
 	for (int i = 0; i < s->nspare; i++)
 		rg__free(s->spare[i]);
+	for (int i = 0; i < RG_STREAM_HELD; i++)
+		rg__free(s->heldp[i]); /* plain mode: still held */
 	rg__free(s);
 }

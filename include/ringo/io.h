@@ -204,7 +204,8 @@ RG_API int rg_stream_open(rg_stream **out, int fd);
 RG_API ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline);
 RG_API void rg_stream_release(rg_stream *s, rg_buf *b);
 /* Stops the multishot (waiting for its last completion), returns queued
- * buffers and frees the stream; not the fd. */
+ * buffers and those the task still holds (do not touch their data
+ * afterwards) and frees the stream; not the fd. */
 RG_API void rg_stream_close(rg_stream *s);
 
 /* ---- backend ------------------------------------------------------------ */
