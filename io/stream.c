@@ -279,8 +279,18 @@ int rg_stream_open(rg_stream **out, int fd)
 	return 0;
 }
 
+/* A receive error ends a stream for good, as the multishot's final CQE
+ * does (not a timeout, a cancel or a lack of memory: those are the call's) */
+static bool final_err(ssize_t r)
+{
+	return r < 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -ECANCELED && r != -EINTR && r != -ENOMEM &&
+	       r != -ENOBUFS;
+}
+
 static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 {
+	if (s->ended)
+		return s->end_res;
 	if (s->held >= RG_STREAM_HELD)
 		return -ENOBUFS;
 	void *buf = s->nspare ? s->spare[--s->nspare] : rg__malloc(s->bsz);
@@ -289,6 +299,10 @@ static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 	ssize_t r = rg_recv(s->fd, buf, s->bsz, 0, deadline);
 	if (r <= 0) {
 		s->spare[s->nspare++] = buf;
+		if (r == 0 || final_err(r)) {
+			s->ended = true;
+			s->end_res = (int)r;
+		}
 		return r;
 	}
 	int i = 0;
