@@ -77,6 +77,9 @@ struct rg_stream {
 	void *spare[RG_STREAM_HELD];
 	int nspare;
 	void *heldp[RG_STREAM_HELD]; /* handed to the task */
+	_Atomic int plock;       /* plain mode: guards spare, nspare, heldp, held
+	                            (a release may run on another P than a recv) */
+	_Atomic(rg__task *) reader; /* plain mode: the task in rg_stream_recv */
 };
 
 static void pool_config(unsigned *n, size_t *sz)
@@ -279,6 +282,15 @@ int rg_stream_open(rg_stream **out, int fd)
 	return 0;
 }
 
+static void plock(rg_stream *s)
+{
+	while (atomic_exchange_explicit(&s->plock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&s->plock, memory_order_relaxed))
+			rg__cpu_relax();
+}
+
+static void punlock(rg_stream *s) { atomic_store_explicit(&s->plock, 0, memory_order_release); }
+
 /* A receive error ends a stream for good, as the multishot's final CQE
  * does (not a timeout, a cancel or a lack of memory: those are the call's) */
 static bool final_err(ssize_t r)
@@ -287,18 +299,24 @@ static bool final_err(ssize_t r)
 	       r != -ENOBUFS;
 }
 
-static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+static ssize_t plain_recv_one(rg_stream *s, rg_buf *b, int64_t deadline)
 {
 	if (s->ended)
 		return s->end_res;
-	if (s->held >= RG_STREAM_HELD)
+	plock(s);
+	if (s->held >= RG_STREAM_HELD) {
+		punlock(s);
 		return -ENOBUFS;
-	void *buf = s->nspare ? s->spare[--s->nspare] : rg__malloc(s->bsz);
-	if (!buf)
+	}
+	void *buf = s->nspare ? s->spare[--s->nspare] : NULL;
+	punlock(s);
+	if (!buf && !(buf = rg__malloc(s->bsz)))
 		return -ENOMEM;
 	ssize_t r = rg_recv(s->fd, buf, s->bsz, 0, deadline);
+	plock(s);
 	if (r <= 0) {
 		s->spare[s->nspare++] = buf;
+		punlock(s);
 		if (r == 0 || final_err(r)) {
 			s->ended = true;
 			s->end_res = (int)r;
@@ -309,10 +327,23 @@ static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 	while (s->heldp[i])
 		i++;
 	s->heldp[i] = buf;
+	s->held++;
+	punlock(s);
 	b->data = buf;
 	b->len = (size_t)r;
 	b->id = (unsigned)i;
-	s->held++;
+	return r;
+}
+
+/* One receiving task at a time (the header's rule): a second one is told
+ * so, rather than racing the first over the stream's buffers. */
+static ssize_t plain_recv(rg_stream *s, rg_buf *b, int64_t deadline)
+{
+	rg__task *none = NULL, *t = rg__self();
+	if (!atomic_compare_exchange_strong(&s->reader, &none, t))
+		return -EBUSY;
+	ssize_t r = plain_recv_one(s, b, deadline);
+	atomic_store(&s->reader, NULL);
 	return r;
 }
 
@@ -339,6 +370,10 @@ static ssize_t stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 			arm_or_starve(s);
 		if (deadline == 0)
 			return -EAGAIN;
+		/* one receiving task at a time: a second would take the wake-up
+		 * slot, and the first would sleep through the data */
+		if (s->waiter && s->waiter != t)
+			return -EBUSY;
 		rg__io_op op;
 		memset(&op, 0, sizeof op);
 		op.t = t;
@@ -391,14 +426,18 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 	if (!s || !b || !b->data)
 		return;
 	if (!s->home) {
+		plock(s);
 		if (b->id >= RG_STREAM_HELD || s->heldp[b->id] != b->data)
 			rg__fatal("io: rg_stream_release of a buffer the stream did not hand out");
 		s->heldp[b->id] = NULL;
+		void *f = NULL;
 		if (s->nspare < RG_STREAM_HELD)
 			s->spare[s->nspare++] = b->data;
 		else
-			rg__free(b->data);
+			f = b->data;
 		s->held--;
+		punlock(s);
+		rg__free(f);
 		b->data = NULL;
 		return;
 	}
