@@ -21,9 +21,11 @@
  * reported once on stderr and ignored.  Parsed at the first rg_run.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "io/io_int.h"
 
@@ -108,6 +110,23 @@ static bool is_sock_data(int op)
 	return op == RG__OP_RECV || op == RG__OP_SEND || op == RG__OP_RECVMSG || op == RG__OP_SENDMSG;
 }
 
+/* A short transfer must stay a real one, which it is only on a byte
+ * stream: on a datagram or seqpacket socket it would cut the message (a
+ * shorter one sent; a received one's tail discarded), and on an O_DIRECT
+ * file (or a packet-mode pipe) a random length is misaligned (-EINVAL).
+ * Two system calls, made only when faults are injected. */
+static bool can_shorten(const rg__io_req *q)
+{
+	int fl = fcntl(q->fd, F_GETFL);
+	if (fl < 0 || (fl & O_DIRECT))
+		return false;
+	int type = 0;
+	socklen_t l = sizeof type;
+	if (getsockopt(q->fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type != SOCK_STREAM)
+		return false;
+	return true;
+}
+
 int64_t rg__fault_before(rg__io_req *q, bool nonblock)
 {
 	if (hit(F_DELAY))
@@ -120,7 +139,7 @@ int64_t rg__fault_before(rg__io_req *q, bool nonblock)
 	if (is_sock_data(q->op) && hit(F_RESET))
 		return -ECONNRESET;
 	if ((q->op == RG__OP_RECV || q->op == RG__OP_SEND || q->op == RG__OP_READ || q->op == RG__OP_WRITE) &&
-	    q->len > 1 && hit(F_SHORT))
+	    q->len > 1 && rate[F_SHORT] && can_shorten(q) && hit(F_SHORT))
 		q->len = 1 + rnd() % (q->len - 1);
 	return 1;
 }
