@@ -200,7 +200,8 @@ typedef struct rg_buf {
 #define RG_STREAM_HELD 8
 RG_API int rg_stream_open(rg_stream **out, int fd);
 /* > 0: bytes in *b (release it); 0: end of stream (and from then on);
- * -errno (a receive error is also final). */
+ * -errno (a receive error is also final; -EBUSY: another task is inside
+ * rg_stream_recv on this stream). */
 RG_API ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline);
 RG_API void rg_stream_release(rg_stream *s, rg_buf *b);
 /* Stops the multishot (waiting for its last completion), returns queued
