@@ -4,6 +4,12 @@
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #define T_PASS 0
 #define T_FAIL 1
@@ -64,6 +70,63 @@
 #ifndef T_EMULATED
 #define T_EMULATED 0
 #endif
+/* The machine's own scheduling delay, for timing bounds.  A timer the
+ * runtime serves late because the host gave its P thread no CPU (other
+ * test binaries pinned to the same CPU, a descheduled vCPU) is the
+ * machine's lateness, not the runtime's.  t_lag_start() starts one thread
+ * pinned to each CPU (as the Ps are) that sleeps 1 ms at a time and keeps
+ * the worst lateness it saw; t_lag_ns() returns the worst of them so far.
+ * A timing check allows its own tolerance plus twice that: on a quiet
+ * machine the lag is tens of microseconds and the check is as strict as
+ * its tolerance; at load average 10 on 2 vCPUs (ctest beside other jobs'
+ * sanitizer loops) core_sleep saw sleepers 20+ ms late and io_deadline a
+ * deadline 105 ms late, while this thread saw the same. */
+static _Atomic int64_t t_lag_max_;
+
+static inline int64_t t_mono_(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void *t_lag_main_(void *arg)
+{
+	(void)arg;
+	const struct timespec ms = { 0, 1000000 };
+	for (;;) {
+		int64_t t0 = t_mono_();
+		nanosleep(&ms, NULL);
+		int64_t late = t_mono_() - t0 - 1000000;
+		int64_t m = atomic_load_explicit(&t_lag_max_, memory_order_relaxed);
+		while (late > m && !atomic_compare_exchange_weak(&t_lag_max_, &m, late))
+			;
+	}
+	return NULL;
+}
+
+static inline void t_lag_start(void)
+{
+	cpu_set_t all;
+	if (sched_getaffinity(0, sizeof all, &all) != 0)
+		return;
+	for (int i = 0, started = 0; i < CPU_SETSIZE && started < 64; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		pthread_t th;
+		if (pthread_create(&th, NULL, t_lag_main_, NULL) != 0)
+			break;
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(i, &set);
+		pthread_setaffinity_np(th, sizeof set, &set); /* best effort */
+		pthread_detach(th);
+		started++;
+	}
+}
+
+static inline int64_t t_lag_ns(void) { return atomic_load(&t_lag_max_); }
+
 /* TSan maps a shadow stack per fiber (task): far fewer tasks fit. */
 #if defined(__SANITIZE_THREAD__)
 #define T_TSAN 1
