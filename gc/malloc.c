@@ -105,6 +105,9 @@ static __thread struct recent *tl_recent;
 static pthread_key_t recent_key;
 static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
 
+/* At thread exit.  Other key destructors may run after this one and
+ * allocate: they must not find the freed ring (tl_recent), but make a new
+ * one, which pthread_setspecific hands to a later destructor round. */
 static void recent_dtor(void *v)
 {
 	struct recent *r = v;
@@ -112,6 +115,8 @@ static void recent_dtor(void *v)
 	*r->prev = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	if (tl_recent == r)
+		tl_recent = NULL;
 	pthread_mutex_unlock(&shared_lock);
 	rg__free(r);
 }
