@@ -545,8 +545,12 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 		void *o;
 		if (p) {
 			rg__safepoint();
+			/* and yield if sysmon asked this P to (a task running for
+			 * 10 ms): a task that only allocates would otherwise keep
+			 * its P, its run queue and its timers forever */
+			rg_preempt_point();
 			rg__gc_maybe_trigger();
-			/* both may have stopped this task at a safepoint, and it
+			/* all may have stopped this task at a safepoint, and it
 			 * may have resumed on another P: read the P again (a
 			 * collection also flushed every mcache, so nothing read
 			 * from the old one may be reused) */
