@@ -107,7 +107,10 @@ static uint64_t parse_bytes(const char *s)
 	case 'B': case '\0': break;
 	default: return 0;
 	}
-	return (uint64_t)(v * m);
+	v *= m;
+	if (!(v < 18446744073709551616.0)) /* 2^64 or more, inf, nan: no limit */
+		return UINT64_MAX;
+	return (uint64_t)v;
 }
 
 static void init_once_fn(void)

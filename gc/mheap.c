@@ -75,7 +75,9 @@ int rg__heap_init(void)
 	 * at least 1 GiB (sanitizers restrict the usable ranges). */
 	size_t want = (size_t)1 << 40;
 	uint64_t lim = rg__memlimit();
-	if (lim && lim * 2 < want)
+	/* (lim < want / 2, not lim * 2 < want: a limit of 2^63 or more, such
+	 * as Go's "no limit" math.MaxInt64, wrapped to a 1 GiB heap) */
+	if (lim && lim < want / 2)
 		want = lim * 2 < ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)lim * 2;
 	void *p = MAP_FAILED;
 	for (; want >= ((size_t)1 << 30); want /= 2) {
