@@ -101,6 +101,12 @@ struct recent {
 	struct recent *next, **prev;
 };
 static struct recent *recents; /* shared_lock */
+/* Threads without a P that have allocated and not exited (counted once per
+ * thread, uncounted by recent_dtor: an exited thread has no stack left to
+ * hide objects in, so it no longer stops automatic collections outside
+ * rg_run; the blocking pool's threads exit with each rg_run). */
+static _Atomic int foreign_threads;
+static __thread bool tl_counted;
 static __thread struct recent *tl_recent;
 static pthread_key_t recent_key;
 static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
@@ -119,6 +125,10 @@ static void recent_dtor(void *v)
 		tl_recent = NULL;
 	pthread_mutex_unlock(&shared_lock);
 	rg__free(r);
+	if (tl_counted) {
+		tl_counted = false;
+		atomic_fetch_sub_explicit(&foreign_threads, 1, memory_order_relaxed);
+	}
 }
 static void recent_init(void) { pthread_key_create(&recent_key, recent_dtor); }
 
@@ -142,9 +152,6 @@ static bool recent_note(uintptr_t o)
 	return true;
 }
 
-/* Threads without a P that have allocated (counted once per thread). */
-static _Atomic int foreign_threads;
-static __thread bool tl_counted;
 
 int rg__foreign_threads(void) { return atomic_load_explicit(&foreign_threads, memory_order_relaxed); }
 

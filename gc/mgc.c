@@ -703,7 +703,7 @@ static void collect_thread(bool triggered)
 }
 
 static bool in_task(void) { return rg__getp() && rg__self(); }
-/* Outside rg_run a collection is automatic only while one thread has ever
+/* Outside rg_run a collection is automatic only while one living thread has
  * allocated: other threads' stacks could not be scanned. */
 static bool lone_thread(void) { return rg__nprocs() == 0 && rg__foreign_threads() <= 1; }
 

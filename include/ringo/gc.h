@@ -36,7 +36,8 @@
  * stacks it scanned; "off" disables it; the goal is at least 1 MiB),
  * and on rg_gc_collect().  Every P stops at a safepoint for the collection
  * (stop-the-world).  Outside rg_run only rg_gc_collect() collects, unless a
- * single thread has ever allocated, in which case the goal applies too.
+ * single thread has allocated among those still alive (threads of the
+ * blocking pool exit with rg_run), in which case the goal applies too.
  *
  * Limits: RINGO_MEMLIMIT (bytes, suffixes k/M/G/T or KiB/MiB/GiB/TiB) is a
  * hard limit on heap pages in use: an allocation that would exceed it, after
