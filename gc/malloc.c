@@ -289,13 +289,19 @@ static rg__mcentral *central_of(unsigned spc, bool typed)
 static void uncache_span(rg__span *s, bool typed)
 {
 	rg__span_commit(s);
-	unsigned nfree = s->nelems - span_nalloc(s);
+	unsigned nalloc = span_nalloc(s);
+	unsigned nfree = s->nelems - nalloc;
 	s->next = NULL;
+	/* total_alloc only grows: it counts the objects handed out while
+	 * the span was cached, once given back (as Go's TotalAlloc) */
+	if (nalloc > s->nalloc_cached)
+		atomic_fetch_add_explicit(&rg__total_alloc,
+		                          (uint64_t)(nalloc - s->nalloc_cached) * s->elemsize,
+		                          memory_order_relaxed);
 	if (!nfree)
 		return;
 	uint64_t unused = (uint64_t)nfree * s->elemsize;
 	atomic_fetch_sub_explicit(&rg__heap_live, unused, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&rg__total_alloc, unused, memory_order_relaxed);
 	rg__mcentral *m = central_of(s->spanclass, typed);
 	pthread_mutex_lock(&m->lock);
 	s->next = m->partial;
@@ -322,9 +328,10 @@ static rg__span *cache_span(unsigned spc, bool typed, int node)
 	s->cache_word = -1;
 	s->alloc_cache = 0;
 	s->was_cached = 1;
-	uint64_t fresh = (uint64_t)(s->nelems - span_nalloc(s)) * s->elemsize;
+	unsigned nalloc = span_nalloc(s);
+	s->nalloc_cached = (uint16_t)nalloc;
+	uint64_t fresh = (uint64_t)(s->nelems - nalloc) * s->elemsize;
 	atomic_fetch_add_explicit(&rg__heap_live, fresh, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rg__total_alloc, fresh, memory_order_relaxed);
 	return s;
 }
 

@@ -119,7 +119,10 @@ typedef struct rg_gc_stats {
 	uint64_t heap_inuse;      /* bytes of pages in spans in use */
 	uint64_t heap_sys;        /* bytes of arenas mapped */
 	uint64_t heap_released;   /* bytes of free pages not backed by RAM */
-	uint64_t total_alloc;     /* bytes allocated since start (by span) */
+	uint64_t total_alloc;     /* bytes allocated since start; never
+	                             decreases.  Small objects are counted when
+	                             their P's cache gives their span back (at
+	                             the latest, the next collection) */
 	uint64_t large_allocs;    /* objects over 32 KiB allocated */
 	uint64_t num_gc;          /* collections completed */
 	uint64_t pause_total_ns, pause_last_ns, pause_max_ns;
