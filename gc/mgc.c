@@ -474,6 +474,11 @@ static uintptr_t thread_stack_top(void)
  * 256 bytes; `taskset -c 1 bench_gc_heap 300 256`, 15.3 -> 13.3 ns).
  */
 static unsigned sweep_flip;
+/* This sweep frees every empty span, even one an mcache used during the
+ * cycle: set for collections made because memory ran out (the limit, or
+ * rg_gc_free_os_memory), where keeping them would fail the very
+ * allocation the collection was for (gc_lock). */
+static bool sweep_free_all;
 
 /* Sweeps s; true if it went back to the heap (which moves the last span
  * of the heap's list into its place). */
@@ -486,7 +491,7 @@ static bool sweep_span(rg__span *s)
 	 * during the last cycle: then it stays in its mcentral for one
 	 * more, since a steady allocator would only take it again (and
 	 * freeing and remaking spans every cycle costs). */
-	if (!nlive && (s->large || !s->was_cached)) {
+	if (!nlive && (s->large || !s->was_cached || sweep_free_all)) {
 		rg__heap_free_span_locked(s);
 		return true;
 	}
@@ -659,8 +664,9 @@ static void finish(int64_t t0, uint64_t before)
 	rg__heap_scavenger_kick();
 }
 
-/* From a task on a P.  triggered: skip if someone collected meanwhile. */
-static void collect_task(bool triggered)
+/* From a task on a P.  triggered: skip if someone collected meanwhile.
+ * reclaim: memory ran out, free every empty span. */
+static void collect_task(bool triggered, bool reclaim)
 {
 	uint64_t n0 = atomic_load_explicit(&num_gc, memory_order_relaxed);
 	while (pthread_mutex_trylock(&gc_lock) != 0) {
@@ -679,14 +685,16 @@ static void collect_task(bool triggered)
 	t_stopped = now_ns();
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(rg__self(), &lo, &hi);
+	sweep_free_all = reclaim;
 	collect_stopped((uintptr_t)hi, true);
+	sweep_free_all = false;
 	rg__stw_start();
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
 }
 
 /* Outside rg_run: the calling thread's stack and the roots. */
-static void collect_thread(bool triggered)
+static void collect_thread(bool triggered, bool reclaim)
 {
 	pthread_mutex_lock(&gc_lock);
 	if (triggered && atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
@@ -697,7 +705,9 @@ static void collect_thread(bool triggered)
 	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
 	int64_t t0 = now_ns();
 	t_stopped = 0;
+	sweep_free_all = reclaim;
 	collect_stopped(thread_stack_top(), false);
+	sweep_free_all = false;
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
 }
@@ -713,42 +723,44 @@ void rg__gc_maybe_trigger(void)
 	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
 		return;
 	if (in_task())
-		collect_task(true);
+		collect_task(true, false);
 	else if (lone_thread())
-		collect_thread(true);
+		collect_thread(true, false);
 }
 
 bool rg__gc_try_reclaim(void)
 {
 	if (in_task()) {
-		collect_task(false);
+		collect_task(false, true);
 		return true;
 	}
 	if (lone_thread()) {
-		collect_thread(false);
+		collect_thread(false, true);
 		return true;
 	}
 	return false;
 }
 
-RG_API int rg_gc_collect(void)
+static int collect_now(bool reclaim)
 {
 	int r = rg__gc_init();
 	if (r < 0)
 		return r;
 	if (in_task()) {
-		collect_task(false);
+		collect_task(false, reclaim);
 		return 0;
 	}
 	if (rg__nprocs() > 0)
 		return -EPERM;
-	collect_thread(false);
+	collect_thread(false, reclaim);
 	return 0;
 }
 
+RG_API int rg_gc_collect(void) { return collect_now(false); }
+
 RG_API int rg_gc_free_os_memory(void)
 {
-	int r = rg_gc_collect();
+	int r = collect_now(true); /* every free page, empty spans too */
 	if (r < 0)
 		return r;
 	rg__heap_scavenge(SIZE_MAX);
