@@ -141,6 +141,12 @@ bool rg__can_spin(int iter);
  * without ever reaching one delays it (there is no signal preemption). */
 void rg__stw_stop(void);
 void rg__stw_start(void);
+/* Work a thread without a P does that must not overlap a running runtime
+ * (gc/: a collection outside rg_run scans no task, stops no P).
+ * rg__outside_begin returns false while rg_run runs (or is starting);
+ * true: rg_run starts no P before the matching rg__outside_end. */
+bool rg__outside_begin(void);
+void rg__outside_end(void);
 /* Cheap check; stops here if a STW is pending.  The task may resume on
  * another P (it is requeued like a yield): re-read rg__getp() after it. */
 void rg__safepoint(void);

@@ -137,6 +137,22 @@ static void *p_main(void *arg)
 	return NULL;
 }
 
+/* Held by a thread doing outside work (rg__outside_begin), taken by
+ * rg_run between setting running and starting the Ps. */
+static pthread_mutex_t outside_mu = PTHREAD_MUTEX_INITIALIZER;
+
+bool rg__outside_begin(void)
+{
+	pthread_mutex_lock(&outside_mu);
+	if (atomic_load(&rg__sched.running)) {
+		pthread_mutex_unlock(&outside_mu);
+		return false;
+	}
+	return true;
+}
+
+void rg__outside_end(void) { pthread_mutex_unlock(&outside_mu); }
+
 static int fail(int err, const char *fmt, const char *detail)
 {
 	rg__log(fmt, detail);
@@ -160,6 +176,11 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&rg__sched.running, &expected, 1))
 		return fail(-EBUSY, "rg_run: %s", "already running in this process");
+	/* Outside work that began before `running` was set (a collection by
+	 * a thread without a P, which scans no task) ends before any task
+	 * runs; work that begins later sees `running` and backs off. */
+	pthread_mutex_lock(&outside_mu);
+	pthread_mutex_unlock(&outside_mu);
 
 	rg__pin_init();
 	int cpus[RG_MAX_PROCS];

@@ -67,6 +67,13 @@ static bool gctrace;            /* immutable after init */
 static int64_t start_ns;        /* immutable after init */
 
 static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Mutation sections of threads without a P (rg_gc_mutate_begin) hold it
+ * shared; a collection holds it exclusive from before it flushes the
+ * caches until it has swept.  Writers first: a steady stream of short
+ * sections must not starve the collector.  Order: gc_lock -> the world
+ * -> mut_lock -> shared_lock. */
+static pthread_rwlock_t mut_lock;
+static __thread unsigned tl_mutating; /* sections this thread has open */
 /* Phase times of the current collection (gc_lock), for gctrace. */
 static int64_t t_stopped, t_marked, t_swept;
 static _Atomic uint64_t num_gc;
@@ -129,6 +136,11 @@ static void init_once_fn(void)
 				gogc = v > 1000000 ? 1000000 : (int)v;
 		}
 	}
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&mut_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	e = getenv("RINGO_MEMLIMIT");
 	if (e && *e) {
 		memlimit = parse_bytes(e);
@@ -588,6 +600,7 @@ int rg__gc_verify(void)
  * caller's stack; tasks: scan every other task too. */
 static void collect_stopped(uintptr_t own_hi, bool tasks)
 {
+	pthread_rwlock_wrlock(&mut_lock);
 	rg__mcache_world_lock();
 	rg__mcache_flush_all();
 	mk.lo = rg__heap_lo();
@@ -635,6 +648,7 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 		mk.cap = 0;
 	}
 	rg__mcache_world_unlock();
+	pthread_rwlock_unlock(&mut_lock);
 	pthread_mutex_lock(&stats_lock);
 	st_marked = marked;
 	pthread_mutex_unlock(&stats_lock);
@@ -714,18 +728,38 @@ static void collect_thread(bool triggered, bool reclaim)
 
 static bool in_task(void) { return rg__getp() && rg__self(); }
 /* Outside rg_run a collection is automatic only while one living thread has
- * allocated: other threads' stacks could not be scanned. */
-static bool lone_thread(void) { return rg__nprocs() == 0 && rg__foreign_threads() <= 1; }
+ * allocated: other threads' stacks could not be scanned.  "Outside" is
+ * rg__outside_begin's to say (rg__nprocs() raced with rg_run starting). */
+static bool lone_thread(void)
+{
+	return rg__foreign_threads() <= 1 && !tl_mutating; /* and rg__outside_begin */
+}
+
+RG_API void rg_gc_mutate_begin(void)
+{
+	if (rg__getp() || rg__gc_init() < 0)
+		return;
+	if (!tl_mutating++)
+		pthread_rwlock_rdlock(&mut_lock);
+}
+
+RG_API void rg_gc_mutate_end(void)
+{
+	if (tl_mutating && !--tl_mutating)
+		pthread_rwlock_unlock(&mut_lock);
+}
 
 void rg__gc_maybe_trigger(void)
 {
 	if (gogc < 0 || atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
 	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
 		return;
-	if (in_task())
+	if (in_task()) {
 		collect_task(true, false);
-	else if (lone_thread())
+	} else if (lone_thread() && rg__outside_begin()) {
 		collect_thread(true, false);
+		rg__outside_end();
+	}
 }
 
 bool rg__gc_try_reclaim(void)
@@ -734,8 +768,9 @@ bool rg__gc_try_reclaim(void)
 		collect_task(false, true);
 		return true;
 	}
-	if (lone_thread()) {
+	if (lone_thread() && rg__outside_begin()) {
 		collect_thread(false, true);
+		rg__outside_end();
 		return true;
 	}
 	return false;
@@ -750,9 +785,17 @@ static int collect_now(bool reclaim)
 		collect_task(false, reclaim);
 		return 0;
 	}
-	if (rg__nprocs() > 0)
+	/* rg_run must not start while this collection runs: it scans no
+	 * task and stops no P (checking rg__nprocs() alone let a run begin
+	 * between the check and the sweep) */
+	if (!rg__outside_begin())
 		return -EPERM;
+	if (tl_mutating) {
+		rg__outside_end();
+		return -EDEADLK;
+	}
 	collect_thread(false, reclaim);
+	rg__outside_end();
 	return 0;
 }
 

@@ -21,6 +21,9 @@
  * Objects from rg_gc_alloc_noscan are never scanned: do not keep the only
  * pointer to another GC object in one.
  *
+ * Threads without a task keep running during a collection: see
+ * rg_gc_mutate_begin for the stores they may make.
+ *
  * Not scanned: global variables (register them as roots), memory from
  * malloc/mmap, thread-local storage (__thread), and the stacks of threads
  * that run no task (a thread of the blocking pool, a foreign thread).  Keep objects that
@@ -102,10 +105,26 @@ RG_API int rg_gc_root_add(void *addr, size_t len);
 /* Removes a range registered with exactly these arguments: 0 or -ENOENT. */
 RG_API int rg_gc_root_remove(void *addr, size_t len);
 
+/* Threads without a task (inside rg_blocking, foreign threads) are not
+ * stopped by a collection: they keep running while it marks.  Such a
+ * thread may allocate and read GC objects at any time, but it must make
+ * every store of a pointer to a GC object (into a GC object, a registered
+ * root, a channel, task-local values...) and every removal of one from
+ * where the collector looks (the only copy moving from one place to
+ * another, even between two roots) between rg_gc_mutate_begin() and
+ * rg_gc_mutate_end() on the same thread: a collection waits for open
+ * sections, and sections wait for a collection to end.  Keep sections
+ * short; do not block or call rg_gc_collect inside one.  Both are no-ops
+ * on a task running on a P (its P stops at a safepoint instead).  Sections
+ * nest. */
+RG_API void rg_gc_mutate_begin(void);
+RG_API void rg_gc_mutate_end(void);
+
 /* Runs a full collection now.  From a task: stops the world, marks, sweeps.
  * Outside rg_run: scans the roots and the calling thread's stack.
  * Returns 0, or -EPERM from a thread without a task while rg_run runs
- * (its stack could not be scanned). */
+ * (its stack could not be scanned), or -EDEADLK inside
+ * rg_gc_mutate_begin/end. */
 RG_API int rg_gc_collect(void);
 /* Collects, then returns every free page to the OS (Go's FreeOSMemory). */
 RG_API int rg_gc_free_os_memory(void);
