@@ -174,5 +174,9 @@ int rg_sleep(int64_t ns)
 		return -EINVAL;
 	if (ns == 0)
 		return 0;
-	return rg_sleep_until(rg__mono() + ns);
+	/* now + ns overflowed for durations near INT64_MAX (signed overflow:
+	 * in practice a negative deadline, and -EINVAL at once); clamp, as
+	 * rg_ctx_with_timeout does: INT64_MAX is a deadline that never comes */
+	int64_t now = rg__mono();
+	return rg_sleep_until(ns > INT64_MAX - now ? INT64_MAX : now + ns);
 }
