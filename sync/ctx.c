@@ -499,9 +499,16 @@ int64_t rg_ctx_after_func(rg_ctx *c, void (*fn)(void *), void *arg)
 
 bool rg_ctx_after_stop(rg_ctx *c, int64_t id)
 {
-	if (!c || !c->owner)
+	if (!c)
 		return false;
 	rg_ctx *o = c->owner;
+	if (!o)
+		/* a context that can never be done: fn was never queued and
+		 * will never run, so the stop "stopped" it (Go's stop returns
+		 * true; false would tell the caller fn ran or is running, and a
+		 * caller waiting for its effect would wait forever).  Unlike Go
+		 * a second stop also says true: nothing was recorded. */
+		return id > 0;
 	struct after *found = NULL;
 	rg__spin_lock(&o->lock);
 	for (struct after **pp = &o->afters; *pp; pp = &(*pp)->next)
