@@ -388,6 +388,7 @@ int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
 	*out = c;
 	if (deadline <= rg_now()) {
 		cancel_tree(c, -ETIMEDOUT);
+		detach(c); /* as timer_main (Go: cancel(true, DeadlineExceeded)) */
 		return 0;
 	}
 	if (atomic_load(&c->err))
