@@ -88,9 +88,9 @@ static _Atomic int64_t after_ids = 1;
 
 rg_ctx *rg_ctx_background(void) { return &background; }
 
-static void ctx_unref(rg_ctx *c);
-
-static void ctx_free(rg_ctx *c)
+/* Frees c alone and returns its parent, whose reference the caller now
+ * holds and must drop. */
+static rg_ctx *ctx_free(rg_ctx *c)
 {
 	rg_chan *d = atomic_load(&c->done);
 	if (d)
@@ -103,16 +103,18 @@ static void ctx_free(rg_ctx *c)
 	}
 	rg_ctx *p = c->parent;
 	rg__free(c);
-	if (p)
-		ctx_unref(p);
+	return p;
 }
 
+/* Iterative: the last reference to the leaf of a chain frees the chain,
+ * and ctx_free -> ctx_unref -> ctx_free recursed once per level (a 64 KiB
+ * task stack overflowed at a few hundred levels unless the compiler
+ * turned the tail calls into jumps: it does at -O2, not at -O0). */
 static void ctx_unref(rg_ctx *c)
 {
-	if (c->kind == CTX_BG)
-		return;
-	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
-		ctx_free(c);
+	while (c && c->kind != CTX_BG &&
+	       atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		c = ctx_free(c);
 }
 
 void rg_ctx_retain(rg_ctx *c)
