@@ -135,6 +135,14 @@ bool rg__wake(rg__task *t, uint64_t ticket);
  * wants this P). */
 bool rg__can_spin(int iter);
 
+/* Registers fn (at most a few, once each: from a constructor) to run when
+ * rg_run stops, once every P's thread has been joined: no task runs any
+ * more, and the tasks left (runnable or parked) are discarded with their
+ * stacks, which are unmapped after the hooks return.  For modules that
+ * hold references on behalf of such tasks, or point at them (sync/: a
+ * Context's deadline task). */
+void rg__at_stop(void (*fn)(void));
+
 /* Stop-the-world, for gc/.  rg__stw_stop, called from a task, returns when
  * every other P is stopped between tasks (idle, or at a safepoint: a park,
  * a yield, rg__safepoint); the caller keeps running.  A task that runs

@@ -153,6 +153,17 @@ bool rg__outside_begin(void)
 
 void rg__outside_end(void) { pthread_mutex_unlock(&outside_mu); }
 
+static void (*stop_hooks[4])(void);
+static _Atomic int nstop_hooks;
+
+void rg__at_stop(void (*fn)(void))
+{
+	int i = atomic_fetch_add(&nstop_hooks, 1);
+	if (i >= (int)(sizeof stop_hooks / sizeof stop_hooks[0]))
+		rg__fatal("rg__at_stop: too many hooks");
+	stop_hooks[i] = fn;
+}
+
 static int fail(int err, const char *fmt, const char *detail)
 {
 	rg__log(fmt, detail);
@@ -298,6 +309,10 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	pthread_barrier_wait(&boot.go);
 	for (int i = 0; i < n; i++)
 		pthread_join(boot.ps[i].thread, NULL);
+	/* no task runs any more: modules let go of the ones left (before
+	 * their stacks, which hold the task records, are unmapped) */
+	for (int i = 0; i < atomic_load(&nstop_hooks); i++)
+		stop_hooks[i]();
 	/* ... and no longer, before the rings go */
 	atomic_store(&rg__sched.flush_allp, NULL);
 	while (atomic_load(&rg__sched.flushers))

@@ -18,6 +18,18 @@
  * child (dropped when the child is detached: cancelled, by either side),
  * and a deadline task holds one until it ends.
  *
+ * A deadline task may never end: rg_run discards the tasks left when main
+ * returns, and this one is left whenever its context is pending then, or
+ * was released so late that the task (woken, or not started yet: with one
+ * P it waits behind main) did not run again.  Its reference then leaked
+ * (LSan), and a release after rg_run (or in the next one) claimed the
+ * task's record in a stack already unmapped (SIGSEGV).  So each context
+ * whose deadline task lives is in a global list (deadline_ctxs), and a
+ * hook that rg_run calls once every P has stopped disarms those contexts
+ * and drops their tasks' references; after-func records whose task has
+ * not run are freed there too (the function does not run: Go's main
+ * exiting ends such goroutines as well).
+ *
  * Parking under a bound context: the unlock callback of rg__park_ctx links
  * a record into the owner's waiters *before* releasing the primitive's
  * lock(s), so the record is published only once the task's context is
@@ -48,7 +60,8 @@ struct after {
 	int64_t id;
 	void (*fn)(void *);
 	void *arg;
-	struct after *next;    /* owner lock */
+	struct after *next;    /* owner lock; deadline_lock once started */
+	struct after *prev;    /* deadline_lock, once started */
 };
 
 struct rg_ctx {
@@ -75,6 +88,10 @@ struct rg_ctx {
 	rg_ctx *registered_in;
 	rg_ctx *sib_next, *sib_prev;
 
+	/* In deadline_ctxs while its deadline task lives; deadline_lock. */
+	rg_ctx *dl_next, *dl_prev;
+	bool dl_linked;
+
 	rg_ctx *work_next;     /* private to the canceller that detached it */
 };
 
@@ -85,6 +102,44 @@ static rg_ctx background = {
 };
 
 static _Atomic int64_t after_ids = 1;
+
+/* Contexts whose deadline task holds a reference (spawned, not ended),
+ * and after-func records whose task was spawned and has not run: what a
+ * stopping runtime must take back (see "Lifetime" above). */
+static rg__spin deadline_lock;
+static rg_ctx *deadline_ctxs;
+static struct after *started_afters;
+
+static void dl_link(rg_ctx *c)
+{
+	rg__spin_lock(&deadline_lock);
+	c->dl_prev = NULL;
+	c->dl_next = deadline_ctxs;
+	if (deadline_ctxs)
+		deadline_ctxs->dl_prev = c;
+	deadline_ctxs = c;
+	c->dl_linked = true;
+	rg__spin_unlock(&deadline_lock);
+}
+
+/* true if c was still listed: the task's reference is the caller's to
+ * drop (false: the stop hook dropped it) */
+static bool dl_unlink(rg_ctx *c)
+{
+	rg__spin_lock(&deadline_lock);
+	bool was = c->dl_linked;
+	if (was) {
+		if (c->dl_prev)
+			c->dl_prev->dl_next = c->dl_next;
+		else
+			deadline_ctxs = c->dl_next;
+		if (c->dl_next)
+			c->dl_next->dl_prev = c->dl_prev;
+		c->dl_linked = false;
+	}
+	rg__spin_unlock(&deadline_lock);
+	return was;
+}
 
 rg_ctx *rg_ctx_background(void) { return &background; }
 
@@ -123,9 +178,30 @@ void rg_ctx_retain(rg_ctx *c)
 		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
+/* a is in started_afters until its task takes it (or the stop hook frees
+ * it); true if the caller took it */
+static bool after_take(struct after *a)
+{
+	rg__spin_lock(&deadline_lock);
+	bool was = a->prev != a; /* prev == a: taken */
+	if (was) {
+		if (a->prev)
+			a->prev->next = a->next;
+		else
+			started_afters = a->next;
+		if (a->next)
+			a->next->prev = a->prev;
+		a->prev = a;
+	}
+	rg__spin_unlock(&deadline_lock);
+	return was;
+}
+
 static void after_tramp(void *arg)
 {
 	struct after *a = arg;
+	if (!after_take(a))
+		return; /* cannot happen: the hook runs once no task runs */
 	a->fn(a->arg);
 	rg__free(a);
 }
@@ -133,8 +209,54 @@ static void after_tramp(void *arg)
 static void after_start(struct after *a)
 {
 	rg_task_opts o = { .stack_size = 64 * 1024, .name = "ctx.after_func" };
-	if (rg_go_opts(after_tramp, a, &o) < 0)
-		after_tramp(a); /* runtime stopping: run it here */
+	rg__spin_lock(&deadline_lock);
+	a->prev = NULL;
+	a->next = started_afters;
+	if (started_afters)
+		started_afters->prev = a;
+	started_afters = a;
+	rg__spin_unlock(&deadline_lock);
+	if (rg_go_opts(after_tramp, a, &o) < 0 && after_take(a)) {
+		/* runtime stopping (or not running): run it here */
+		a->fn(a->arg);
+		rg__free(a);
+	}
+}
+
+/* rg_run's stop hook: the deadline tasks and after-func tasks still
+ * queued or parked are discarded.  Disarm their contexts (a later cancel
+ * must not claim a task whose record is unmapped) and drop the tasks'
+ * references; free the after-func records. */
+static void ctx_at_stop(void)
+{
+	rg__spin_lock(&deadline_lock);
+	rg_ctx *l = deadline_ctxs;
+	deadline_ctxs = NULL;
+	for (rg_ctx *c = l; c; c = c->dl_next)
+		c->dl_linked = false;
+	struct after *a = started_afters;
+	started_afters = NULL;
+	rg__spin_unlock(&deadline_lock);
+	while (l) {
+		/* each listed context holds its task's reference until
+		 * dropped here: freeing one never frees one further on */
+		rg_ctx *n = l->dl_next;
+		rg__spin_lock(&l->lock);
+		l->timer_armed = false;
+		rg__spin_unlock(&l->lock);
+		ctx_unref(l);
+		l = n;
+	}
+	while (a) {
+		struct after *n = a->next;
+		rg__free(a);
+		a = n;
+	}
+}
+
+__attribute__((constructor)) static void ctx_init(void)
+{
+	rg__at_stop(ctx_at_stop);
 }
 
 /* Cancel one context: mark it, wake what waits on it (the tasks go to q,
@@ -353,13 +475,21 @@ int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out)
 	return 0;
 }
 
+/* The deadline task's end: its reference goes (unless the stop hook took
+ * it, which cannot happen while a task runs). */
+static void timer_unref(rg_ctx *c)
+{
+	if (dl_unlink(c))
+		ctx_unref(c);
+}
+
 static void timer_main(void *arg)
 {
 	rg_ctx *c = arg;
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
 		rg__spin_unlock(&c->lock);
-		ctx_unref(c);
+		timer_unref(c);
 		return;
 	}
 	c->timer_task = rg__self();
@@ -373,7 +503,7 @@ static void timer_main(void *arg)
 		cancel_tree(c, -ETIMEDOUT);
 		detach(c); /* as Go's timer: cancel(true, DeadlineExceeded) */
 	}
-	ctx_unref(c);
+	timer_unref(c);
 }
 
 int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
@@ -396,10 +526,11 @@ int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
 	if (atomic_load(&c->err))
 		return 0;
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	dl_link(c);
 	rg_task_opts o = { .stack_size = 16 * 1024, .name = "ctx.deadline" };
 	int64_t id = rg_go_opts(timer_main, c, &o);
 	if (id < 0) {
-		ctx_unref(c);
+		timer_unref(c);
 		rg_ctx_release(c);
 		*out = NULL;
 		return (int)id;
