@@ -775,6 +775,11 @@ int rg_chan_close(rg_chan *c)
 	return r;
 }
 
+bool rg__chan_closed(rg_chan *c)
+{
+	return (atomic_load_explicit(&c->tail, memory_order_acquire) & c->mark) != 0;
+}
+
 int rg__chan_close_q(rg_chan *c, rg__readyq *q)
 {
 	if (!c)

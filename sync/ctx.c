@@ -558,11 +558,34 @@ int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out)
 	return 0;
 }
 
-int rg_ctx_err(rg_ctx *c)
+/* The error as sync/ itself sees it: set (under the lock) the moment a
+ * canceller wins, before the done channel is closed. */
+static int ctx_err_raw(rg_ctx *c)
 {
 	if (!c || !c->owner)
 		return 0;
 	return atomic_load_explicit(&c->owner->err, memory_order_acquire);
+}
+
+/* Go: "If Done is not yet closed, Err returns nil.  If Done is closed, Err
+ * returns a non-nil error."  cancel_one publishes err under the lock (that
+ * is how one canceller wins) and closes the done channel just after
+ * unlocking (a channel lock is never taken under a context lock), before
+ * it wakes anyone or runs a callback; between the two, err said done while
+ * a receive on done said not yet (test_ctx_adversarial's err_done_order:
+ * 160,000 such sightings in one run).  So an error seen here waits out
+ * those few instructions until done shows closed: then both say done, and
+ * a task woken by the cancel never sees err unset.  (A done channel made
+ * after the cancel is closed before rg_ctx_done publishes it.) */
+int rg_ctx_err(rg_ctx *c)
+{
+	int e = ctx_err_raw(c);
+	if (!e)
+		return 0;
+	rg_chan *d = atomic_load_explicit(&c->owner->done, memory_order_acquire);
+	for (unsigned n = 0; d && !rg__chan_closed(d);)
+		rg__sync_backoff(&n);
+	return e;
 }
 
 rg_chan *rg_ctx_done(rg_ctx *c)
@@ -678,7 +701,7 @@ rg_ctx *rg_ctx_current(void)
 
 int rg__ctx_bound_err(void)
 {
-	return rg_ctx_err(rg_ctx_current());
+	return ctx_err_raw(rg_ctx_current()); /* the canceller's word is enough here */
 }
 
 struct pc_wrap {

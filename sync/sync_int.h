@@ -190,6 +190,8 @@ static inline void rg__readyq_add(rg__readyq *q, rg__task *t)
 
 /* rg_chan_close, with the woken tasks added to q rather than readied. */
 int rg__chan_close_q(rg_chan *c, rg__readyq *q);
+/* Has c been closed?  (acquire: what the closer wrote before is seen) */
+bool rg__chan_closed(rg_chan *c);
 
 /* Per-P pool of waiter records, for select. */
 rg__sudog *rg__sudog_get(void);
