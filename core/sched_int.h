@@ -62,6 +62,7 @@ struct rg__task {
 	char *lo, *hi;
 	char *map_lo;              /* what to madvise/munmap from (page) */
 	size_t map_len;            /* RG__STACK_CUSTOM: mapping length */
+	void *custom_slab;         /* RG__STACK_CUSTOM: its struct slab (stack.c) */
 	uint64_t *canary;          /* RG__STACK_CANARY: the bottom word */
 	uint8_t kind;              /* enum rg__stack_kind */
 	uint8_t clean;             /* pages below the top returned to the OS */
