@@ -365,6 +365,22 @@ static void ctx_cases(void)
 	}
 }
 
+/* A request's timeout: rg_ctx_with_timeout, then rg_ctx_release before it
+ * fires (Go: context.WithTimeout + defer cancel()).  Each deadline context
+ * runs a small task until its deadline or release; the loop yields every
+ * 64 so those tasks end as they would in a server. */
+static void ctx_timeout(long n)
+{
+	for (long i = 0; i < n; i++) {
+		rg_ctx *c;
+		if (rg_ctx_with_timeout(rg_ctx_background(), 1000000000LL, &c) != 0)
+			abort();
+		rg_ctx_release(c);
+		if ((i & 63) == 63)
+			rg_yield();
+	}
+}
+
 /* --- main ----------------------------------------------------------------------------- */
 
 static int main_all(void *arg)
@@ -395,6 +411,7 @@ static int main_rest(void *arg)
 	lock_table();
 	printf("\n");
 	ctx_cases();
+	report("ctx_timeout_create_release", ctx_timeout, "rg_ctx_with_timeout + release, one task");
 	return 0;
 }
 
