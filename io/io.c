@@ -372,8 +372,8 @@ int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadl
 	                 .mode = mode };
 	deadline = deadline == 0 ? -1 : deadline;
 	int r = (int)run(&q, deadline);
-	if (rg__io_use_epoll || (flags & O_NONBLOCK))
-		return r;
+	if (rg__io_use_epoll || (flags & (O_NONBLOCK | O_PATH)))
+		return r; /* (an O_PATH open never waits for the other end) */
 	/*
 	 * io_uring's inline attempt opens with O_NONBLOCK added, which a FIFO
 	 * honours: O_WRONLY fails -ENXIO when no reader has it open, O_RDONLY
