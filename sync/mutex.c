@@ -459,16 +459,24 @@ static inline bool ticket_less(uint32_t a, uint32_t b) { return (int32_t)(a - b)
 void rg_cond_wait(rg_cond *cv, rg_mutex *m)
 {
 	struct cond_impl *c = (struct cond_impl *)cv;
+	if (!rg__self_parkable()) {
+		/* Outside the runtime (a foreign thread, rg_blocking): a
+		 * spurious wake-up.  Take no ticket: one that is never waited
+		 * for would absorb the next rg_cond_signal, and the task
+		 * really waiting would not be woken. */
+		rg_mutex_unlock(m);
+		sched_yield();
+		rg_mutex_lock(m);
+		return;
+	}
 	rg__spin_lock(&c->lock);
 	uint32_t t = atomic_load_explicit(&c->wait, memory_order_relaxed);
 	atomic_store_explicit(&c->wait, t + 1, memory_order_relaxed);
 	rg__spin_unlock(&c->lock);
 	rg_mutex_unlock(m);
 	rg__spin_lock(&c->lock);
-	if (ticket_less(t, atomic_load_explicit(&c->notify, memory_order_relaxed)) || !rg__self_parkable()) {
+	if (ticket_less(t, atomic_load_explicit(&c->notify, memory_order_relaxed))) {
 		rg__spin_unlock(&c->lock);
-		if (!rg__self_parkable())
-			sched_yield(); /* outside the runtime: a spurious wake-up */
 		rg_mutex_lock(m);
 		return;
 	}
