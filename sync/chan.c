@@ -1089,8 +1089,9 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 			poll[j] = i;
 			np++;
 		}
-		/* From the poll order, and sorted stably (np <= 16): records
-		 * of duplicate channels are enqueued in random order too. */
+		/* From the poll order, then sorted by channel (stable up to 16
+		 * cases; above, qsort, which only shuffles duplicates further):
+		 * records of duplicate channels are enqueued in random order too. */
 		for (int k = 0; k < np; k++) {
 			order[k].c = cases[poll[k]].ch;
 			order[k].idx = poll[k];
