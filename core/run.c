@@ -244,7 +244,6 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.idle = NULL;
 	rg__sched.npidle = 0;
 	rg__sched.nmspinning = 0;
-	rg__sched.stopping = 0;
 	rg__sched.stw_pending = 0;
 	rg__sched.stw_stopped = 0;
 	rg__sched.preempt_requests = 0;
@@ -262,6 +261,9 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	}
 	rg__stacks_init(rg__sched.stack_size);
 	rg__blocking_init();
+	/* everything a spawn from a thread without a P touches is set up */
+	atomic_store(&rg__sched.stopping, 0);
+	atomic_store(&rg__sched.accepting, 1);
 	boot.main_fn = main_fn;
 	{
 		const char *pin = getenv("RINGO_PIN");
@@ -306,9 +308,17 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	 * without a P may look at them now (rg_close's flush) */
 	if (!boot.failed)
 		atomic_store_explicit(&rg__sched.flush_allp, rg__sched.allp, memory_order_release);
+	if (boot.failed)
+		atomic_store(&rg__sched.accepting, 0);
 	pthread_barrier_wait(&boot.go);
 	for (int i = 0; i < n; i++)
 		pthread_join(boot.ps[i].thread, NULL);
+	/* main cleared `accepting`; spawns from threads without a P that
+	 * checked it before finish before stacks and queues go (their tasks
+	 * are discarded with the rest) */
+	atomic_store(&rg__sched.accepting, 0);
+	while (atomic_load(&rg__sched.pless_spawners))
+		sched_yield();
 	/* no task runs any more: modules let go of the ones left (before
 	 * their stacks, which hold the task records, are unmapped) */
 	for (int i = 0; i < atomic_load(&nstop_hooks); i++)

@@ -1227,6 +1227,7 @@ static void task_exit(rg__m *m, rg__task *t)
 	if (m->p)
 		counter_inc(&m->p->n_exited);
 	if (t->is_main) {
+		atomic_store(&rg__sched.accepting, 0);
 		atomic_store(&rg__sched.stopping, 1);
 		for (int i = 0; i < rg__sched.nprocs; i++)
 			if (rg__sched.allp[i] != m->p)
@@ -1341,18 +1342,30 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 			return -EINVAL;
 		ss = opts->stack_size;
 	}
-	if (!atomic_load(&rg__sched.running) || atomic_load(&rg__sched.stopping))
+	rg__m *m = rg__m_get();
+	rg__p *p = m ? m->p : NULL;
+	/* A thread without a P (foreign, blocking pool) can race rg_run's
+	 * start and teardown: it announces itself (seq_cst), then checks;
+	 * rg_run clears `accepting` (seq_cst), then waits for announced
+	 * spawners before it unmaps stacks or frees queues. */
+	if (!p)
+		atomic_fetch_add(&rg__sched.pless_spawners, 1);
+	if (!atomic_load(&rg__sched.accepting)) {
+		if (!p)
+			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
 		return -ESHUTDOWN;
+	}
 	size_t def = rg__stack_default();
 	if (!ss)
 		ss = def;
 	else
 		ss = (ss + 4095) & ~(size_t)4095;
-	rg__m *m = rg__m_get();
-	rg__p *p = m ? m->p : NULL;
 	rg__task *t = rg__task_alloc(p, ss);
-	if (!t)
+	if (!t) {
+		if (!p)
+			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
 		return -ENOMEM;
+	}
 	t->fn = fn;
 	t->arg = arg;
 	__atomic_store_n(&t->id, new_id(p), __ATOMIC_RELAXED); /* rg__task_pin reads it from any thread */
@@ -1369,6 +1382,8 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 		atomic_fetch_add_explicit(&rg__sched.foreign_spawned, 1, memory_order_relaxed);
 	int64_t id = t->id;
 	ready_on(m, t, true);
+	if (!p)
+		atomic_fetch_sub_explicit(&rg__sched.pless_spawners, 1, memory_order_release);
 	return id;
 }
 

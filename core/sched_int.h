@@ -229,6 +229,10 @@ struct rg__sched {
 	_Atomic int32_t nmspinning;
 	_Atomic int stopping;
 	_Atomic int running;                   /* inside rg_run */
+	_Atomic int accepting;                 /* rg_go allowed: set up, main
+	                                          not returned */
+	_Atomic int pless_spawners;            /* threads without a P inside
+	                                          rg__spawn */
 	_Atomic int flushers;                  /* threads without a P inside
 	                                          rg__ring_flush_all */
 	rg__p **_Atomic flush_allp;            /* allp for them, while the Ps
