@@ -89,7 +89,7 @@ RG_API int rg_proc_id(void);
 /* Time. */
 RG_API int64_t rg_now(void);                 /* CLOCK_MONOTONIC, ns */
 RG_API int rg_sleep(int64_t ns);             /* 0, or -EINVAL if ns < 0 */
-RG_API int rg_sleep_until(int64_t deadline); /* 0 */
+RG_API int rg_sleep_until(int64_t deadline); /* 0, or -EINVAL if deadline < 0 */
 
 /* Runs fn(arg), which may block the OS thread (getaddrinfo, a foreign
  * library, a blocking syscall), on a thread of the blocking pool; the P
