@@ -9,6 +9,7 @@
  * writes into unmapped stacks), fixed 2026-12-06.  Run one case with:
  * core_core_adversarial NAME. */
 // ctest-timeout: 300
+// ctest-needs-uring (rg_cancel lives in io/; the aarch64 cross build has no io)
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
