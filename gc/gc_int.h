@@ -113,7 +113,8 @@ struct rg__span {
 	uint64_t alloc_cache;
 	uintptr_t cache_base;     /* address of object cache_word * 64 */
 	uint16_t nlive;           /* after a sweep: objects marked */
-	uint16_t nalloc_cached;   /* objects allocated when an mcache took it */
+	uint16_t nalloc_cached;   /* objects allocated when an mcache took it
+	                             (written and read by that mcache's owner) */
 	uint32_t allidx;          /* index in heap.allspans (heap lock) */
 	rg__span *next;           /* mcentral list (mcentral lock) or free list */
 	const rg_gc_type **types; /* typed spans: one per object (rg__malloc) */

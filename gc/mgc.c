@@ -486,15 +486,13 @@ static uintptr_t thread_stack_top(void)
  * 256 bytes; `taskset -c 1 bench_gc_heap 300 256`, 15.3 -> 13.3 ns).
  */
 static unsigned sweep_flip;
-/* This sweep frees every empty span, even one an mcache used during the
- * cycle: set for collections made because memory ran out (the limit, or
- * rg_gc_free_os_memory), where keeping them would fail the very
- * allocation the collection was for (gc_lock). */
-static bool sweep_free_all;
 
 /* Sweeps s; true if it went back to the heap (which moves the last span
- * of the heap's list into its place). */
-static bool sweep_span(rg__span *s)
+ * of the heap's list into its place).  free_all: free every empty span,
+ * even one an mcache used during the cycle (collections made because memory ran out: the limit, or
+ * rg_gc_free_os_memory, where keeping them would fail the very allocation
+ * the collection was for). */
+static bool sweep_span(rg__span *s, bool free_all)
 {
 	unsigned nw = (s->nelems + 63u) / 64u, nlive = 0;
 	for (unsigned w = 0; w < nw; w++)
@@ -503,7 +501,7 @@ static bool sweep_span(rg__span *s)
 	 * during the last cycle: then it stays in its mcentral for one
 	 * more, since a steady allocator would only take it again (and
 	 * freeing and remaking spans every cycle costs). */
-	if (!nlive && (s->large || !s->was_cached || sweep_free_all)) {
+	if (!nlive && (s->large || !s->was_cached || free_all)) {
 		rg__heap_free_span_locked(s);
 		return true;
 	}
@@ -522,7 +520,7 @@ static bool sweep_span(rg__span *s)
 	return false;
 }
 
-static void sweep_all(void)
+static void sweep_all(bool free_all)
 {
 	rg__heap_lock();
 	rg__mcentral_reset();
@@ -532,14 +530,14 @@ static void sweep_all(void)
 		/* upwards: a freed span's place takes the list's last one,
 		 * not visited yet */
 		for (size_t k = 0; k < n;)
-			if (sweep_span(all[k]))
+			if (sweep_span(all[k], free_all))
 				rg__heap_allspans(&n);
 			else
 				k++;
 	} else {
 		/* downwards: the last one was visited already */
 		for (size_t k = n; k-- > 0;)
-			sweep_span(all[k]);
+			sweep_span(all[k], free_all);
 	}
 	rg__heap_unlock();
 }
@@ -598,7 +596,7 @@ int rg__gc_verify(void)
 
 /* World stopped (or no runtime), gc_lock held.  own_hi: top of the
  * caller's stack; tasks: scan every other task too. */
-static void collect_stopped(uintptr_t own_hi, bool tasks)
+static void collect_stopped(uintptr_t own_hi, bool tasks, bool free_all)
 {
 	pthread_rwlock_wrlock(&mut_lock);
 	rg__mcache_world_lock();
@@ -629,7 +627,7 @@ static void collect_stopped(uintptr_t own_hi, bool tasks)
 	drain();
 	recover_overflow();
 	t_marked = now_ns();
-	sweep_all();
+	sweep_all(free_all);
 	t_swept = now_ns();
 	uint64_t marked = mk.marked_bytes;
 	/* Go 1.18's goal: the next cycle's scan work (live objects, roots
@@ -699,9 +697,7 @@ static void collect_task(bool triggered, bool reclaim)
 	t_stopped = now_ns();
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(rg__self(), &lo, &hi);
-	sweep_free_all = reclaim;
-	collect_stopped((uintptr_t)hi, true);
-	sweep_free_all = false;
+	collect_stopped((uintptr_t)hi, true, reclaim);
 	rg__stw_start();
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
@@ -719,9 +715,7 @@ static void collect_thread(bool triggered, bool reclaim)
 	uint64_t before = atomic_load_explicit(&rg__heap_live, memory_order_relaxed);
 	int64_t t0 = now_ns();
 	t_stopped = 0;
-	sweep_free_all = reclaim;
-	collect_stopped(thread_stack_top(), false);
-	sweep_free_all = false;
+	collect_stopped(thread_stack_top(), false, reclaim);
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
 }
