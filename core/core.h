@@ -135,12 +135,34 @@ bool rg__wake(rg__task *t, uint64_t ticket);
  * wants this P). */
 bool rg__can_spin(int iter);
 
+/* A runtime timer (Go's timer with a function, not a task).  Exactly one
+ * of three settles it: it fires — fn(tm) runs once, at or after `when`, on
+ * the scheduler (g0) of the P whose heap holds it, with no lock held; it
+ * must not park (it may take spinlocks, ready tasks, close channels,
+ * spawn); rg__rtimer_del removes it first; or rg_run stops first — drop(tm)
+ * runs once every P has joined, before the rg__at_stop hooks, and the
+ * heaps are freed.  It lives in its owner's record, which must stay valid
+ * until it is settled.  One-shot: add it once. */
+typedef struct rg__rtimer {
+	void (*fn)(struct rg__rtimer *tm);
+	void (*drop)(struct rg__rtimer *tm);
+	rg__p *p;      /* the heap it went into (set by add, then const) */
+	int32_t idx;   /* index in p's heap, -1 once removed (p's lock) */
+} rg__rtimer;
+/* 0, -ENOMEM, or -ESHUTDOWN when no runtime runs (not started, or
+ * stopping).  On a P the timer goes into that P's heap; from a thread
+ * without one, into P 0's, and P 0 is woken if the timer is its earliest. */
+int rg__rtimer_add(rg__rtimer *tm, int64_t when, void (*fn)(rg__rtimer *tm), void (*drop)(rg__rtimer *tm));
+/* true: removed before it fired, neither fn nor drop will run; false: it
+ * was settled otherwise (fn or drop has run, runs, or is about to run). */
+bool rg__rtimer_del(rg__rtimer *tm);
+
 /* Registers fn (at most a few, once each: from a constructor) to run when
  * rg_run stops, once every P's thread has been joined: no task runs any
  * more, and the tasks left (runnable or parked) are discarded with their
  * stacks, which are unmapped after the hooks return.  For modules that
- * hold references on behalf of such tasks, or point at them (sync/: a
- * Context's deadline task). */
+ * hold references on behalf of such tasks, or point at them (sync/: the
+ * after-func tasks not yet run). */
 void rg__at_stop(void (*fn)(void));
 
 /* Stop-the-world, for gc/.  rg__stw_stop, called from a task, returns when

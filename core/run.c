@@ -320,7 +320,11 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	while (atomic_load(&rg__sched.pless_spawners))
 		sched_yield();
 	/* no task runs any more: modules let go of the ones left (before
-	 * their stacks, which hold the task records, are unmapped) */
+	 * their stacks, which hold the task records, are unmapped), and of
+	 * their runtime timers */
+	for (int i = 0; i < n; i++)
+		if (rg__sched.allp[i])
+			rg__timers_drop(rg__sched.allp[i]);
 	for (int i = 0; i < atomic_load(&nstop_hooks); i++)
 		stop_hooks[i]();
 	/* ... and no longer, before the rings go */

@@ -113,10 +113,11 @@ struct rg__m {
 	int park_result;
 };
 
-/* A timer heap entry (4-ary min-heap on when). */
+/* A timer heap entry (4-ary min-heap on when): a parked task's deadline,
+ * or a runtime timer (rg__rtimer, tagged with the low bit). */
 typedef struct rg__timer {
 	int64_t when;
-	rg__task *t;
+	uintptr_t ref;
 } rg__timer;
 
 enum rg__pstatus { RG__P_RUNNING = 1, RG__P_IDLE, RG__P_GCSTOP, RG__P_DEAD };
@@ -302,6 +303,7 @@ void rg__timer_add(rg__p *p, rg__task *t, int64_t when);
 void rg__timer_del(rg__task *t);
 int rg__timers_run(rg__p *p, int64_t now);  /* readies due tasks */
 int64_t rg__timer_next(rg__p *p);
+void rg__timers_drop(rg__p *p);   /* rg_run's end: settles the runtime timers left */
 
 /* waiter backends */
 extern const rg__waiter_ops rg__waiter_uring;

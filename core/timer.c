@@ -1,5 +1,7 @@
 /*
- * core/timer.c — per-P timers: a 4-ary min-heap of parked tasks' deadlines.
+ * core/timer.c — per-P timers: a 4-ary min-heap of parked tasks' deadlines
+ * and of runtime timers (rg__rtimer: a function, for sync/'s deadline
+ * Contexts).
  *
  * A task has at most one timer (the deadline of its current park), kept in
  * the heap of the P it parked on.  The owner P adds entries and fires them;
@@ -11,17 +13,38 @@
  * touched by its timer once it has passed rg__timer_del.  The P's idle
  * wait uses the heap's first deadline as its timeout: a sleep costs no
  * syscall of its own.
+ *
+ * A runtime timer is settled by its removal from the heap, under the
+ * lock: by firing (its function runs after the unlock), by rg__rtimer_del
+ * (it never runs), or by rg_run's end (its drop function runs) — exactly
+ * one of the three.  Its owner keeps the record valid until then (sync/:
+ * the timer holds a reference on its Context).
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "core/sched_int.h"
 
 #define ARITY 4
 
+#define RTIMER_TAG ((uintptr_t)1)
+
+static inline bool is_rtimer(uintptr_t ref) { return ref & RTIMER_TAG; }
+static inline rg__task *ref_task(uintptr_t ref) { return (rg__task *)ref; }
+static inline rg__rtimer *ref_rtimer(uintptr_t ref) { return (rg__rtimer *)(ref & ~RTIMER_TAG); }
+
+static inline void set_idx(uintptr_t ref, int i)
+{
+	if (is_rtimer(ref))
+		ref_rtimer(ref)->idx = i;
+	else
+		ref_task(ref)->timer_idx = i;
+}
+
 static inline void set(rg__p *p, int i, rg__timer e)
 {
 	p->timers[i] = e;
-	e.t->timer_idx = i;
+	set_idx(e.ref, i);
 }
 
 static void sift_up(rg__p *p, int i)
@@ -66,8 +89,7 @@ static void update_next(rg__p *p)
 /* Lock held. */
 static void remove_at(rg__p *p, int i)
 {
-	rg__task *t = p->timers[i].t;
-	t->timer_idx = -1;
+	set_idx(p->timers[i].ref, -1);
 	int last = --p->ntimers;
 	if (i != last) {
 		set(p, i, p->timers[last]);
@@ -79,24 +101,31 @@ static void remove_at(rg__p *p, int i)
 	update_next(p);
 }
 
-void rg__timer_add(rg__p *p, rg__task *t, int64_t when)
+/* Lock held.  false: no memory to grow the heap. */
+static bool push(rg__p *p, int64_t when, uintptr_t ref)
 {
-	rg__spin_lock(&p->timer_lock);
 	if (p->ntimers == p->timers_cap) {
 		int cap = p->timers_cap ? p->timers_cap * 2 : 64;
 		rg__timer *n = rg__realloc(p->timers, (size_t)cap * sizeof *n);
-		if (!n) /* no memory for the heap: treat as already due */
-			rg__fatal("out of memory for timers");
+		if (!n)
+			return false;
 		p->timers = n;
 		p->timers_cap = cap;
 	}
-	t->timer_p = p;
-	t->when = when;
 	int i = p->ntimers++;
-	p->timers[i] = (rg__timer){ when, t };
-	t->timer_idx = i;
+	set(p, i, (rg__timer){ when, ref });
 	sift_up(p, i);
 	update_next(p);
+	return true;
+}
+
+void rg__timer_add(rg__p *p, rg__task *t, int64_t when)
+{
+	rg__spin_lock(&p->timer_lock);
+	t->timer_p = p;
+	t->when = when;
+	if (!push(p, when, (uintptr_t)t))
+		rg__fatal("out of memory for timers");
 	rg__spin_unlock(&p->timer_lock);
 }
 
@@ -117,13 +146,19 @@ int rg__timers_run(rg__p *p, int64_t now)
 	int fired = 0;
 	for (;;) {
 		rg__task *due[64];
-		int n = 0;
+		rg__rtimer *fns[64];
+		int n = 0, nf = 0;
 		int due_n = 0;
 		rg__spin_lock(&p->timer_lock);
 		while (due_n < 64 && p->ntimers && p->timers[0].when <= now) {
-			rg__task *t = p->timers[0].t;
+			uintptr_t ref = p->timers[0].ref;
 			due_n++;
 			remove_at(p, 0);
+			if (is_rtimer(ref)) {
+				fns[nf++] = ref_rtimer(ref); /* settled: ours to run */
+				continue;
+			}
+			rg__task *t = ref_task(ref);
 			/* Claimed under the lock: a task another waker won
 			 * may run, exit and be freed as soon as we let go of
 			 * it, and it lets go of us in rg__timer_del, which
@@ -137,9 +172,97 @@ int rg__timers_run(rg__p *p, int64_t now)
 		rg__spin_unlock(&p->timer_lock);
 		for (int i = 0; i < n; i++)
 			rg__ready_tail(due[i]); /* keep deadline order */
-		fired += n;
+		for (int i = 0; i < nf; i++)
+			fns[i]->fn(fns[i]);
+		fired += n + nf;
 		if (due_n < 64)
 			return fired;
+	}
+}
+
+int rg__rtimer_add(rg__rtimer *tm, int64_t when, void (*fn)(rg__rtimer *tm), void (*drop)(rg__rtimer *tm))
+{
+	tm->fn = fn;
+	tm->drop = drop;
+	tm->idx = -1;
+	rg__p *own = rg__getp();
+	rg__p *p = own;
+	/* A thread without a P races rg_run's start and teardown as a spawn
+	 * does (rg__spawn): announce, then check. */
+	if (!own)
+		atomic_fetch_add(&rg__sched.pless_spawners, 1);
+	if (!atomic_load(&rg__sched.accepting)) {
+		if (!own)
+			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+		return -ESHUTDOWN;
+	}
+	if (!own) {
+		/* the Ps are set up a little after `accepting` (rg_run) */
+		rg__p **all;
+		while (!(all = atomic_load_explicit(&rg__sched.flush_allp, memory_order_acquire))) {
+			if (!atomic_load(&rg__sched.accepting)) {
+				atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+				return -ESHUTDOWN;
+			}
+			sched_yield();
+		}
+		p = all[0];
+	}
+	rg__spin_lock(&p->timer_lock);
+	bool ok = push(p, when, (uintptr_t)tm | RTIMER_TAG);
+	tm->p = ok ? p : NULL;
+	bool first = ok && tm->idx == 0;
+	rg__spin_unlock(&p->timer_lock);
+	/* another P's idle wait was armed with its earlier first deadline */
+	if (first && !own)
+		rg__sched.waiter->wake(p);
+	if (!own)
+		atomic_fetch_sub_explicit(&rg__sched.pless_spawners, 1, memory_order_release);
+	return ok ? 0 : -ENOMEM;
+}
+
+bool rg__rtimer_del(rg__rtimer *tm)
+{
+	rg__p *p = tm->p;
+	if (!p)
+		return false;
+	rg__spin_lock(&p->timer_lock);
+	bool removed = tm->idx >= 0;
+	if (removed)
+		remove_at(p, tm->idx);
+	rg__spin_unlock(&p->timer_lock);
+	return removed;
+}
+
+/* Every P has joined and no runtime timer can be added any more
+ * (`accepting` is clear): the runtime timers move to the end of the
+ * array, out of the heap, which is rebuilt from the tasks' entries, and
+ * their drop functions run unlocked (they take their owners' locks, which
+ * rg__rtimer_del is called under).  A delete racing this one finds them
+ * removed. */
+void rg__timers_drop(rg__p *p)
+{
+	rg__spin_lock(&p->timer_lock);
+	int n = p->ntimers, keep = 0;
+	for (int i = 0; i < n; i++) {
+		rg__timer e = p->timers[i];
+		if (is_rtimer(e.ref)) {
+			ref_rtimer(e.ref)->idx = -1;
+			continue;
+		}
+		p->timers[i] = p->timers[keep];
+		p->timers[keep++] = e;
+	}
+	p->ntimers = keep;
+	for (int i = 0; i < keep; i++)
+		set_idx(p->timers[i].ref, i);
+	for (int i = keep > 1 ? (keep - 2) / ARITY : -1; i >= 0; i--)
+		sift_down(p, i);
+	update_next(p);
+	rg__spin_unlock(&p->timer_lock);
+	for (int i = keep; i < n; i++) {
+		rg__rtimer *tm = ref_rtimer(p->timers[i].ref);
+		tm->drop(tm);
 	}
 }
 

@@ -112,7 +112,7 @@ static inline int64_t rg__io_ctx_deadline(const struct rg__ctx_watch *w, int64_t
 }
 /* The call's deadline (after rg__io_ctx_deadline) has passed: -ETIMEDOUT
  * without trying.  A non-blocking call checks the context's deadline: it
- * may have passed before the context's deadline task ran. */
+ * may have passed before the context's deadline timer fired. */
 static inline bool rg__io_ctx_past(const struct rg__ctx_watch *w, int64_t deadline)
 {
 	int64_t d = deadline == 0 ? w->deadline : deadline;

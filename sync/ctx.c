@@ -8,27 +8,31 @@
  *
  * Cancelling a context (under its lock): set err once, detach its
  * children, its after-funcs, the tasks parked under it (rg__park_ctx) and
- * its deadline task; claim those tasks' parks.  Then, unlocked: close the
+ * its deadline timer (removed); claim those tasks' parks.  Then, unlocked: close the
  * done channel, ready the claimed tasks, start the after-funcs, and do the
  * same to every detached child with the same error — iteratively, through
  * a worklist, so a deep chain cannot overflow a task's stack.
  *
+ * A deadline is a runtime timer (core's rg__rtimer, in the record), not a
+ * task: its function cancels the context on the scheduler of the P that
+ * made it.  (It was a task parked until the deadline: 4 KiB of stack per
+ * pending deadline and a task switch to cancel, which ran late whenever
+ * that P's run queue was long: the timer fired on time and readied the
+ * task at the queue's tail.)
+ *
  * Lifetime: reference counts.  The creator holds one (rg_ctx_release), a
  * child holds one on its parent, a parent's children list holds one on each
  * child (dropped when the child is detached: cancelled, by either side),
- * and a deadline task holds one until it ends.
+ * and an armed deadline timer holds one until it fires or a cancel
+ * removes it (rg__rtimer_del: whichever settles the timer drops it).
  *
- * A deadline task may never end: rg_run discards the tasks left when main
- * returns, and this one is left whenever its context is pending then, or
- * was released so late that the task (woken, or not started yet: with one
- * P it waits behind main) did not run again.  Its reference then leaked
- * (LSan), and a release after rg_run (or in the next one) claimed the
- * task's record in a stack already unmapped (SIGSEGV).  So each context
- * whose deadline task lives is in a global list (deadline_ctxs), and a
- * hook that rg_run calls once every P has stopped disarms those contexts
- * and drops their tasks' references; after-func records whose task has
- * not run are freed there too (the function does not run: Go's main
- * exiting ends such goroutines as well).
+ * A timer may never fire: rg_run frees the Ps' timer heaps when it stops.
+ * It settles the timers left with their drop function (deadline_drop),
+ * which disarms the context (a later cancel must not remove the timer
+ * from a freed heap) and drops the timer's reference.  After-func records
+ * whose task has not run are freed by a hook that rg_run calls then too
+ * (the function does not run: Go's main exiting ends such goroutines as
+ * well).
  *
  * Parking under a bound context: the unlock callback of rg__park_ctx links
  * a record into the owner's waiters *before* releasing the primitive's
@@ -39,6 +43,7 @@
  * is never held while taking a channel lock.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -60,8 +65,8 @@ struct after {
 	int64_t id;
 	void (*fn)(void *);
 	void *arg;
-	struct after *next;    /* owner lock; deadline_lock once started */
-	struct after *prev;    /* deadline_lock, once started */
+	struct after *next;    /* owner lock; afters_lock once started */
+	struct after *prev;    /* afters_lock, once started */
 };
 
 struct rg_ctx {
@@ -80,17 +85,13 @@ struct rg_ctx {
 	struct ctxwait *waiters; /* lock: tasks parked under this context */
 	struct rg__ctx_watch *watches; /* lock: io/ operations watching it */
 	struct after *afters;  /* lock */
-	rg__task *timer_task;  /* lock: the deadline task, while armed */
-	uint64_t timer_ticket; /* lock */
-	bool timer_armed;      /* lock */
+	rg__rtimer timer;      /* the deadline's (core.h) */
+	bool timer_armed;      /* lock: timer added, not yet settled */
 
 	/* In the children list of registered_in; guarded by ITS lock. */
 	rg_ctx *registered_in;
 	rg_ctx *sib_next, *sib_prev;
 
-	/* In deadline_ctxs while its deadline task lives; deadline_lock. */
-	rg_ctx *dl_next, *dl_prev;
-	bool dl_linked;
 
 	rg_ctx *work_next;     /* private to the canceller that detached it */
 };
@@ -103,43 +104,10 @@ static rg_ctx background = {
 
 static _Atomic int64_t after_ids = 1;
 
-/* Contexts whose deadline task holds a reference (spawned, not ended),
- * and after-func records whose task was spawned and has not run: what a
+/* After-func records whose task was spawned and has not run: what a
  * stopping runtime must take back (see "Lifetime" above). */
-static rg__spin deadline_lock;
-static rg_ctx *deadline_ctxs;
+static rg__spin afters_lock;
 static struct after *started_afters;
-
-static void dl_link(rg_ctx *c)
-{
-	rg__spin_lock(&deadline_lock);
-	c->dl_prev = NULL;
-	c->dl_next = deadline_ctxs;
-	if (deadline_ctxs)
-		deadline_ctxs->dl_prev = c;
-	deadline_ctxs = c;
-	c->dl_linked = true;
-	rg__spin_unlock(&deadline_lock);
-}
-
-/* true if c was still listed: the task's reference is the caller's to
- * drop (false: the stop hook dropped it) */
-static bool dl_unlink(rg_ctx *c)
-{
-	rg__spin_lock(&deadline_lock);
-	bool was = c->dl_linked;
-	if (was) {
-		if (c->dl_prev)
-			c->dl_prev->dl_next = c->dl_next;
-		else
-			deadline_ctxs = c->dl_next;
-		if (c->dl_next)
-			c->dl_next->dl_prev = c->dl_prev;
-		c->dl_linked = false;
-	}
-	rg__spin_unlock(&deadline_lock);
-	return was;
-}
 
 rg_ctx *rg_ctx_background(void) { return &background; }
 
@@ -182,7 +150,7 @@ void rg_ctx_retain(rg_ctx *c)
  * it); true if the caller took it */
 static bool after_take(struct after *a)
 {
-	rg__spin_lock(&deadline_lock);
+	rg__spin_lock(&afters_lock);
 	bool was = a->prev != a; /* prev == a: taken */
 	if (was) {
 		if (a->prev)
@@ -193,7 +161,7 @@ static bool after_take(struct after *a)
 			a->next->prev = a->prev;
 		a->prev = a;
 	}
-	rg__spin_unlock(&deadline_lock);
+	rg__spin_unlock(&afters_lock);
 	return was;
 }
 
@@ -211,13 +179,13 @@ static void after_start(struct after *a)
 	/* the default stack: from the P's pool, no system call (a custom
 	 * size maps and unmaps one per task) */
 	rg_task_opts o = { .name = "ctx.after_func" };
-	rg__spin_lock(&deadline_lock);
+	rg__spin_lock(&afters_lock);
 	a->prev = NULL;
 	a->next = started_afters;
 	if (started_afters)
 		started_afters->prev = a;
 	started_afters = a;
-	rg__spin_unlock(&deadline_lock);
+	rg__spin_unlock(&afters_lock);
 	if (rg_go_opts(after_tramp, a, &o) < 0 && after_take(a)) {
 		/* runtime stopping (or not running): run it here */
 		a->fn(a->arg);
@@ -225,30 +193,14 @@ static void after_start(struct after *a)
 	}
 }
 
-/* rg_run's stop hook: the deadline tasks and after-func tasks still
- * queued or parked are discarded.  Disarm their contexts (a later cancel
- * must not claim a task whose record is unmapped) and drop the tasks'
- * references; free the after-func records. */
+/* rg_run's stop hook: the after-func tasks still queued are discarded;
+ * free their records. */
 static void ctx_at_stop(void)
 {
-	rg__spin_lock(&deadline_lock);
-	rg_ctx *l = deadline_ctxs;
-	deadline_ctxs = NULL;
-	for (rg_ctx *c = l; c; c = c->dl_next)
-		c->dl_linked = false;
+	rg__spin_lock(&afters_lock);
 	struct after *a = started_afters;
 	started_afters = NULL;
-	rg__spin_unlock(&deadline_lock);
-	while (l) {
-		/* each listed context holds its task's reference until
-		 * dropped here: freeing one never frees one further on */
-		rg_ctx *n = l->dl_next;
-		rg__spin_lock(&l->lock);
-		l->timer_armed = false;
-		rg__spin_unlock(&l->lock);
-		ctx_unref(l);
-		l = n;
-	}
+	rg__spin_unlock(&afters_lock);
 	while (a) {
 		struct after *n = a->next;
 		rg__free(a);
@@ -294,11 +246,12 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 	c->watches = NULL;
 	for (struct rg__ctx_watch *w = watches; w; w = w->next)
 		atomic_store_explicit(&w->state, 2, memory_order_relaxed); /* firing */
-	rg__task *timer = NULL;
+	/* the timer's reference is ours to drop if we remove it before it
+	 * fires (else its function drops it) */
+	bool timer_ref = false;
 	if (c->timer_armed) {
 		c->timer_armed = false;
-		if (rg__claim(c->timer_task, c->timer_ticket))
-			timer = c->timer_task;
+		timer_ref = rg__rtimer_del(&c->timer);
 	}
 	rg_chan *done = atomic_load_explicit(&c->done, memory_order_relaxed);
 	rg__spin_unlock(&c->lock);
@@ -312,8 +265,6 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 		rg__readyq_add(q, t);
 		wake = n;
 	}
-	if (timer)
-		rg__readyq_add(q, timer);
 	if (watches || afters)
 		rg__readyq_flush(q); /* woken before the callbacks run, as before */
 	while (watches) {
@@ -335,6 +286,8 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 		*work = kids;
 		kids = n;
 	}
+	if (timer_ref)
+		ctx_unref(c); /* the timer's; never the last: the caller holds one */
 }
 
 /* A cancel of many contexts is bound by cache misses: each context, its
@@ -477,35 +430,29 @@ int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out)
 	return 0;
 }
 
-/* The deadline task's end: its reference goes (unless the stop hook took
- * it, which cannot happen while a task runs). */
-static void timer_unref(rg_ctx *c)
+/* The deadline timer's function, on a P's scheduler. */
+static void deadline_fire(rg__rtimer *tm)
 {
-	if (dl_unlink(c))
-		ctx_unref(c);
-}
-
-static void timer_main(void *arg)
-{
-	rg_ctx *c = arg;
+	rg_ctx *c = (rg_ctx *)((char *)tm - offsetof(rg_ctx, timer));
 	rg__spin_lock(&c->lock);
-	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
-		rg__spin_unlock(&c->lock);
-		timer_unref(c);
-		return;
-	}
-	c->timer_task = rg__self();
-	c->timer_ticket = rg__park_prepare();
-	c->timer_armed = true;
-	int r = rg__park(RG__WAIT_CTX, c->deadline, rg__spin_unlock_cb, &c->lock);
-	if (r != 0) {
-		rg__spin_lock(&c->lock);
-		c->timer_armed = false;
-		rg__spin_unlock(&c->lock);
+	bool armed = c->timer_armed; /* false: a cancel got here first */
+	c->timer_armed = false;
+	rg__spin_unlock(&c->lock);
+	if (armed) {
 		cancel_tree(c, -ETIMEDOUT);
 		detach(c); /* as Go's timer: cancel(true, DeadlineExceeded) */
 	}
-	timer_unref(c);
+	ctx_unref(c); /* the timer's */
+}
+
+/* rg_run stopped with the timer pending (core.h): disarm, let go. */
+static void deadline_drop(rg__rtimer *tm)
+{
+	rg_ctx *c = (rg_ctx *)((char *)tm - offsetof(rg_ctx, timer));
+	rg__spin_lock(&c->lock);
+	c->timer_armed = false;
+	rg__spin_unlock(&c->lock);
+	ctx_unref(c); /* the timer's */
 }
 
 int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
@@ -522,24 +469,27 @@ int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out)
 	*out = c;
 	if (deadline <= rg_now()) {
 		cancel_tree(c, -ETIMEDOUT);
-		detach(c); /* as timer_main (Go: cancel(true, DeadlineExceeded)) */
+		detach(c); /* as deadline_fire (Go: cancel(true, DeadlineExceeded)) */
 		return 0;
 	}
-	if (atomic_load(&c->err))
-		return 0;
-	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-	dl_link(c);
-	/* the default stack, pooled: a 16 KiB one saved no RSS (a parked
-	 * task touches a page or two either way) and cost an mmap, an
-	 * mprotect and a munmap per deadline context (~40 us an
-	 * rg_ctx_with_timeout and release, TLB shootdowns included) */
-	rg_task_opts o = { .name = "ctx.deadline" };
-	int64_t id = rg_go_opts(timer_main, c, &o);
-	if (id < 0) {
-		timer_unref(c);
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* the timer's */
+	/* Under the lock, against a cancel from the parent: it either finds
+	 * the timer armed (and removes it) or comes first (and we do not
+	 * add it). */
+	rg__spin_lock(&c->lock);
+	int r = 0;
+	if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
+		r = rg__rtimer_add(&c->timer, deadline, deadline_fire, deadline_drop);
+		c->timer_armed = r == 0;
+	}
+	bool armed = c->timer_armed;
+	rg__spin_unlock(&c->lock);
+	if (!armed)
+		ctx_unref(c); /* the timer's, not needed */
+	if (r < 0) {
 		rg_ctx_release(c);
 		*out = NULL;
-		return (int)id;
+		return r;
 	}
 	return 0;
 }
@@ -842,24 +792,22 @@ int rg__ctx_debug_children(rg_ctx *c)
 	return n;
 }
 
-/* For tests: one line on stderr about c (kind, error, deadline, deadline
- * task), to diagnose a context that did not end when it should have. */
+/* For tests: one line on stderr about c (kind, error, deadline, its
+ * timer), to diagnose a context that did not end when it should have. */
 void rg__ctx_debug_dump(rg_ctx *c);
 void rg__ctx_debug_dump(rg_ctx *c)
 {
 	if (!c)
 		return;
 	rg__spin_lock(&c->lock);
-	rg__task *t = c->timer_task;
 	bool armed = c->timer_armed;
-	uint64_t ticket = c->timer_ticket;
+	rg__p *tp = c->timer.p;
 	int err = atomic_load(&c->err);
 	rg__spin_unlock(&c->lock);
 	fprintf(stderr, "ctx %p kind %d owner %p err %d deadline %+.3f ms refs %lld armed %d", (void *)c, c->kind,
 	        (void *)c->owner, err, c->deadline == INT64_MAX ? 0.0 : (double)(c->deadline - rg_now()) / 1e6,
 	        (long long)atomic_load(&c->refs), armed);
-	if (t)
-		fprintf(stderr, " timer task %lld state %d reason %s ticket %llu", (long long)rg__task_id(t),
-		        rg__task_state(t), rg__wait_name(rg__task_wait_reason(t)), (unsigned long long)ticket);
+	if (armed)
+		fprintf(stderr, " timer on P %d", tp ? rg__p_index(tp) : -1);
 	fputc('\n', stderr);
 }

@@ -13,7 +13,7 @@
  *   if (err && res == -ECANCELED) res = err;  // -ECANCELED or -ETIMEDOUT
  *
  * fn(arg) runs at most once, on the cancelling thread (any thread, any
- * task, maybe a context's deadline task), with no lock held; it must not
+ * task, or a P's scheduler firing a context's deadline timer), with no lock held; it must not
  * block (rg_cancel-like: ask the op's P to cancel it).  rg__ctx_watch_end
  * returns only once fn has returned, so `arg` may live on the caller's
  * stack.  Without a bound context (or one that can never end) begin

@@ -50,9 +50,9 @@ typedef void (*rg_task_fn)(void *arg);
  * sections still in progress (rg_blocking) are waited for.  A channel,
  * lock, WaitGroup or Context a discarded task was parked on still lists
  * that task: do not use it after rg_run returned (free its memory only).
- * Contexts with a deadline still pending, whose timer task the library
- * owns, are the exception: they stay usable (never done by the deadline
- * any more) and may be released later. 
+ * Contexts with a deadline still pending, whose timer the library owns,
+ * are the exception: they stay usable (never done by the deadline any
+ * more) and may be released later.
  * Returns a negative errno, after printing one line saying why, when the
  * runtime cannot start (bad configuration, io_uring unusable, ...).
  * Not reentrant: one rg_run at a time per process; may be called again
