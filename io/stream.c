@@ -244,6 +244,21 @@ static void unstarve(rg_stream *s)
 	s->starving = false;
 }
 
+/* A buffer is free again: re-arm a stream that was starved of one (each
+ * buffer given back, by a release or a close, re-arms one: a close that
+ * gave back buffers and re-armed nobody left the starved streams waiting
+ * for a release that might never come). */
+static void unstarve_one(struct pool *pl)
+{
+	rg_stream *w = pl->starved;
+	if (w) {
+		pl->starved = w->starve_next;
+		w->starving = false;
+		if (!w->armed && !w->ended && !w->closing)
+			arm(w);
+	}
+}
+
 static inline bool on_task(void) { return rg__self() && rg__getp(); }
 
 int rg_stream_open(rg_stream **out, int fd)
@@ -454,14 +469,7 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 	buf_return(pl, (uint16_t)b->id);
 	s->held--;
 	b->data = NULL;
-	/* a buffer is free again: re-arm a stream that was starved of one */
-	rg_stream *w = pl->starved;
-	if (w) {
-		pl->starved = w->starve_next;
-		w->starving = false;
-		if (!w->armed && !w->ended && !w->closing)
-			arm(w);
-	}
+	unstarve_one(pl);
 }
 
 void rg_stream_close(rg_stream *s)
@@ -491,6 +499,7 @@ void rg_stream_close(rg_stream *s)
 			uint16_t bid = s->qhead;
 			s->qhead = s->pool->next[bid];
 			buf_return(s->pool, bid);
+			unstarve_one(s->pool);
 		}
 		/* buffers the task still holds go back too (an error path that
 		 * closes without releasing would otherwise shrink the P's pool
@@ -499,6 +508,7 @@ void rg_stream_close(rg_stream *s)
 			uint16_t bid = s->hhead;
 			s->hhead = s->pool->next[bid];
 			buf_return(s->pool, bid);
+			unstarve_one(s->pool);
 		}
 	}
 	for (int i = 0; i < s->nspare; i++)
