@@ -163,6 +163,11 @@ static int uring_init(rg__p *p)
 		return -ENOMEM;
 	memset(r, 0, sizeof *r);
 	unsigned entries = rg__sched.ring_entries ? rg__sched.ring_entries : 256;
+	/* an op and its LINK_TIMEOUT must fit in together (io/uring.c makes
+	 * room for both before writing either): a 1-entry SQ never has room
+	 * for 2, and a call with a deadline spun there for ever */
+	if (entries < 2)
+		entries = 2;
 	const unsigned base = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
 	/* TASKRUN_FLAG: the kernel raises IORING_SQ_TASKRUN when completions
 	 * wait to be run, so a non-blocking poll enters only when it must */

@@ -33,7 +33,7 @@ typedef struct rg_config {
 	int procs;           /* Ps to run; 0: usable CPUs (affinity mask and
 	                        cgroup cpu.max), or RINGO_PROCS */
 	size_t stack_size;   /* default task stack, bytes; 0: 64 KiB */
-	unsigned ring_entries; /* SQ entries per P ring; 0: 256 */
+	unsigned ring_entries; /* SQ entries per P ring; 0: 256; 1 counts as 2 */
 	int sqpoll;          /* 1: ask for IORING_SETUP_SQPOLL (opt-in) */
 	int quiet;           /* 1: no informational line on stderr */
 	int nopin;           /* 1: do not pin P threads to CPUs (shared
