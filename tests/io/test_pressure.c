@@ -521,7 +521,7 @@ static void fill_sock(int fd)
 
 static int c_cancel_reuse(void *arg)
 {
-	int lport;
+	int lport = 0;
 	int full = t_listen(AF_INET, &lport); /* connect target, its backlog filled below */
 	CHECK(full >= 0);
 	rg_close(full);
@@ -671,7 +671,7 @@ static int c_deadline_now(void *arg)
 	rg_stream_release(s, &sb);
 	rg_stream_close(s);
 	CHECK_EQ(recv(sv[1], b, sizeof b, MSG_DONTWAIT), -1); /* the "x" never went */
-	int port;
+	int port = 0;
 	int l = t_listen(AF_INET, &port);
 	int c = t_connect(AF_INET, port, -1);
 	CHECK(c >= 0);
