@@ -45,8 +45,10 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 
+#include "gc/gc_hook.h"
 #include "sync/ctx_hook.h"
 #include "sync/sync_int.h"
 
@@ -77,6 +79,9 @@ struct rg_ctx {
 	int64_t deadline;      /* const: INT64_MAX for none */
 	const void *key;       /* const (value kind) */
 	void *val;             /* const (value kind) */
+	/* key and val, for the collector (value kind): the context may hold
+	 * the only reference to a GC object, as Go's WithValue does */
+	struct rg__gc_region gc_region;
 
 	rg__spin lock;         /* guards the fields below (cancel kind) */
 	_Atomic int err;       /* lock to write; read lock-free, acquire */
@@ -95,6 +100,9 @@ struct rg_ctx {
 
 	rg_ctx *work_next;     /* private to the canceller that detached it */
 };
+
+_Static_assert(offsetof(rg_ctx, val) == offsetof(rg_ctx, key) + sizeof(void *),
+               "a value context's region covers key and val together");
 
 static rg_ctx background = {
 	.refs = INT64_MAX / 2,
@@ -124,6 +132,8 @@ static rg_ctx *ctx_free(rg_ctx *c)
 		rg__free(a);
 		a = n;
 	}
+	if (c->kind == CTX_VALUE)
+		rg__gc_region_remove(&c->gc_region);
 	rg_ctx *p = c->parent;
 	rg__free(c);
 	return p;
@@ -510,6 +520,7 @@ int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out)
 		return -ENOMEM;
 	c->key = key;
 	c->val = val;
+	rg__gc_region_add(&c->gc_region, &c->key, sizeof c->key + sizeof c->val);
 	*out = c;
 	return 0;
 }
