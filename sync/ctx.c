@@ -69,7 +69,18 @@ struct after {
 	void *arg;
 	struct after *next;    /* owner lock; afters_lock once started */
 	struct after *prev;    /* afters_lock, once started */
+	/* arg, for the collector: it may be the only reference to a GC
+	 * object until fn runs (as rg_go's argument is kept) */
+	struct rg__gc_region gc_region;
 };
+
+/* Every after record goes this way (it was registered with the
+ * collector when made). */
+static void after_free(struct after *a)
+{
+	rg__gc_region_remove(&a->gc_region);
+	rg__free(a);
+}
 
 struct rg_ctx {
 	_Atomic int64_t refs;
@@ -129,7 +140,7 @@ static rg_ctx *ctx_free(rg_ctx *c)
 	struct after *a = c->afters;
 	while (a) {
 		struct after *n = a->next;
-		rg__free(a);
+		after_free(a);
 		a = n;
 	}
 	if (c->kind == CTX_VALUE)
@@ -181,7 +192,7 @@ static void after_tramp(void *arg)
 	if (!after_take(a))
 		return; /* cannot happen: the hook runs once no task runs */
 	a->fn(a->arg);
-	rg__free(a);
+	after_free(a);
 }
 
 static void after_start(struct after *a)
@@ -199,7 +210,7 @@ static void after_start(struct after *a)
 	if (rg_go_opts(after_tramp, a, &o) < 0 && after_take(a)) {
 		/* runtime stopping (or not running): run it here */
 		a->fn(a->arg);
-		rg__free(a);
+		after_free(a);
 	}
 }
 
@@ -213,7 +224,7 @@ static void ctx_at_stop(void)
 	rg__spin_unlock(&afters_lock);
 	while (a) {
 		struct after *n = a->next;
-		rg__free(a);
+		after_free(a);
 		a = n;
 	}
 }
@@ -609,6 +620,7 @@ int64_t rg_ctx_after_func(rg_ctx *c, void (*fn)(void *), void *arg)
 	a->id = id;
 	a->fn = fn;
 	a->arg = arg;
+	rg__gc_region_add(&a->gc_region, &a->arg, sizeof a->arg);
 	rg__spin_lock(&o->lock);
 	if (atomic_load_explicit(&o->err, memory_order_relaxed)) {
 		rg__spin_unlock(&o->lock);
@@ -643,7 +655,7 @@ bool rg_ctx_after_stop(rg_ctx *c, int64_t id)
 		}
 	rg__spin_unlock(&o->lock);
 	if (found)
-		rg__free(found);
+		after_free(found);
 	return found != NULL;
 }
 
