@@ -17,7 +17,10 @@
  *   - a live object allocated with rg_gc_alloc (scanned conservatively,
  *     word by word) or rg_gc_alloc_typed (only the words its type names),
  *   - the slots of buffered channels whose elements are pointer-sized or
- *     larger (a value in flight may hold the only reference).
+ *     larger (a value in flight may hold the only reference),
+ *   - a value context's key and value (rg_ctx_with_value) until the
+ *     context is freed, and an after-func's arg (rg_ctx_after_func) until
+ *     fn has run or been stopped.
  * Objects from rg_gc_alloc_noscan are never scanned: do not keep the only
  * pointer to another GC object in one.
  *
