@@ -15,6 +15,7 @@
 #ifndef RG_GC_GC_HOOK_H
 #define RG_GC_GC_HOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,11 @@ struct rg__gc_region {
 
 void rg__gc_region_add(struct rg__gc_region *r, const void *addr, size_t len);
 void rg__gc_region_remove(struct rg__gc_region *r);
+/* Could p point into the GC heap (the arenas mapped so far)?  A few loads,
+ * no lock: for a caller with a word or two to keep (a Context's value, an
+ * after-func's argument) that need not take the regions' mutex when none
+ * of them can be a GC pointer.  A pointer to an object existed after that
+ * object's arena was mapped, so "no" is final for the word as it is. */
+bool rg__gc_may_point(const void *p);
 
 #endif

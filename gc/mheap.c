@@ -34,6 +34,7 @@
 #include <numaif.h>
 #endif
 
+#include "gc/gc_hook.h"
 #include "gc/gc_int.h"
 
 #define MAX_NODES 64
@@ -62,6 +63,13 @@ static struct {
 void rg__heap_lock(void) { pthread_mutex_lock(&heap.lock); }
 void rg__heap_unlock(void) { pthread_mutex_unlock(&heap.lock); }
 uintptr_t rg__heap_lo(void) { return heap.base; }
+
+bool rg__gc_may_point(const void *p)
+{
+	/* narenas first: its release store comes after base is set */
+	size_t n = atomic_load_explicit(&heap.narenas, memory_order_acquire);
+	return n && (uintptr_t)p - heap.base < n * RG__ARENA_SIZE;
+}
 uintptr_t rg__heap_hi(void)
 {
 	return heap.base + atomic_load_explicit(&heap.narenas, memory_order_acquire) * RG__ARENA_SIZE;

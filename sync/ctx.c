@@ -78,7 +78,8 @@ struct after {
  * collector when made). */
 static void after_free(struct after *a)
 {
-	rg__gc_region_remove(&a->gc_region);
+	if (a->gc_region.next)
+		rg__gc_region_remove(&a->gc_region);
 	rg__free(a);
 }
 
@@ -91,7 +92,8 @@ struct rg_ctx {
 	const void *key;       /* const (value kind) */
 	void *val;             /* const (value kind) */
 	/* key and val, for the collector (value kind): the context may hold
-	 * the only reference to a GC object, as Go's WithValue does */
+	 * the only reference to a GC object, as Go's WithValue does
+	 * (registered if next != NULL) */
 	struct rg__gc_region gc_region;
 
 	rg__spin lock;         /* guards the fields below (cancel kind) */
@@ -143,7 +145,7 @@ static rg_ctx *ctx_free(rg_ctx *c)
 		after_free(a);
 		a = n;
 	}
-	if (c->kind == CTX_VALUE)
+	if (c->gc_region.next)
 		rg__gc_region_remove(&c->gc_region);
 	rg_ctx *p = c->parent;
 	rg__free(c);
@@ -531,7 +533,11 @@ int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out)
 		return -ENOMEM;
 	c->key = key;
 	c->val = val;
-	rg__gc_region_add(&c->gc_region, &c->key, sizeof c->key + sizeof c->val);
+	/* registered only if one of them can be a GC pointer: the regions'
+	 * list is one mutex for the process, and a request-scoped value
+	 * context per request on every P would queue on it */
+	if (rg__gc_may_point(key) || rg__gc_may_point(val))
+		rg__gc_region_add(&c->gc_region, &c->key, sizeof c->key + sizeof c->val);
 	*out = c;
 	return 0;
 }
@@ -620,7 +626,9 @@ int64_t rg_ctx_after_func(rg_ctx *c, void (*fn)(void *), void *arg)
 	a->id = id;
 	a->fn = fn;
 	a->arg = arg;
-	rg__gc_region_add(&a->gc_region, &a->arg, sizeof a->arg);
+	a->gc_region.next = NULL;
+	if (rg__gc_may_point(arg)) /* (as a value context's) */
+		rg__gc_region_add(&a->gc_region, &a->arg, sizeof a->arg);
 	rg__spin_lock(&o->lock);
 	if (atomic_load_explicit(&o->err, memory_order_relaxed)) {
 		rg__spin_unlock(&o->lock);
