@@ -137,9 +137,10 @@ bool rg__can_spin(int iter);
 
 /* A runtime timer (Go's timer with a function, not a task).  Exactly one
  * of three settles it: it fires — fn(tm) runs once, at or after `when`, on
- * the scheduler (g0) of the P whose heap holds it, with no lock held; it
- * must not park (it may take spinlocks, ready tasks, close channels,
- * spawn); rg__rtimer_del removes it first; or rg_run stops first — drop(tm)
+ * the scheduler (g0) of the P whose heap holds it, or on sysmon's thread
+ * (no P) when that P is stuck in one task, with no lock held; it must not
+ * park (it may take spinlocks, ready tasks, close channels, spawn);
+ * rg__rtimer_del removes it first; or rg_run stops first — drop(tm)
  * runs once every P has joined, before the rg__at_stop hooks, and the
  * heaps are freed.  It lives in its owner's record, which must stay valid
  * until it is settled.  One-shot: add it once. */

@@ -1006,6 +1006,7 @@ struct park_args {
 	rg__unlock_fn unlock;
 	void *arg;
 	uint64_t ticket;
+	bool timed;
 };
 
 static void post_park(rg__m *m, rg__task *t, void *a)
@@ -1014,15 +1015,19 @@ static void post_park(rg__m *m, rg__task *t, void *a)
 	rg__unlock_fn unlock = pa->unlock;
 	void *arg = pa->arg;
 	uint64_t ticket = pa->ticket;
+	bool timed = pa->timed;
 	/* From here on t may run elsewhere: pa (on t's stack) is dead. */
-	if (!unlock || unlock(t, arg))
-		return;
-	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
-	if (atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
-		atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
-		rg__runq_put(m->p, t, true);
+	if (unlock && !unlock(t, arg)) {
+		uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
+		if (atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
+			atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
+			rg__runq_put(m->p, t, true);
+		}
+		/* else a waker claimed it first and will ready it */
 	}
-	/* else a waker claimed it first and will ready it */
+	/* t's timer may now be fired from other threads (timer.c) */
+	if (timed)
+		atomic_store_explicit(&m->p->timer_parking, NULL, memory_order_release);
 }
 
 uint64_t rg__park_prepare(void)
@@ -1049,7 +1054,7 @@ int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg)
 	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
 	if ((w & 3) != RG__CLAIM_ARMED)
 		w = rg__park_prepare() << 2;
-	struct park_args pa = { unlock, arg, w >> 2 };
+	struct park_args pa = { unlock, arg, w >> 2, deadline >= 0 };
 	t->wait_reason = reason;
 	atomic_store_explicit(&t->state, RG__WAITING, memory_order_relaxed);
 	if (deadline >= 0) {

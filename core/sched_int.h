@@ -189,6 +189,13 @@ struct rg__p {
 	rg__timer *timers;
 	int ntimers, timers_cap;
 	_Atomic int64_t timer_next;            /* earliest when, INT64_MAX */
+	rg__task *_Atomic timer_parking;       /* the task whose timed park is
+	                                          between rg__timer_add and the
+	                                          end of its unlock callback, or
+	                                          NULL: set under timer_lock,
+	                                          cleared (release) by the owner;
+	                                          only the owner fires timers
+	                                          while it is set */
 
 	/* dead task records for reuse (default stack size only), a stack of
 	 * pointers so that taking one does not read the record first */
@@ -302,6 +309,9 @@ size_t rg__stack_default(void);
 void rg__timer_add(rg__p *p, rg__task *t, int64_t when);
 void rg__timer_del(rg__task *t);
 int rg__timers_run(rg__p *p, int64_t now);  /* readies due tasks */
+/* The same from a thread that does not own p (sysmon, for a P stuck in
+ * one task): nothing while p is parking a task with a deadline. */
+int rg__timers_run_other(rg__p *p, int64_t now);
 int64_t rg__timer_next(rg__p *p);
 void rg__timers_drop(rg__p *p);   /* rg_run's end: settles the runtime timers left */
 

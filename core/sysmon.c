@@ -48,6 +48,11 @@ static bool check_p(rg__p *p, int64_t now)
 		atomic_store(&p->preempt, 1);
 		atomic_fetch_add(&rg__sched.preempt_requests, 1);
 	}
+	/* the P has not scheduled since the last look: its due timers would
+	 * wait for the task it runs (timer.c: rg__timers_run_other) */
+	if (atomic_load_explicit(&p->timer_next, memory_order_relaxed) <= now &&
+	    !atomic_load(&rg__sched.stopping))
+		rg__timers_run_other(p, now);
 	return true;
 }
 

@@ -126,6 +126,10 @@ void rg__timer_add(rg__p *p, rg__task *t, int64_t when)
 	t->when = when;
 	if (!push(p, when, (uintptr_t)t))
 		rg__fatal("out of memory for timers");
+	/* t is still running: until its park's unlock callback has run (the
+	 * owner clears this in post_park), only the owner, which runs that
+	 * callback before anything else, may fire its timer */
+	atomic_store_explicit(&p->timer_parking, t, memory_order_relaxed);
 	rg__spin_unlock(&p->timer_lock);
 }
 
@@ -141,7 +145,7 @@ void rg__timer_del(rg__task *t)
 	rg__spin_unlock(&p->timer_lock);
 }
 
-int rg__timers_run(rg__p *p, int64_t now)
+static int timers_run(rg__p *p, int64_t now, bool other)
 {
 	int fired = 0;
 	for (;;) {
@@ -150,6 +154,10 @@ int rg__timers_run(rg__p *p, int64_t now)
 		int n = 0, nf = 0;
 		int due_n = 0;
 		rg__spin_lock(&p->timer_lock);
+		if (other && atomic_load_explicit(&p->timer_parking, memory_order_acquire)) {
+			rg__spin_unlock(&p->timer_lock);
+			return fired;
+		}
 		while (due_n < 64 && p->ntimers && p->timers[0].when <= now) {
 			uintptr_t ref = p->timers[0].ref;
 			due_n++;
@@ -179,6 +187,19 @@ int rg__timers_run(rg__p *p, int64_t now)
 			return fired;
 	}
 }
+
+int rg__timers_run(rg__p *p, int64_t now) { return timers_run(p, now, false); }
+
+/* A P that runs one task for long (no scheduling point: a CPU-bound
+ * loop) fires none of its timers meanwhile, and a task parked there with
+ * a deadline waited for it while other Ps idled (test_select_adversarial:
+ * timer_hog, a 2 ms sleep woke 300 ms late).  sysmon fires them: due
+ * tasks go to the global queue, where an idle P is woken for them.  A
+ * timer may be fired by a thread other than its P's only once its task's
+ * context is saved and its park's unlock callback is done with the
+ * records on its stack (core.h: a waker reaches a task only after its
+ * switch), hence timer_parking. */
+int rg__timers_run_other(rg__p *p, int64_t now) { return timers_run(p, now, true); }
 
 int rg__rtimer_add(rg__rtimer *tm, int64_t when, void (*fn)(rg__rtimer *tm), void (*drop)(rg__rtimer *tm))
 {
