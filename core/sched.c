@@ -886,6 +886,8 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			 * for a pending STW; it either claims us or we see it. */
 			atomic_store(&p->status, RG__P_IDLE);
 			int64_t slept = rg__mono();
+			atomic_store_explicit(&p->sleep_from, slept, memory_order_relaxed);
+			atomic_store_explicit(&p->sleep_timeout, timeout, memory_order_relaxed);
 			if (!atomic_load(&rg__sched.stw_pending)) {
 				p->polling = true;
 				rg__sched.waiter->poll(p, timeout);
@@ -1314,6 +1316,34 @@ int64_t rg_self(void)
 }
 
 int rg_procs(void) { return rg__nprocs(); }
+
+/* For tests, on a failure: one line per P on stderr (racy reads: the
+ * state at about that moment), to tell a P asleep past its timers from
+ * one that is busy or stuck. */
+void rg__sched_debug_dump(void);
+__attribute__((no_sanitize("thread"))) void rg__sched_debug_dump(void)
+{
+	rg__p **all = atomic_load(&rg__sched.flush_allp);
+	if (!all)
+		return;
+	int64_t now = rg__mono();
+	fprintf(stderr, "sched: npidle %d nmspinning %d gq %d stw_pending %d\n", (int)atomic_load(&rg__sched.npidle),
+	        (int)atomic_load(&rg__sched.nmspinning), (int)atomic_load(&rg__sched.gq_size),
+	        (int)atomic_load(&rg__sched.stw_pending));
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p = all[i];
+		int64_t tn = atomic_load(&p->timer_next);
+		fprintf(stderr,
+		        "P%d: status %d idle_list %d spinning %d sleeping %d (since %+.3f ms, timeout %.3f ms) polling %d "
+		        "schedtick %u runq %u runnext %d timers %d next %+.3f ms wakeups %llu\n",
+		        i, (int)atomic_load(&p->status), (int)p->on_idle_list, (int)p->spinning,
+		        (int)atomic_load(&p->sleeping), (double)(atomic_load(&p->sleep_from) - now) / 1e6,
+		        (double)atomic_load(&p->sleep_timeout) / 1e6, (int)p->polling, (unsigned)atomic_load(&p->schedtick),
+		        (unsigned)(atomic_load(&p->runq_tail) - atomic_load(&p->runq_head)), atomic_load(&p->runnext) != NULL,
+		        p->ntimers, tn == INT64_MAX ? 0.0 : (double)(tn - now) / 1e6,
+		        (unsigned long long)atomic_load(&p->n_wakeups));
+	}
+}
 
 int rg_proc_id(void)
 {

@@ -208,6 +208,8 @@ struct rg__p {
 	uint64_t efd_buf;
 	rg__cqe_handler efd_handler;
 	_Atomic int sleeping;                  /* inside poll(-1/timeout) */
+	_Atomic int64_t sleep_from, sleep_timeout; /* owner, relaxed: its latest
+	                                          idle sleep (debug dump) */
 	_Atomic uint32_t sq_queued;            /* owner: SQ tail after its latest
 	                                          SQE (rg__ring_flush_all) */
 

@@ -98,6 +98,7 @@
 
 int rg__ctx_debug_children(rg_ctx *c);
 void rg__ctx_debug_dump(rg_ctx *c);
+void rg__sched_debug_dump(void);
 
 static bool known_bugs;
 static const char *only_case;
@@ -356,7 +357,11 @@ static void case_not_early(void)
 		atomic_store(&ne.left, n);
 		for (int i = 0; i < n; i++)
 			CHECK(rg_go(ne_task, (void *)(uintptr_t)(i + round * n)) > 0);
-		CHECK(wait_long(&ne.left, 0));
+		if (!wait_long(&ne.left, 0)) {
+			fprintf(stderr, "not_early: %ld tasks still waiting\n", (long)atomic_load(&ne.left));
+			rg__sched_debug_dump();
+			abort();
+		}
 	}
 	printf("  not_early: latest wake %.3f ms past its deadline (kind %d)\n", atomic_load(&ne.late_max) / 1e6,
 	       atomic_load(&ne.late_kind));
@@ -1443,6 +1448,7 @@ static void many_deadlines(int n)
 			}
 		fprintf(stderr, "many_deadlines: %ld AfterFuncs ran of %d; %d unreleased contexts not done\n",
 		        (long)atomic_load(&md_after), n, pending);
+		rg__sched_debug_dump();
 		abort();
 	}
 	for (int i = 1; i < n; i += 2) {
