@@ -36,6 +36,14 @@
  *                      near ones parked on the same P, some cancelled
  *                      before they fire: near ones fire in time, far ones
  *                      never.
+ *   ctx_select_conserve receivers select on a data channel and their own
+ *                      context's done channel (some bound to it) with
+ *                      short deadlines while the other P cancels those
+ *                      contexts: every value a send delivered is received
+ *                      exactly once.
+ *   teardown_select    selects (2 and 70 cases) parked, or woken and not
+ *                      run, when main returns: after rg_run the channels
+ *                      are freed and ASan's leak check finds nothing.
  */
 // ctest-timeout: 120
 #include <errno.h>
@@ -52,6 +60,20 @@
 #include "check.h"
 #include "ringo.h"
 #include "ringo/sync.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RG_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RG_LSAN 1
+#endif
+#endif
+#ifndef RG_LSAN
+#define RG_LSAN 0
+#endif
+#if RG_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define US 1000LL
 #define MS 1000000LL
@@ -692,6 +714,183 @@ static void case_timers_far_near(void)
 	rg_chan_free(tfn.never);
 }
 
+/* ================================================== ctx_select_conserve */
+
+/* Receivers select on a data channel and the done channel of their own
+ * context, some bound to it, with short deadlines, while the other P
+ * cancels their contexts and senders send with short deadlines: every
+ * value whose send returned 0 is received exactly once. */
+struct csc {
+	rg_chan *c;
+	_Atomic long sent, sum_sent, recvd, sum_recvd;
+	_Atomic int senders_left;
+	int n;
+};
+static struct csc csc;
+
+static void csc_sender(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 31 + 5;
+	for (long i = 1; i <= csc.n; i++) {
+		long v = i * 2 + (long)(uintptr_t)arg;
+		int r = rg_chan_send(csc.c, &v, xs(&s) % 4 ? in((int64_t)(xs(&s) % 40) * US) : 0);
+		if (r == 0) {
+			atomic_fetch_add(&csc.sent, 1);
+			atomic_fetch_add(&csc.sum_sent, v);
+		} else {
+			CHECK(r == -ETIMEDOUT || r == -EAGAIN);
+		}
+		if (i % 64 == 0)
+			rg_yield();
+	}
+	atomic_fetch_sub(&csc.senders_left, 1);
+}
+
+struct csc_ctx {
+	rg_ctx *ctx;
+	_Atomic int stop;
+};
+
+static void csc_canceller(void *arg)
+{
+	struct csc_ctx *cc = arg;
+	uint64_t s = 4711;
+	while (!atomic_load(&cc->stop)) {
+		spin_ns((int64_t)(xs(&s) % 30) * US);
+		rg_ctx *c = atomic_exchange((rg_ctx *_Atomic *)&cc->ctx, NULL);
+		if (c) {
+			rg_ctx_cancel(c);
+			rg_ctx_release(c);
+		}
+		rg_yield();
+	}
+}
+
+static void csc_receiver(void *arg)
+{
+	struct csc_ctx *cc = arg;
+	uint64_t s = (uintptr_t)cc * 13;
+	for (;;) {
+		rg_ctx *c;
+		CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), (int64_t)(xs(&s) % 60) * US, &c), 0);
+		rg_ctx_retain(c);
+		rg_ctx *old = atomic_exchange((rg_ctx *_Atomic *)&cc->ctx, c);
+		if (old) {
+			rg_ctx_cancel(old);
+			rg_ctx_release(old);
+		}
+		bool bind = xs(&s) % 2;
+		if (bind)
+			rg_ctx_bind(c);
+		for (int k = 0; k < 8; k++) {
+			long v = 0;
+			rg_select_case cs[3] = {
+				{ rg_ctx_done(c), RG_SELECT_RECV, NULL, false },
+				{ csc.c, RG_SELECT_RECV, &v, false },
+				{ xs(&s) % 2 ? csc.c : NULL, RG_SELECT_RECV, &v, false },
+			};
+			int r = rg_select(cs, 3, xs(&s) % 3 ? in((int64_t)(xs(&s) % 40) * US) : -1);
+			if (r == 1 || r == 2) {
+				CHECK(cs[r].ok);
+				atomic_fetch_add(&csc.recvd, 1);
+				atomic_fetch_add(&csc.sum_recvd, v);
+			} else if (r == 0) {
+				CHECK(rg_ctx_err(c) != 0);
+				break;
+			} else {
+				CHECK(r == -ETIMEDOUT || r == -ECANCELED);
+				if (r == -ECANCELED)
+					CHECK(rg_ctx_err(c) != 0);
+			}
+		}
+		if (bind)
+			rg_ctx_bind(NULL);
+		rg_ctx_release(c);
+		if (atomic_load(&csc.senders_left) == 0)
+			break;
+	}
+}
+
+static void case_ctx_select_conserve(void)
+{
+	for (size_t cap = 0; cap <= 4; cap += cap ? 3 : 1) {
+		memset(&csc, 0, sizeof csc);
+		csc.n = ITERS(2000, 300);
+		csc.c = rg_chan_make(sizeof(long), cap);
+		struct csc_ctx cc[3] = { { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
+		rg_waitgroup wg = RG_WAITGROUP_INIT, wgc = RG_WAITGROUP_INIT;
+		atomic_store(&csc.senders_left, 2);
+		for (int i = 0; i < 3; i++) {
+			go_wg(&wg, csc_receiver, &cc[i]);
+			go_wg(&wgc, csc_canceller, &cc[i]);
+		}
+		go_wg(&wg, csc_sender, (void *)(uintptr_t)0);
+		go_wg(&wg, csc_sender, (void *)(uintptr_t)1);
+		wg_wait(&wg);
+		for (int i = 0; i < 3; i++)
+			atomic_store(&cc[i].stop, 1);
+		wg_wait(&wgc);
+		for (int i = 0; i < 3; i++)
+			if (cc[i].ctx)
+				rg_ctx_release(cc[i].ctx);
+		/* what the receivers left */
+		long v;
+		bool ok;
+		while (rg_chan_recv(csc.c, &v, &ok, 0) == 0) {
+			atomic_fetch_add(&csc.recvd, 1);
+			atomic_fetch_add(&csc.sum_recvd, v);
+		}
+		CHECK_EQ(atomic_load(&csc.recvd), atomic_load(&csc.sent));
+		CHECK_EQ(atomic_load(&csc.sum_recvd), atomic_load(&csc.sum_sent));
+		rg_chan_free(csc.c);
+	}
+}
+
+/* ======================================================= teardown_select */
+
+/* Selects (2 and 70 cases: pooled records and heap scratch) still parked,
+ * or woken and not yet run, when main returns are discarded with their
+ * tasks; the channels may then be freed ("free its memory only", rg_run).
+ * Nothing may leak: ASan's leak check runs right after.  Its own rg_run,
+ * from main(), before the others. */
+static rg_chan *tds_c[3];
+
+static void tds_selector(void *arg)
+{
+	int n = (int)(uintptr_t)arg;
+	long v;
+	rg_select_case cs[70];
+	for (int i = 0; i < n; i++)
+		cs[i] = (rg_select_case){ tds_c[i % 3], RG_SELECT_RECV, &v, false };
+	rg_select(cs, n, -1);
+}
+
+static int tds_main(void *arg)
+{
+	for (int i = 0; i < 3; i++)
+		tds_c[i] = rg_chan_make(sizeof(long), 0);
+	for (int i = 0; i < 8; i++)
+		CHECK(rg_go(tds_selector, (void *)(uintptr_t)(i % 2 ? 2 : 70)) > 0);
+	rg_sleep(2 * MS);
+	/* wakes one: its task may or may not run before main returns */
+	long v = 1;
+	CHECK_EQ(rg_chan_send(tds_c[0], &v, 0), 0);
+	return 0;
+}
+
+static void case_teardown_select_outside(int procs)
+{
+	rg_config cfg = { .procs = procs, .quiet = 1 };
+	CHECK_EQ(rg_run(tds_main, NULL, &cfg), 0);
+	for (int i = 0; i < 3; i++)
+		rg_chan_free(tds_c[i]);
+#if RG_LSAN
+	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
+#endif
+}
+
+static void case_teardown_select(void) { /* runs from main(): see there */ }
+
 /* ================================================================= main */
 
 struct tcase {
@@ -709,6 +908,8 @@ static const struct tcase cases[] = {
 	{ "after_func_parent", case_after_func_parent },
 	{ "wait_deadline_wake", case_wait_deadline_wake },
 	{ "timers_far_near", case_timers_far_near },
+	{ "ctx_select_conserve", case_ctx_select_conserve },
+	{ "teardown_select", case_teardown_select },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -742,8 +943,15 @@ int main(int argc, char **argv)
 			return T_FAIL;
 		}
 	}
-	t_lag_start();
 	alarm(110); /* a hang fails here, not at ctest's timeout */
+	if (!only || strcmp(only, "teardown_select") == 0) {
+		case_teardown_select_outside(1);
+		case_teardown_select_outside(2);
+		printf("%-24s done\n", "teardown_select");
+		if (only)
+			return T_PASS;
+	}
+	t_lag_start();
 	rg_config one = { .procs = 1, .quiet = 1 }, two = { .procs = 2, .quiet = 1 };
 	printf("-- 1 P\n");
 	CHECK_EQ(rg_run(main_fn, NULL, &one), 0);
