@@ -193,8 +193,10 @@ void rg__task_stack_range(rg__task *t, void **lo, void **hi);
 void rg__task_tls_range(rg__task *t, void **lo, void **hi);
 
 /* Per-task pointers for other modules: io/ keeps the task's in-flight
- * operation there (for rg_cancel), sync/ the task's bound Context. */
-enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_COUNT };
+ * operation there (for rg_cancel), sync/ the task's bound Context and
+ * the records of the select it is parked in (freed by a stop hook if the
+ * task is discarded). */
+enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_SEL, RG__TSLOT_COUNT };
 void **rg__task_slot(rg__task *t, enum rg__tslot s);
 /* The live task with this id, pinned: it cannot finish exiting (its record
  * be unmapped, or reused by a later task) until rg__task_unpin.  NULL when

@@ -1018,12 +1018,44 @@ __attribute__((noinline)) static int select_slow(rg_select_case *cases, int n, i
 	return select_general(cases, n, active, deadline);
 }
 
-/* Scratch space of one select: poll order, lock order, records. */
+/* Scratch space of one select: poll order, lock order, records, and the
+ * heap block holding them (NULL: on the stack). */
 struct sel_scratch {
 	int *poll;
 	struct sel_lock *order;
 	rg__sudog **sgs;
+	void *heap;
 };
+
+/* What a parked select owns on the heap: its n records (from the per-P
+ * pool) and its scratch block.  In the task's RG__TSLOT_SEL while it is
+ * parked, so that sel_at_stop can free them if rg_run discards the task
+ * (before, every select left parked when main returned leaked its
+ * records: test_select_adversarial's teardown_select, under ASan). */
+struct sel_parked {
+	rg__sudog **sgs;
+	int n;
+	void *heap;
+};
+
+static void sel_free_parked(rg__task *t, void *arg)
+{
+	void **slot = rg__task_slot(t, RG__TSLOT_SEL);
+	struct sel_parked *sp = *slot;
+	if (!sp)
+		return;
+	*slot = NULL;
+	for (int k = 0; k < sp->n; k++)
+		rg__free(sp->sgs[k]);
+	rg__free(sp->heap);
+}
+
+/* rg_run's stop hook: no task runs any more, the discarded ones' stacks
+ * (where sel_parked lives) are still mapped.  The channels still link the
+ * records: "free its memory only" (rg_run), and rg_chan_free reads none. */
+static void sel_at_stop(void) { rg__for_each_task(sel_free_parked, NULL); }
+
+__attribute__((constructor)) static void chan_init(void) { rg__at_stop(sel_at_stop); }
 
 static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel_scratch *sc);
 
@@ -1038,7 +1070,7 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 		int poll[SELECT_STACK];
 		struct sel_lock order[SELECT_STACK];
 		rg__sudog *sgs[SELECT_STACK];
-		struct sel_scratch sc = { poll, order, sgs };
+		struct sel_scratch sc = { poll, order, sgs, NULL };
 		return select_run(cases, n, deadline, &sc);
 	}
 	size_t a = (size_t)active;
@@ -1046,7 +1078,7 @@ __attribute__((noinline)) static int select_general(rg_select_case *cases, int n
 	if (!mem)
 		return -ENOMEM;
 	struct sel_scratch sc = { (int *)(mem + a * (sizeof(struct sel_lock) + sizeof(rg__sudog *))),
-		                  (struct sel_lock *)mem, (rg__sudog **)(mem + a * sizeof(struct sel_lock)) };
+		                  (struct sel_lock *)mem, (rg__sudog **)(mem + a * sizeof(struct sel_lock)), mem };
 	int r = select_run(cases, n, deadline, &sc);
 	rg__free(mem);
 	return r;
@@ -1165,7 +1197,11 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 
 		/* Park once. */
 		struct sel_state st = { order, np };
+		struct sel_parked sp = { sgs, np, sc->heap };
+		void **slot = rg__task_slot(self, RG__TSLOT_SEL);
+		*slot = &sp;
 		int r = rg__park_ctx(self, RG__WAIT_SELECT, deadline, ticket, sel_unlock_cb, &st);
+		*slot = NULL;
 
 		/* Pass 3: unlink the records that did not fire, except on the
 		 * fired record's channel: its claimer unlinked it and any
