@@ -44,6 +44,12 @@
  *   teardown_select    selects (2 and 70 cases) parked, or woken and not
  *                      run, when main returns: after rg_run the channels
  *                      are freed and ASan's leak check finds nothing.
+ *   teardown_ctx       a context with a pending deadline, tasks bound to
+ *                      it parked (receive, select) when main returns: the
+ *                      next rg_run parks a task under it and cancels it,
+ *                      and it is released after rg_run (documented as
+ *                      usable then): no record of a discarded task is
+ *                      touched.
  */
 // ctest-timeout: 120
 #include <errno.h>
@@ -891,6 +897,84 @@ static void case_teardown_select_outside(int procs)
 
 static void case_teardown_select(void) { /* runs from main(): see there */ }
 
+/* ========================================================== teardown_ctx */
+
+/* A context with a pending deadline "stays usable" after rg_run (ringo/
+ * core.h) and may be released later.  Tasks bound to it were parked
+ * under it (a receive, a select) when main returned: their waiter
+ * records, on stacks rg_run unmapped, must not be touched when the next
+ * rg_run parks another task under it, cancels it, or when it is released.
+ * Its own rg_runs, from main(). */
+static rg_ctx *tdc_ctx;
+static rg_chan *tdc_ch;
+static _Atomic int tdc_res;
+
+static void tdc_waiter(void *arg)
+{
+	rg_ctx_bind(tdc_ctx);
+	if ((uintptr_t)arg % 2) {
+		rg_chan_recv(tdc_ch, NULL, NULL, -1);
+	} else {
+		rg_select_case cs[2] = { { tdc_ch, RG_SELECT_RECV, NULL, false }, { NULL, RG_SELECT_RECV, NULL, false } };
+		rg_select(cs, 2, -1);
+	}
+	atomic_store(&tdc_res, 1); /* not reached in the first run */
+}
+
+static int tdc_main1(void *arg)
+{
+	if (!tdc_ch)
+		tdc_ch = rg_chan_make(0, 0);
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 3600 * 1000 * MS, &tdc_ctx), 0);
+	for (int i = 0; i < 6; i++)
+		CHECK(rg_go(tdc_waiter, (void *)(uintptr_t)i) > 0);
+	rg_sleep(2 * MS);
+	return 0;
+}
+
+static void tdc_waiter2(void *arg)
+{
+	rg_ctx_bind(tdc_ctx);
+	atomic_store(&tdc_res, rg_chan_recv(arg, NULL, NULL, in(SAFETY)));
+}
+
+static int tdc_main2(void *arg)
+{
+	/* a new channel: tdc_ch still lists the discarded tasks, and is not
+	 * to be used any more (rg_run) */
+	rg_chan *ch = rg_chan_make(0, 0);
+	atomic_store(&tdc_res, 1);
+	CHECK(rg_go(tdc_waiter2, ch) > 0);
+	rg_sleep(2 * MS);
+	rg_ctx_cancel(tdc_ctx);
+	int64_t end = in(SAFETY);
+	while (atomic_load(&tdc_res) == 1 && rg_now() < end)
+		rg_sleep(MS);
+	CHECK_EQ(atomic_load(&tdc_res), -ECANCELED);
+	rg_chan_free(ch);
+	return 0;
+}
+
+static void case_teardown_ctx_outside(int procs)
+{
+	rg_config cfg = { .procs = procs, .quiet = 1 };
+	atomic_store(&tdc_res, 0);
+	CHECK_EQ(rg_run(tdc_main1, NULL, &cfg), 0);
+	CHECK_EQ(atomic_load(&tdc_res), 0);
+	CHECK_EQ(rg_ctx_err(tdc_ctx), 0);
+	CHECK_EQ(rg_run(tdc_main2, NULL, &cfg), 0);
+	rg_ctx_release(tdc_ctx);
+	rg_chan_free(tdc_ch);
+	tdc_ch = NULL;
+	/* and released right after the first run */
+	CHECK_EQ(rg_run(tdc_main1, NULL, &cfg), 0);
+	rg_ctx_release(tdc_ctx);
+	rg_chan_free(tdc_ch);
+	tdc_ch = NULL;
+}
+
+static void case_teardown_ctx(void) { /* runs from main(): see there */ }
+
 /* ================================================================= main */
 
 struct tcase {
@@ -910,6 +994,7 @@ static const struct tcase cases[] = {
 	{ "timers_far_near", case_timers_far_near },
 	{ "ctx_select_conserve", case_ctx_select_conserve },
 	{ "teardown_select", case_teardown_select },
+	{ "teardown_ctx", case_teardown_ctx },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -948,6 +1033,13 @@ int main(int argc, char **argv)
 		case_teardown_select_outside(1);
 		case_teardown_select_outside(2);
 		printf("%-24s done\n", "teardown_select");
+		if (only)
+			return T_PASS;
+	}
+	if (!only || strcmp(only, "teardown_ctx") == 0) {
+		case_teardown_ctx_outside(1);
+		case_teardown_ctx_outside(2);
+		printf("%-24s done\n", "teardown_ctx");
 		if (only)
 			return T_PASS;
 	}
