@@ -105,6 +105,9 @@ struct rg_ctx {
 	struct after *afters;  /* lock */
 	rg__rtimer timer;      /* the deadline's (core.h) */
 	bool timer_armed;      /* lock: timer added, not yet settled */
+	uint64_t epoch;        /* lock: ctx_epoch when waiters or watches were
+	                          last linked (older: they are stale, see
+	                          lists_fresh) */
 
 	/* In the children list of registered_in; guarded by ITS lock. */
 	rg_ctx *registered_in;
@@ -129,6 +132,28 @@ static _Atomic int64_t after_ids = 1;
  * stopping runtime must take back (see "Lifetime" above). */
 static rg__spin afters_lock;
 static struct after *started_afters;
+
+/* rg_runs stopped so far (ctx_at_stop).  Waiter records (rg__park_ctx)
+ * and io/'s watches live on their tasks' stacks; when rg_run discards the
+ * tasks, a context they were parked under still lists them, and those
+ * stacks are unmapped.  Such a context may outlive rg_run (one with a
+ * pending deadline is documented usable after it; any is released after
+ * it), and its next cancel claimed the records there: SIGSEGV
+ * (test_select_adversarial: teardown_ctx).  Every list is stamped with
+ * the epoch it was linked in; one from an earlier epoch holds only
+ * discarded tasks and is dropped unread. */
+static _Atomic uint64_t ctx_epoch;
+
+/* o's lock held: forget waiters and watches linked before the last stop. */
+static inline void lists_fresh(rg_ctx *o)
+{
+	uint64_t e = atomic_load_explicit(&ctx_epoch, memory_order_relaxed);
+	if (o->epoch != e) {
+		o->waiters = NULL;
+		o->watches = NULL;
+		o->epoch = e;
+	}
+}
 
 rg_ctx *rg_ctx_background(void) { return &background; }
 
@@ -220,6 +245,7 @@ static void after_start(struct after *a)
  * free their records. */
 static void ctx_at_stop(void)
 {
+	atomic_fetch_add_explicit(&ctx_epoch, 1, memory_order_relaxed);
 	rg__spin_lock(&afters_lock);
 	struct after *a = started_afters;
 	started_afters = NULL;
@@ -248,6 +274,7 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 		return;
 	}
 	atomic_store_explicit(&c->err, err, memory_order_release);
+	lists_fresh(c);
 	rg_ctx *kids = c->children;
 	c->children = NULL;
 	for (rg_ctx *k = kids; k; k = k->sib_next)
@@ -715,6 +742,7 @@ static bool pc_unlock(rg__task *t, void *a)
 			unlock(t, arg);
 		return false;
 	}
+	lists_fresh(o);
 	w->prev = NULL;
 	w->next = o->waiters;
 	if (o->waiters)
@@ -767,6 +795,7 @@ int rg__ctx_watch_begin(struct rg__ctx_watch *w, void (*fn)(void *), void *arg)
 	rg__spin_lock(&o->lock);
 	err = atomic_load_explicit(&o->err, memory_order_relaxed);
 	if (!err) {
+		lists_fresh(o);
 		w->fn = fn;
 		w->arg = arg;
 		w->owner = o;
