@@ -32,10 +32,11 @@
  *   wait_deadline_wake WaitGroup and Semaphore waits whose deadline expires
  *                      as Done / release wake them: each returns 0 or
  *                      -ETIMEDOUT consistently with the state.
- *   timers_far_near    a task with a deadline far in the future and many
- *                      near ones parked on the same P, some cancelled
- *                      before they fire: near ones fire in time, far ones
- *                      never.
+ *   timers_far_near    tasks with deadlines far in the future (INT64_MAX,
+ *                      INT64_MAX - 1, ...; ended by a bound context's
+ *                      cancel) and thousands of near ones (1-20 ms) in the
+ *                      same heaps: near ones fire in time, never early,
+ *                      far ones never.
  *   ctx_select_conserve receivers select on a data channel and their own
  *                      context's done channel (some bound to it) with
  *                      short deadlines while the other P cancels those
@@ -50,6 +51,15 @@
  *                      and it is released after rg_run (documented as
  *                      usable then): no record of a discarded task is
  *                      touched.
+ *
+ * Cases that found a bug (each failed every run before its fix, 2026-12-06):
+ *   timer_hog, timer_spin_wait  only a timer's own P fired it, between
+ *                      tasks: a P stuck in one task held its sleepers
+ *                      (fix: sysmon fires a stuck P's due timers).
+ *   teardown_select    a select discarded by rg_run leaked its records
+ *                      (ASan's leak check).
+ *   teardown_ctx       a context outliving rg_run still listed the
+ *                      discarded tasks' waiter records: SIGSEGV.
  */
 // ctest-timeout: 120
 #include <errno.h>
