@@ -1507,15 +1507,20 @@ void rg_sched_stats_get(rg_sched_stats *out)
 		return;
 	memset(out, 0, sizeof *out);
 	out->tasks_spawned = atomic_load(&rg__sched.foreign_spawned);
-	for (int i = 0; rg__sched.allp && i < rg__sched.nprocs; i++) {
-		rg__p *p = rg__sched.allp[i];
-		if (!p)
-			continue;
+	/* Any thread may ask, also while rg_run frees the Ps: see them as
+	 * rg__ring_flush_all does, through flush_allp, counted in flushers,
+	 * which rg_run waits out before it frees them.  (Read through allp,
+	 * a monitoring thread read Ps that rg_run had freed: ASan.) */
+	atomic_fetch_add(&rg__sched.flushers, 1);
+	rg__p **allp = atomic_load(&rg__sched.flush_allp);
+	for (int i = 0; allp && i < rg__sched.nprocs; i++) {
+		rg__p *p = allp[i];
 		out->tasks_spawned += atomic_load_explicit(&p->n_spawned, memory_order_relaxed);
 		out->tasks_exited += atomic_load_explicit(&p->n_exited, memory_order_relaxed);
 		out->steals += atomic_load_explicit(&p->n_steals, memory_order_relaxed);
 		out->wakeups += atomic_load_explicit(&p->n_wakeups, memory_order_relaxed);
 	}
+	atomic_fetch_sub(&rg__sched.flushers, 1);
 	out->preempt_requests = atomic_load(&rg__sched.preempt_requests);
 	out->blocking_calls = atomic_load(&rg__sched.blocking_calls);
 	rg__stack_stats(&out->stacks_guarded, &out->stacks_canary);

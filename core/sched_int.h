@@ -244,7 +244,8 @@ struct rg__sched {
 	_Atomic int pless_spawners;            /* threads without a P inside
 	                                          rg__spawn */
 	_Atomic int flushers;                  /* threads without a P inside
-	                                          rg__ring_flush_all */
+	                                          rg__ring_flush_all, and any
+	                                          thread in rg_sched_stats_get */
 	rg__p **_Atomic flush_allp;            /* allp for them, while the Ps
 	                                          and their rings are up */
 	int nprocs;
