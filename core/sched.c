@@ -1024,6 +1024,8 @@ static void post_park(rg__m *m, rg__task *t, void *a)
 		if (atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
 			atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
 			rg__runq_put(m->p, t, true);
+			if (rg__sched.nprocs > 1)
+				wake_if_idle(); /* as post_yield: the P may be kept */
 		}
 		/* else a waker claimed it first and will ready it */
 	}
@@ -1277,6 +1279,13 @@ static void post_yield(rg__m *m, rg__task *t, void *arg)
 		globrunq_put_batch(&t, 1);
 	else
 		runq_put(m->p, t, false);
+	/* The wake rule, as for any task made runnable (Go's goschedImpl
+	 * calls wakep): this P may go on with a task that keeps it for long.
+	 * Without the wake, a P about to sleep that had watched the runnext
+	 * we just ran (has_work) saw it taken and slept, and t, queued a
+	 * moment later, waited for the long task to end (yield_strand). */
+	if (rg__sched.nprocs > 1)
+		wake_if_idle();
 }
 
 void rg_yield(void)
