@@ -65,7 +65,7 @@ static void case_stats_teardown(void)
 	atomic_store(&stats_stop, 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(pthread_create(&th[i], NULL, stats_reader, NULL), 0);
-	for (int i = 0; i < loops(300); i++) {
+	for (int i = 0; i < loops(150); i++) {
 		rg_config c = cfgp(1 + i % 4);
 		CHECK_EQ(rg_run(stats_main, NULL, &c), 7);
 	}
