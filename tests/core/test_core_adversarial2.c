@@ -6,11 +6,14 @@
  * many Ps, rg_preempt_point, rg_blocking storms cut short by main's
  * return, rg_cancel of tasks running, runnable, parked, in rg_blocking
  * and exiting, and a yield beside a task that keeps its P while the other
- * P goes to sleep.  Two found bugs (found_bug below):
+ * P goes to sleep, and the global queue beside a runnext ping-pong.
+ * Three found bugs (found_bug below):
  *   stats_teardown  rg_sched_stats_get read the Ps' counters while rg_run
  *                   freed them (ASan: heap-use-after-free);
  *   yield_strand    a yielding task was queued with no wake for an idle
- *                   P, and stayed there while its P ran a long task.
+ *                   P, and stayed there while its P ran a long task;
+ *   global_starve   with 1 P, a task in the global queue waited over a
+ *                   second while two tasks handed the P to each other.
  * Hangs are caught by alarm() in each case.  Run one case with:
  * core_core_adversarial2 NAME. */
 // ctest-timeout: 300
@@ -649,6 +652,89 @@ static void case_yield_strand(void)
 	alarm(0);
 }
 
+/* --- the global queue beside a runnext ping-pong (1 P) ---------------- */
+
+/* Two tasks hand the P to each other through runnext: each run inherits
+ * the time slice, so schedtick moves only when sysmon's preempt flag
+ * (every ~10 ms) sends a ready to the run queue.  The global queue and
+ * the ring are looked at every 61 ticks: a task spawned by a thread
+ * without a P (global queue) must still start within a few preemption
+ * periods, as in Go, where the preempted task goes to the global queue
+ * and the P, its queue empty, takes the oldest there. */
+static _Atomic int64_t gs_ran;
+static rg_chan *gs_ch[2], *gs_done;
+
+static void gs_task(void *arg)
+{
+	(void)arg;
+	atomic_store(&gs_ran, rg_now());
+}
+
+static int gs_main(void *arg)
+{
+	(void)arg;
+	gs_ch[0] = rg_chan_make(sizeof(int), 0);
+	gs_ch[1] = rg_chan_make(sizeof(int), 0);
+	gs_done = rg_chan_make(sizeof(int), 0);
+	atomic_store(&pp_stop, 0);
+	CHECK(rg_go(ponger, gs_ch) > 0);
+	CHECK(rg_go(pinger, gs_ch) > 0);
+	int v;
+	bool ok;
+	CHECK_EQ(rg_chan_recv(gs_done, &v, &ok, -1), 0); /* no timer of ours */
+	atomic_store(&pp_stop, 1);
+	rg_chan_close(gs_ch[0]);
+	rg_chan_close(gs_ch[1]);
+	rg_sleep(5000000);
+	rg_chan_free(gs_ch[0]);
+	rg_chan_free(gs_ch[1]);
+	rg_chan_free(gs_done);
+	return 0;
+}
+
+static void *gs_runner(void *arg)
+{
+	(void)arg;
+	rg_config c = cfgp(1);
+	CHECK_EQ(rg_run(gs_main, NULL, &c), 0);
+	return NULL;
+}
+
+static void gs_close(void *arg)
+{
+	(void)arg;
+	int v = 1;
+	CHECK_EQ(rg_chan_send(gs_done, &v, -1), 0);
+}
+
+static void case_global_starve(void)
+{
+	alarm(60);
+	pthread_t runner;
+	CHECK_EQ(pthread_create(&runner, NULL, gs_runner, NULL), 0);
+	while (rg_procs() == 0)
+		usleep(100);
+	usleep(20000);
+	int64_t worst = 0;
+	for (int r = 0; r < 5; r++) {
+		atomic_store(&gs_ran, 0);
+		int64_t t0 = rg_now();
+		CHECK(rg_go(gs_task, NULL) > 0);
+		while (!atomic_load(&gs_ran) && rg_now() - t0 < 10000000000LL)
+			usleep(100);
+		int64_t lat = atomic_load(&gs_ran) ? atomic_load(&gs_ran) - t0 : rg_now() - t0;
+		if (lat > worst)
+			worst = lat;
+		usleep(10000);
+	}
+	while (rg_go(gs_close, NULL) < 0)
+		usleep(100);
+	pthread_join(runner, NULL);
+	printf("global_starve: worst start latency %.1f ms\n", worst / 1e6);
+	CHECK(worst < 200000000LL);
+	alarm(0);
+}
+
 /* --- driver ------------------------------------------------------------ */
 
 struct tcase {
@@ -668,6 +754,7 @@ static const struct tcase cases[] = {
 	{ "cancel_states", case_cancel_states, 0 },
 	{ "sleep_many_ps", case_sleep_many_ps, 0 },
 	{ "yield_strand", case_yield_strand, 1 },
+	{ "global_starve", case_global_starve, 1 },
 };
 
 int main(int argc, char **argv)
