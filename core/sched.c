@@ -727,10 +727,17 @@ static rg__task *global_get(rg__p *p, int max)
 
 /* Every 61st task a P runs is checked against the global queue first.
  * The fast path (task to task) and find_runnable must agree on which tick
- * that is: the one the next execute() will count. */
+ * that is: the one the next execute() will count.  Also the first switch
+ * after sysmon flagged the P: tasks that hand it to each other through
+ * runnext share one time slice, so schedtick then moves only once per
+ * preemption (~10 ms), and 61 ticks left the global queue and the ring
+ * unlooked-at for over a second (global_starve, 1 P: a task spawned from
+ * another thread started 1.1-1.4 s later; Go's preempted task goes to
+ * the global queue, behind it, within one period). */
 static inline bool global_turn(rg__p *p)
 {
-	return (atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0;
+	return (atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1) % RG_GLOBAL_CHECK == 0 ||
+	       atomic_load_explicit(&p->preempt, memory_order_relaxed);
 }
 
 /*
