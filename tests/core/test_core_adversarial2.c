@@ -13,7 +13,9 @@
  *   yield_strand    a yielding task was queued with no wake for an idle
  *                   P, and stayed there while its P ran a long task;
  *   global_starve   with 1 P, a task in the global queue waited over a
- *                   second while two tasks handed the P to each other.
+ *                   second while two tasks handed the P to each other;
+ *   procs_boot      rg_procs from another thread while rg_run started
+ *                   gave the previous run's count (TSan: a data race).
  * Hangs are caught by alarm() in each case.  Run one case with:
  * core_core_adversarial2 NAME. */
 // ctest-timeout: 300
@@ -735,6 +737,56 @@ static void case_global_starve(void)
 	alarm(0);
 }
 
+/* --- rg_procs from a thread without a P while rg_run starts ------------ */
+
+/* rg_procs is 0 outside rg_run and the number of Ps inside.  rg_run
+ * sets `running` (its -EBUSY guard) long before it stores this run's
+ * count (after the topology and io_uring probes): a thread asking in
+ * between got the previous run's count.  Runs alternate 1 and 3 Ps; a
+ * watcher checks every non-zero answer against the run in progress. */
+static _Atomic int pb_gen, pb_stop, pb_seen;
+
+static void *pb_watch(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&pb_stop)) {
+		int g1 = atomic_load(&pb_gen);
+		int v = rg_procs();
+		int g2 = atomic_load(&pb_gen);
+		if (g1 != g2 || v == 0)
+			continue;
+		atomic_fetch_add(&pb_seen, 1);
+		if (v != (g1 & 1 ? 3 : 1)) {
+			fprintf(stderr, "rg_procs() = %d during a run with %d Ps\n", v, g1 & 1 ? 3 : 1);
+			CHECK(0);
+		}
+	}
+	return NULL;
+}
+
+static int pb_main(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static void case_procs_boot(void)
+{
+	alarm(60);
+	pthread_t th;
+	atomic_store(&pb_stop, 0);
+	CHECK_EQ(pthread_create(&th, NULL, pb_watch, NULL), 0);
+	for (int i = 0; i < loops(200); i++) {
+		atomic_store(&pb_gen, i);
+		rg_config c = cfgp(i & 1 ? 3 : 1);
+		CHECK_EQ(rg_run(pb_main, NULL, &c), 0);
+	}
+	atomic_store(&pb_stop, 1);
+	pthread_join(th, NULL);
+	CHECK(atomic_load(&pb_seen) > 0);
+	alarm(0);
+}
+
 /* --- driver ------------------------------------------------------------ */
 
 struct tcase {
@@ -755,6 +807,7 @@ static const struct tcase cases[] = {
 	{ "sleep_many_ps", case_sleep_many_ps, 0 },
 	{ "yield_strand", case_yield_strand, 1 },
 	{ "global_starve", case_global_starve, 1 },
+	{ "procs_boot", case_procs_boot, 1 },
 };
 
 int main(int argc, char **argv)
