@@ -233,7 +233,9 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 #else
 	rg__sched.waiter = &rg__waiter_eventfd;
 #endif
-	rg__sched.nprocs = n;
+	/* rg_procs on other threads reads it once `running` is set: 0 until
+	 * now (reset when the previous run ended), then this run's count */
+	__atomic_store_n(&rg__sched.nprocs, n, __ATOMIC_RELAXED);
 	rg__sched.stack_size = c.stack_size ? c.stack_size : 64 * 1024;
 	rg__sched.ring_entries = c.ring_entries;
 	rg__sched.sqpoll = c.sqpoll;
@@ -256,6 +258,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	if (!rg__sched.allp || !boot.ps) {
 		rg__free(rg__sched.allp);
 		rg__free(boot.ps);
+		__atomic_store_n(&rg__sched.nprocs, 0, __ATOMIC_RELAXED);
 		atomic_store(&rg__sched.running, 0);
 		return fail(-ENOMEM, "rg_run: %s", "out of memory");
 	}
@@ -356,6 +359,8 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.allp = NULL;
 	rg__free(allp);
 	int result = err ? err : rg__sched.main_result;
+	/* a stale count must not show during the next run's start */
+	__atomic_store_n(&rg__sched.nprocs, 0, __ATOMIC_RELAXED);
 	atomic_store(&rg__sched.running, 0);
 	return result;
 }

@@ -108,7 +108,13 @@ __attribute__((noinline)) rg__task *rg__self_parkable(void)
 }
 
 int rg__p_index(const rg__p *p) { return p->id; }
-int rg__nprocs(void) { return atomic_load(&rg__sched.running) ? rg__sched.nprocs : 0; }
+int rg__nprocs(void)
+{
+	/* any thread: 0 while rg_run starts, until it stores this run's
+	 * count (it kept the previous run's, which a thread without a P
+	 * read during the probes: procs_boot) */
+	return atomic_load(&rg__sched.running) ? __atomic_load_n(&rg__sched.nprocs, __ATOMIC_RELAXED) : 0;
+}
 rg__p *rg__p_at(int i)
 {
 	if (i < 0 || i >= rg__sched.nprocs || !rg__sched.allp)
