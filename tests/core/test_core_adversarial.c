@@ -538,7 +538,10 @@ static int tls_main(void *arg)
 	for (int i = 0; i < n; i++)
 		CHECK(rg_go(tls_task, NULL) > 0);
 	int64_t end = rg_now() + 20LL * 1000000000;
-	while ((atomic_load(&spawned_by_dtor) < n || atomic_load(&park_dtor_done) < n) && rg_now() < end)
+	/* reset_calls too: a task's last reset rounds follow its park
+	 * destructor's count, and may still be running on another P */
+	while ((atomic_load(&spawned_by_dtor) < n || atomic_load(&park_dtor_done) < n ||
+	        atomic_load(&reset_calls) < 4L * n) && rg_now() < end)
 		rg_sleep(200000);
 	CHECK_EQ(atomic_load(&spawned_by_dtor), n);
 	CHECK_EQ(atomic_load(&park_dtor_done), n);
