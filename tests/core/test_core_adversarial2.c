@@ -214,19 +214,33 @@ static int yield_main(void *arg)
 		CHECK(rg_go(yielder, (void *)(intptr_t)i) > 0);
 	}
 	/* a sleeper among yielders on every P: its timer must fire */
+	int64_t worst = 0;
 	for (int r = 0; r < 20; r++) {
 		int64_t t0 = rg_now();
 		rg_sleep(1000000);
 		int64_t late = rg_now() - t0 - 1000000;
 		CHECK(late >= 0);
-		CHECK(late < 2000000000LL); /* very loose: a lost timer hangs */
+		if (late > worst)
+			worst = late;
 	}
+	/* very loose: a lost timer hangs (alarm); a loaded machine with
+	 * 8 Ps on 2 CPUs under TSan was seen 2 s late */
+	CHECK(worst < 20000000000LL);
+	printf("yield_many_ps: %d Ps, sleep worst %.1f ms late\n", rg_procs(), worst / 1e6);
 	long snap[NYIELD];
 	for (int i = 0; i < NYIELD; i++)
 		snap[i] = atomic_load(&ycount[i]);
-	rg_sleep(50000000);
-	for (int i = 0; i < NYIELD; i++)
-		CHECK(atomic_load(&ycount[i]) > snap[i]);
+	/* every yielder runs again soon (a slow, loaded machine can keep a
+	 * P's thread off its CPU for tens of ms: 5 s) */
+	for (int64_t t0 = rg_now();;) {
+		int behind = 0;
+		for (int i = 0; i < NYIELD; i++)
+			behind += atomic_load(&ycount[i]) == snap[i];
+		if (!behind)
+			break;
+		CHECK(rg_now() - t0 < 5000000000LL);
+		rg_sleep(10000000);
+	}
 	atomic_store(&ystop, 1);
 	return 0;
 }
