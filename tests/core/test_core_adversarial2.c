@@ -731,23 +731,29 @@ static void case_global_starve(void)
 	while (rg_procs() == 0)
 		usleep(100);
 	usleep(20000);
-	int64_t worst = 0;
-	for (int r = 0; r < 5; r++) {
+	/* the median of 9 starts: a loaded machine (load average 10) delays
+	 * a few of them by hundreds of ms, the bug every one (uniformly up
+	 * to the 61-tick period, over a second) */
+	int64_t lat[9];
+	for (int r = 0; r < 9; r++) {
 		atomic_store(&gs_ran, 0);
 		int64_t t0 = rg_now();
 		CHECK(rg_go(gs_task, NULL) > 0);
 		while (!atomic_load(&gs_ran) && rg_now() - t0 < 10000000000LL)
 			usleep(100);
-		int64_t lat = atomic_load(&gs_ran) ? atomic_load(&gs_ran) - t0 : rg_now() - t0;
-		if (lat > worst)
-			worst = lat;
+		lat[r] = atomic_load(&gs_ran) ? atomic_load(&gs_ran) - t0 : rg_now() - t0;
+		for (int k = r; k > 0 && lat[k] < lat[k - 1]; k--) {
+			int64_t x = lat[k];
+			lat[k] = lat[k - 1];
+			lat[k - 1] = x;
+		}
 		usleep(10000);
 	}
 	while (rg_go(gs_close, NULL) < 0)
 		usleep(100);
 	pthread_join(runner, NULL);
-	printf("global_starve: worst start latency %.1f ms\n", worst / 1e6);
-	CHECK(worst < 200000000LL);
+	printf("global_starve: start latency median %.1f ms, worst %.1f ms\n", lat[4] / 1e6, lat[8] / 1e6);
+	CHECK(lat[4] < 150000000LL);
 	alarm(0);
 }
 
