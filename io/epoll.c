@@ -31,6 +31,7 @@
  * the P keeps running other tasks.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -177,8 +178,13 @@ static int ep_poll(rg__p *p, int64_t timeout_ns)
 	if (timeout_ns != 0)
 		atomic_store(&p->sleeping, 1);
 	int n = epoll_pwait2(e->epfd, evs, 128, timeout_ns < 0 ? NULL : &ts, NULL);
-	if (n < 0 && errno == ENOSYS)
-		n = epoll_wait(e->epfd, evs, 128, timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000));
+	if (n < 0 && errno == ENOSYS) {
+		/* (kernels before 5.11) milliseconds in an int: a far timer
+		 * (a deadline near INT64_MAX) clamps to INT_MAX, not to what
+		 * the low 32 bits of ~9e12 happen to be (0 spun) */
+		int64_t ms = timeout_ns < 0 ? -1 : (timeout_ns + 999999) / 1000000;
+		n = epoll_wait(e->epfd, evs, 128, ms > INT_MAX ? INT_MAX : (int)ms);
+	}
 	if (timeout_ns != 0)
 		atomic_store(&p->sleeping, 0);
 	for (int i = 0; i < n; i++) {
