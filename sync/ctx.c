@@ -72,13 +72,15 @@ struct after {
 	/* arg, for the collector: it may be the only reference to a GC
 	 * object until fn runs (as rg_go's argument is kept) */
 	struct rg__gc_region gc_region;
+	bool gc_kept;          /* gc_region added (its links are gc's, written
+	                          under gc's lock by its neighbours' removals) */
 };
 
 /* Every after record goes this way (it was registered with the
  * collector when made). */
 static void after_free(struct after *a)
 {
-	if (a->gc_region.next)
+	if (a->gc_kept)
 		rg__gc_region_remove(&a->gc_region);
 	rg__free(a);
 }
@@ -92,9 +94,9 @@ struct rg_ctx {
 	const void *key;       /* const (value kind) */
 	void *val;             /* const (value kind) */
 	/* key and val, for the collector (value kind): the context may hold
-	 * the only reference to a GC object, as Go's WithValue does
-	 * (registered if next != NULL) */
+	 * the only reference to a GC object, as Go's WithValue does */
 	struct rg__gc_region gc_region;
+	bool gc_kept;          /* const: gc_region added (as struct after's) */
 
 	rg__spin lock;         /* guards the fields below (cancel kind) */
 	_Atomic int err;       /* lock to write; read lock-free, acquire */
@@ -170,7 +172,7 @@ static rg_ctx *ctx_free(rg_ctx *c)
 		after_free(a);
 		a = n;
 	}
-	if (c->gc_region.next)
+	if (c->gc_kept)
 		rg__gc_region_remove(&c->gc_region);
 	rg_ctx *p = c->parent;
 	rg__free(c);
@@ -563,7 +565,8 @@ int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out)
 	/* registered only if one of them can be a GC pointer: the regions'
 	 * list is one mutex for the process, and a request-scoped value
 	 * context per request on every P would queue on it */
-	if (rg__gc_may_point(key) || rg__gc_may_point(val))
+	c->gc_kept = rg__gc_may_point(key) || rg__gc_may_point(val);
+	if (c->gc_kept)
 		rg__gc_region_add(&c->gc_region, &c->key, sizeof c->key + sizeof c->val);
 	*out = c;
 	return 0;
@@ -653,8 +656,8 @@ int64_t rg_ctx_after_func(rg_ctx *c, void (*fn)(void *), void *arg)
 	a->id = id;
 	a->fn = fn;
 	a->arg = arg;
-	a->gc_region.next = NULL;
-	if (rg__gc_may_point(arg)) /* (as a value context's) */
+	a->gc_kept = rg__gc_may_point(arg); /* (as a value context's) */
+	if (a->gc_kept)
 		rg__gc_region_add(&a->gc_region, &a->arg, sizeof a->arg);
 	rg__spin_lock(&o->lock);
 	if (atomic_load_explicit(&o->err, memory_order_relaxed)) {
