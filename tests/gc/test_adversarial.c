@@ -56,39 +56,9 @@
 #include "ringo/gc.h"
 #include "ringo/sync.h"
 
-bool rg__gc_allocated(const void *p);
-int rg__gc_verify(void);
-
-extern char **environ;
-
-#define SAN_SCALE(n) (T_SANITIZED ? (n) / 4 + 1 : (n))
-
-static const rg_config quiet_cfg = {.quiet = 1, .nopin = 1}; /* shared machines */
+#include "gc_adv.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Wipes dead stack below the caller so stale copies of pointers go. */
-__attribute__((noinline)) static void clobber_stack(void)
-{
-	volatile char buf[16384];
-	memset((char *)buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
-
-/* Every byte of [p, p+n) is v.  memcmp in chunks: sanitizers check a
- * call's range at once instead of each byte. */
-static bool all_bytes(const void *p, size_t n, unsigned char v)
-{
-	unsigned char pat[4096];
-	memset(pat, v, sizeof pat);
-	const unsigned char *c = p;
-	for (size_t off = 0; off < n; off += sizeof pat) {
-		size_t k = n - off < sizeof pat ? n - off : sizeof pat;
-		if (memcmp(c + off, pat, k))
-			return false;
-	}
-	return true;
-}
 
 /* Garbage that reuses whatever was wrongly freed, filled with 0xee. */
 __attribute__((noinline)) static void churn(int n, size_t size)
@@ -98,13 +68,6 @@ __attribute__((noinline)) static void churn(int n, size_t size)
 		CHECK(p);
 		memset(p, 0xee, size);
 	}
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* =========================================================================
@@ -1261,14 +1224,6 @@ static int case_outside_auto_gc_after_blocking(void)
 
 /* ---- the driver --------------------------------------------------------- */
 
-struct tcase {
-	const char *name;
-	int (*fn)(void);
-	const char *env;  /* "K=V K2=V2" for the child */
-	bool found_bug; /* failed before its fix (2026-12-06) */
-	int timeout_s;
-};
-
 static const struct tcase cases[] = {
 	{"memlimit_gogc_off_kept_spans", case_memlimit_gogc_off_kept_spans,
 	 "RINGO_MEMLIMIT=64M RINGO_GOGC=off", true, 60},
@@ -1291,69 +1246,7 @@ static const struct tcase cases[] = {
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
-static int run_child(const struct tcase *c)
-{
-	char *argv[] = {(char *)"test_adversarial", (char *)c->name, NULL};
-	size_t ne = 0;
-	while (environ[ne])
-		ne++;
-	char envbuf[256];
-	snprintf(envbuf, sizeof envbuf, "%s", c->env);
-	char **envp = calloc(ne + 16, sizeof *envp);
-	CHECK(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < ne; i++) /* the case decides these */
-		if (strncmp(environ[i], "RINGO_GOGC=", 11) && strncmp(environ[i], "RINGO_MEMLIMIT=", 15))
-			envp[k++] = environ[i];
-	for (char *tok = strtok(envbuf, " "); tok && k < ne + 15; tok = strtok(NULL, " "))
-		envp[k++] = tok;
-	envp[k] = NULL;
-	int64_t t0 = mono_ns();
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	int st = 0;
-	CHECK(waitpid(pid, &st, 0) == pid);
-	free(envp);
-	double secs = (mono_ns() - t0) / 1e9;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		printf("PASS %-32s %6.2f s%s\n", c->name, secs, "");
-		return 0;
-	}
-	printf("FAIL %-32s %6.2f s (%s %d)%s\n", c->name, secs, WIFEXITED(st) ? "exit" : "signal",
-	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), "");
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		for (size_t i = 0; i < NCASES; i++)
-			if (!strcmp(argv[1], cases[i].name)) {
-				alarm((unsigned)cases[i].timeout_s * (T_SANITIZED ? 3 : 1));
-				return cases[i].fn() ? T_FAIL : T_PASS;
-			}
-		fprintf(stderr, "no case %s\n", argv[1]);
-		return T_FAIL;
-	}
-	const char *only = getenv("RG_ADV_CASE");
-	int repeat = getenv("RG_ADV_REPEAT") ? atoi(getenv("RG_ADV_REPEAT")) : 1;
-	if (repeat < 1)
-		repeat = 1;
-	int failed = 0, ran = 0;
-	for (size_t i = 0; i < NCASES; i++) {
-		const struct tcase *c = &cases[i];
-		if (only && *only && strcmp(only, c->name))
-			continue;
-		for (int r = 0; r < repeat; r++) {
-			failed += run_child(c);
-			ran++;
-		}
-		fflush(stdout);
-	}
-	printf("%d of %d runs failed\n", failed, ran);
-	return failed ? T_FAIL : T_PASS;
+	return adv_main(argc, argv, cases, NCASES, "test_adversarial");
 }

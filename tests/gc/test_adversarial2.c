@@ -67,38 +67,9 @@
 #include "ringo/io.h"
 #include "ringo/sync.h"
 
-bool rg__gc_allocated(const void *p);
-int rg__gc_verify(void);
-
-extern char **environ;
-
-#define SAN_SCALE(n) (T_SANITIZED ? (n) / 4 + 1 : (n))
-
-static const rg_config quiet_cfg = {.quiet = 1, .nopin = 1}; /* shared machines */
+#include "gc_adv.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Wipes dead stack below the caller so stale copies of pointers go. */
-__attribute__((noinline)) static void clobber_stack(void)
-{
-	volatile char buf[16384];
-	memset((char *)buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
-
-/* Every byte of [p, p+n) is v. */
-static bool all_bytes(const void *p, size_t n, unsigned char v)
-{
-	unsigned char pat[4096];
-	memset(pat, v, sizeof pat);
-	const unsigned char *c = p;
-	for (size_t off = 0; off < n; off += sizeof pat) {
-		size_t k = n - off < sizeof pat ? n - off : sizeof pat;
-		if (memcmp(c + off, pat, k))
-			return false;
-	}
-	return true;
-}
 
 /* Garbage that reuses whatever was wrongly freed, filled with 0xee;
  * collections in between. */
@@ -113,13 +84,6 @@ __attribute__((noinline)) static void churn(int rounds, int n, size_t size)
 		}
 	}
 	clobber_stack();
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* A canary object: a header word with its own address xor a tag, then
@@ -1025,92 +989,23 @@ static int case_memlimit_many_p(void)
 
 /* ---- driver ------------------------------------------------------------ */
 
-struct tcase {
-	const char *name;
-	int (*fn)(void);
-	const char *env;  /* "K=V K2=V2" for the child */
-	int timeout_s;
-};
-
 static const struct tcase cases[] = {
-	{"ctx_value_only_ref", case_ctx_value_only_ref, "", 30},
-	{"ctx_after_func_arg", case_ctx_after_func_arg, "", 30},
-	{"chan_handoff_parked", case_chan_handoff_parked, "", 30},
-	{"select_parked", case_select_parked, "", 30},
-	{"chan_buf_many_p", case_chan_buf_many_p, "RINGO_GOGC=10", 60},
-	{"taskarg_many_p", case_taskarg_many_p, "RINGO_GOGC=5", 60},
-	{"recv_into_gc_buffer", case_recv_into_gc_buffer, "", 30},
-	{"blocking_other_p", case_blocking_other_p, "", 30},
-	{"tls_many_p", case_tls_many_p, "", 30},
-	{"class_boundaries", case_class_boundaries, "", 30},
-	{"large_reuse_scavenge", case_large_reuse_scavenge, "", 60},
-	{"memlimit_many_p", case_memlimit_many_p, "RINGO_MEMLIMIT=48M RINGO_GOGC=5", 60},
+	{"ctx_value_only_ref", case_ctx_value_only_ref, "", true, 30},
+	{"ctx_after_func_arg", case_ctx_after_func_arg, "", true, 30},
+	{"chan_handoff_parked", case_chan_handoff_parked, "", false, 30},
+	{"select_parked", case_select_parked, "", false, 30},
+	{"chan_buf_many_p", case_chan_buf_many_p, "RINGO_GOGC=10", false, 60},
+	{"taskarg_many_p", case_taskarg_many_p, "RINGO_GOGC=5", false, 60},
+	{"recv_into_gc_buffer", case_recv_into_gc_buffer, "", false, 30},
+	{"blocking_other_p", case_blocking_other_p, "", false, 30},
+	{"tls_many_p", case_tls_many_p, "", false, 30},
+	{"class_boundaries", case_class_boundaries, "", false, 30},
+	{"large_reuse_scavenge", case_large_reuse_scavenge, "", false, 60},
+	{"memlimit_many_p", case_memlimit_many_p, "RINGO_MEMLIMIT=48M RINGO_GOGC=5", false, 60},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
-static int run_child(const struct tcase *c)
-{
-	char *argv[] = {(char *)"gc_adversarial2", (char *)c->name, NULL};
-	size_t ne = 0;
-	while (environ[ne])
-		ne++;
-	char envbuf[256];
-	snprintf(envbuf, sizeof envbuf, "%s", c->env);
-	char **envp = calloc(ne + 16, sizeof *envp);
-	CHECK(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < ne; i++) /* the case decides these */
-		if (strncmp(environ[i], "RINGO_GOGC=", 11) && strncmp(environ[i], "RINGO_MEMLIMIT=", 15))
-			envp[k++] = environ[i];
-	for (char *tok = strtok(envbuf, " "); tok && k < ne + 15; tok = strtok(NULL, " "))
-		envp[k++] = tok;
-	envp[k] = NULL;
-	int64_t t0 = mono_ns();
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	int st = 0;
-	CHECK(waitpid(pid, &st, 0) == pid);
-	free(envp);
-	double secs = (mono_ns() - t0) / 1e9;
-	if (WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == T_SKIP)) {
-		printf("%s %-28s %6.2f s\n", WEXITSTATUS(st) ? "SKIP" : "PASS", c->name, secs);
-		return 0;
-	}
-	printf("FAIL %-28s %6.2f s (%s %d)\n", c->name, secs, WIFEXITED(st) ? "exit" : "signal",
-	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		for (size_t i = 0; i < NCASES; i++)
-			if (!strcmp(argv[1], cases[i].name)) {
-				alarm((unsigned)cases[i].timeout_s * (T_SANITIZED ? 3 : 1));
-				return cases[i].fn() ? T_FAIL : T_PASS;
-			}
-		fprintf(stderr, "no case %s\n", argv[1]);
-		return T_FAIL;
-	}
-	const char *only = getenv("RG_ADV_CASE");
-	int repeat = getenv("RG_ADV_REPEAT") ? atoi(getenv("RG_ADV_REPEAT")) : 1;
-	if (repeat < 1)
-		repeat = 1;
-	int failed = 0, ran = 0;
-	for (size_t i = 0; i < NCASES; i++) {
-		const struct tcase *c = &cases[i];
-		if (only && *only && strcmp(only, c->name))
-			continue;
-		for (int r = 0; r < repeat; r++) {
-			failed += run_child(c);
-			ran++;
-		}
-		fflush(stdout);
-	}
-	printf("%d of %d runs failed\n", failed, ran);
-	return failed ? T_FAIL : T_PASS;
+	return adv_main(argc, argv, cases, NCASES, "gc_adversarial2");
 }
