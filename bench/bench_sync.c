@@ -381,6 +381,21 @@ static void ctx_timeout(long n)
 	}
 }
 
+/* rg_ctx_with_value + release: a request-scoped value context.  Key and
+ * value are plain (not GC) pointers, so nothing is registered with the
+ * collector (sync/ctx.c, rg__gc_may_point). */
+static int ctx_key;
+static void ctx_value(long n)
+{
+	int v = 1;
+	for (long i = 0; i < n; i++) {
+		rg_ctx *c;
+		if (rg_ctx_with_value(rg_ctx_background(), &ctx_key, &v, &c) != 0)
+			abort();
+		rg_ctx_release(c);
+	}
+}
+
 /* --- main ----------------------------------------------------------------------------- */
 
 static int main_all(void *arg)
@@ -412,6 +427,7 @@ static int main_rest(void *arg)
 	printf("\n");
 	ctx_cases();
 	report("ctx_timeout_create_release", ctx_timeout, "rg_ctx_with_timeout + release, one task");
+	report("ctx_value_create_release", ctx_value, "rg_ctx_with_value + release, one task");
 	return 0;
 }
 
