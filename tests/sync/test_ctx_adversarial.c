@@ -75,7 +75,7 @@
  *                      thousands of deadline tasks queued); none in 50
  *                      runs side by side since they are runtime timers
  *                      (e0555c1) and sysmon fires a stuck P's timers.
- * RG_CASE=name runs one case only (and its known-bug sibling, if enabled).
+ * RG_CASE=name runs one case only.
  */
 // ctest-timeout: 120
 #include <errno.h>
@@ -94,6 +94,8 @@
 #include "ringo/sync.h"
 #include "sync/ctx_hook.h"
 
+#include "sync_adv.h"
+
 #define US 1000LL
 #define MS 1000000LL
 #define SAFETY (5000 * MS) /* a bound that only a hang reaches */
@@ -103,31 +105,6 @@
 int rg__ctx_debug_children(rg_ctx *c);
 void rg__ctx_debug_dump(rg_ctx *c);
 void rg__sched_debug_dump(void);
-
-static bool known_bugs;
-static const char *only_case;
-
-static bool want(const char *name)
-{
-	return !only_case || strcmp(only_case, name) == 0;
-}
-
-static int64_t in(int64_t ns) { return rg_now() + ns; }
-
-static uint64_t xs(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void spin_ns(int64_t ns)
-{
-	int64_t end = rg_now() + ns;
-	while (rg_now() < end)
-		;
-}
 
 static bool is_done_now(rg_ctx *c)
 {
@@ -1787,16 +1764,6 @@ static void case_outside_runtime(void)
 static int main_fn(void *arg)
 {
 	int64_t t = rg_now();
-#define RUN(name)                                                  \
-	do {                                                       \
-		if (want(#name))                                   \
-			T_RUN(t, case_##name());                   \
-	} while (0)
-#define RUN_KNOWN(name)                                            \
-	do {                                                       \
-		if (known_bugs && want(#name))                     \
-			T_RUN(t, case_##name());                   \
-	} while (0)
 	RUN(deadline_edges);
 	RUN(past_deadline_list);
 	RUN(not_early);
@@ -1821,8 +1788,6 @@ static int main_fn(void *arg)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	const char *kb = getenv("RG_TEST_KNOWN_BUGS");
-	known_bugs = kb && strcmp(kb, "1") == 0;
 	only_case = getenv("RG_CASE");
 	if (only_case && !*only_case)
 		only_case = NULL;

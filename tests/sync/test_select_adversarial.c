@@ -77,6 +77,8 @@
 #include "ringo.h"
 #include "ringo/sync.h"
 
+#include "sync_adv.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define RG_LSAN 1
 #elif defined(__has_feature)
@@ -98,44 +100,6 @@
 
 static int nprocs;
 
-static int64_t in(int64_t ns) { return rg_now() + ns; }
-
-static void spin_ns(int64_t ns)
-{
-	int64_t end = rg_now() + ns;
-	while (rg_now() < end)
-		;
-}
-
-static uint64_t xs(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* Spawns fn(arg) counted in wg. */
-struct spawn {
-	void (*fn)(void *);
-	void *arg;
-	rg_waitgroup *wg;
-};
-static void spawn_main(void *p)
-{
-	struct spawn s = *(struct spawn *)p;
-	free(p);
-	s.fn(s.arg);
-	rg_waitgroup_done(s.wg);
-}
-static void go_wg(rg_waitgroup *wg, void (*fn)(void *), void *arg)
-{
-	struct spawn *s = malloc(sizeof *s);
-	CHECK(s);
-	*s = (struct spawn){ fn, arg, wg };
-	rg_waitgroup_add(wg, 1);
-	CHECK(rg_go(spawn_main, s) > 0);
-}
 static void wg_wait(rg_waitgroup *wg)
 {
 	CHECK_EQ(rg_waitgroup_wait(wg, in(SAFETY)), 0);

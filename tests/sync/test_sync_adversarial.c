@@ -40,38 +40,11 @@
 #include "ringo.h"
 #include "ringo/sync.h"
 
+#include "sync_adv.h"
+
 #define MS 1000000LL
 
-static bool known_bugs;
-static const char *only_case;
 static int loops = 20;
-
-static bool want(const char *name)
-{
-	return !only_case || strcmp(only_case, name) == 0;
-}
-
-/* Spawns fn(arg) and counts it in wg. */
-struct spawn {
-	void (*fn)(void *);
-	void *arg;
-	rg_waitgroup *wg;
-};
-static void spawn_main(void *p)
-{
-	struct spawn s = *(struct spawn *)p;
-	free(p);
-	s.fn(s.arg);
-	rg_waitgroup_done(s.wg);
-}
-static void go_wg(rg_waitgroup *wg, void (*fn)(void *), void *arg)
-{
-	struct spawn *s = malloc(sizeof *s);
-	CHECK(s);
-	*s = (struct spawn){ fn, arg, wg };
-	rg_waitgroup_add(wg, 1);
-	CHECK(rg_go(spawn_main, s) > 0);
-}
 
 /* ============================================================ odd_elems */
 
@@ -976,16 +949,6 @@ static int main_fn(void *arg)
 {
 	(void)arg;
 	int64_t t = rg_now();
-#define RUN(name)                                                  \
-	do {                                                       \
-		if (want(#name))                                   \
-			T_RUN(t, case_##name());                   \
-	} while (0)
-#define RUN_KNOWN(name)                                            \
-	do {                                                       \
-		if (known_bugs && want(#name))                     \
-			T_RUN(t, case_##name());                   \
-	} while (0)
 	RUN(odd_elems);
 	RUN(huge_cap);
 	RUN(len_cap);
@@ -1005,8 +968,6 @@ static int main_fn(void *arg)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	const char *kb = getenv("RG_TEST_KNOWN_BUGS");
-	known_bugs = kb && strcmp(kb, "1") == 0;
 	only_case = getenv("RG_CASE");
 	if (only_case && !*only_case)
 		only_case = NULL;
