@@ -1401,17 +1401,8 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 	}
 	rg__m *m = rg__m_get();
 	rg__p *p = m ? m->p : NULL;
-	/* A thread without a P (foreign, blocking pool) can race rg_run's
-	 * start and teardown: it announces itself (seq_cst), then checks;
-	 * rg_run clears `accepting` (seq_cst), then waits for announced
-	 * spawners before it unmaps stacks or frees queues. */
-	if (!p)
-		atomic_fetch_add(&rg__sched.pless_spawners, 1);
-	if (!atomic_load(&rg__sched.accepting)) {
-		if (!p)
-			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+	if (!rg__pless_enter(p)) /* (a thread without a P: rg_run's start, end) */
 		return -ESHUTDOWN;
-	}
 	size_t def = rg__stack_default();
 	if (!ss)
 		ss = def;
@@ -1419,8 +1410,7 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 		ss = (ss + 4095) & ~(size_t)4095;
 	rg__task *t = rg__task_alloc(p, ss);
 	if (!t) {
-		if (!p)
-			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+		rg__pless_leave(p);
 		return -ENOMEM;
 	}
 	t->fn = fn;
@@ -1439,8 +1429,7 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 		atomic_fetch_add_explicit(&rg__sched.foreign_spawned, 1, memory_order_relaxed);
 	int64_t id = t->id;
 	ready_on(m, t, true);
-	if (!p)
-		atomic_fetch_sub_explicit(&rg__sched.pless_spawners, 1, memory_order_release);
+	rg__pless_leave(p);
 	return id;
 }
 

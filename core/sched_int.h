@@ -248,7 +248,10 @@ struct rg__sched {
 	                                          thread in rg_sched_stats_get */
 	rg__p **_Atomic flush_allp;            /* allp for them, while the Ps
 	                                          and their rings are up */
-	int nprocs;
+	int nprocs;                            /* rg_run sets it before the Ps
+	                                          start and resets it to 0 at
+	                                          its end; other threads read it
+	                                          with __atomic (rg__nprocs) */
 	rg__p **allp;
 	const rg__waiter_ops *waiter;
 	size_t stack_size;                     /* default */
@@ -307,6 +310,29 @@ void rg__altstack_fini(rg__m *m);
 void rg__tasks_each(void (*fn)(rg__task *t, void *arg), void *arg);
 void rg__stack_stats(uint64_t *guarded, uint64_t *canary);
 size_t rg__stack_default(void);
+
+/* A thread without a P (foreign, blocking pool) that touches the
+ * runtime's queues, stacks or heaps races rg_run's start and teardown: it
+ * announces itself (seq_cst), then checks `accepting`; rg_run clears that
+ * (seq_cst), then waits for announced threads before it frees anything.
+ * true: go on, and call rg__pless_leave after; false: no runtime
+ * (-ESHUTDOWN), nothing to leave.  A thread with a P (p != NULL) is the
+ * runtime itself: only `accepting` is checked. */
+static inline bool rg__pless_enter(rg__p *p)
+{
+	if (!p)
+		atomic_fetch_add(&rg__sched.pless_spawners, 1);
+	if (atomic_load(&rg__sched.accepting))
+		return true;
+	if (!p)
+		atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+	return false;
+}
+static inline void rg__pless_leave(rg__p *p)
+{
+	if (!p)
+		atomic_fetch_sub_explicit(&rg__sched.pless_spawners, 1, memory_order_release);
+}
 
 /* timer.c */
 void rg__timer_add(rg__p *p, rg__task *t, int64_t when);

@@ -208,21 +208,14 @@ int rg__rtimer_add(rg__rtimer *tm, int64_t when, void (*fn)(rg__rtimer *tm), voi
 	tm->idx = -1;
 	rg__p *own = rg__getp();
 	rg__p *p = own;
-	/* A thread without a P races rg_run's start and teardown as a spawn
-	 * does (rg__spawn): announce, then check. */
-	if (!own)
-		atomic_fetch_add(&rg__sched.pless_spawners, 1);
-	if (!atomic_load(&rg__sched.accepting)) {
-		if (!own)
-			atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+	if (!rg__pless_enter(own))
 		return -ESHUTDOWN;
-	}
 	if (!own) {
 		/* the Ps are set up a little after `accepting` (rg_run) */
 		rg__p **all;
 		while (!(all = atomic_load_explicit(&rg__sched.flush_allp, memory_order_acquire))) {
 			if (!atomic_load(&rg__sched.accepting)) {
-				atomic_fetch_sub(&rg__sched.pless_spawners, 1);
+				rg__pless_leave(own);
 				return -ESHUTDOWN;
 			}
 			sched_yield();
@@ -237,8 +230,7 @@ int rg__rtimer_add(rg__rtimer *tm, int64_t when, void (*fn)(rg__rtimer *tm), voi
 	/* another P's idle wait was armed with its earlier first deadline */
 	if (first && !own)
 		rg__sched.waiter->wake(p);
-	if (!own)
-		atomic_fetch_sub_explicit(&rg__sched.pless_spawners, 1, memory_order_release);
+	rg__pless_leave(own);
 	return ok ? 0 : -ENOMEM;
 }
 

@@ -152,7 +152,6 @@ static bool recent_note(uintptr_t o)
 	return true;
 }
 
-
 int rg__foreign_threads(void) { return atomic_load_explicit(&foreign_threads, memory_order_relaxed); }
 
 static void central_init(void)

@@ -8,14 +8,15 @@
  *
  * Cancelling a context (under its lock): set err once, detach its
  * children, its after-funcs, the tasks parked under it (rg__park_ctx) and
- * its deadline timer (removed); claim those tasks' parks.  Then, unlocked: close the
- * done channel, ready the claimed tasks, start the after-funcs, and do the
- * same to every detached child with the same error — iteratively, through
- * a worklist, so a deep chain cannot overflow a task's stack.
+ * its deadline timer (removed); claim those tasks' parks.  Then,
+ * unlocked: close the done channel, ready the claimed tasks, start the
+ * after-funcs, and do the same to every detached child with the same
+ * error — iteratively, through a worklist, so a deep chain cannot
+ * overflow a task's stack.
  *
  * A deadline is a runtime timer (core's rg__rtimer, in the record), not a
  * task: its function cancels the context on the scheduler of the P that
- * made it.  (It was a task parked until the deadline: 4 KiB of stack per
+ * made it (or on sysmon's thread, if that P is stuck in one task).  (It was a task parked until the deadline: 4 KiB of stack per
  * pending deadline and a task switch to cancel, which ran late whenever
  * that P's run queue was long: the timer fired on time and readied the
  * task at the queue's tail.)
@@ -45,7 +46,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stddef.h>
 #include <stdlib.h>
 
 #include "gc/gc_hook.h"
@@ -114,7 +114,6 @@ struct rg_ctx {
 	/* In the children list of registered_in; guarded by ITS lock. */
 	rg_ctx *registered_in;
 	rg_ctx *sib_next, *sib_prev;
-
 
 	rg_ctx *work_next;     /* private to the canceller that detached it */
 };
@@ -482,10 +481,15 @@ int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out)
 	return 0;
 }
 
-/* The deadline timer's function, on a P's scheduler. */
+static inline rg_ctx *ctx_of_timer(rg__rtimer *tm)
+{
+	return (rg_ctx *)((char *)tm - offsetof(rg_ctx, timer));
+}
+
+/* The deadline timer's function, on a P's scheduler (or sysmon's). */
 static void deadline_fire(rg__rtimer *tm)
 {
-	rg_ctx *c = (rg_ctx *)((char *)tm - offsetof(rg_ctx, timer));
+	rg_ctx *c = ctx_of_timer(tm);
 	rg__spin_lock(&c->lock);
 	bool armed = c->timer_armed; /* false: a cancel got here first */
 	c->timer_armed = false;
@@ -500,7 +504,7 @@ static void deadline_fire(rg__rtimer *tm)
 /* rg_run stopped with the timer pending (core.h): disarm, let go. */
 static void deadline_drop(rg__rtimer *tm)
 {
-	rg_ctx *c = (rg_ctx *)((char *)tm - offsetof(rg_ctx, timer));
+	rg_ctx *c = ctx_of_timer(tm);
 	rg__spin_lock(&c->lock);
 	c->timer_armed = false;
 	rg__spin_unlock(&c->lock);
