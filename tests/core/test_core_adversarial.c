@@ -21,7 +21,7 @@
 #include "check.h"
 #include "ringo.h"
 
-static int loops(int n) { return T_SANITIZED ? (n + 4) / 5 : n; }
+#include "core_adv.h"
 
 static void noop(void *arg) { (void)arg; }
 
@@ -741,12 +741,6 @@ static void case_custom_overflow(void)
 
 /* --- driver ------------------------------------------------------------ */
 
-struct tcase {
-	const char *name;
-	void (*fn)(void);
-	int found_bug; /* failed before its fix */
-};
-
 static const struct tcase cases[] = {
 	{ "nested_run", case_nested_run, 0 },
 	{ "two_threads_run", case_two_threads_run, 0 },
@@ -765,13 +759,5 @@ static const struct tcase cases[] = {
 
 int main(int argc, char **argv)
 {
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		int64_t t0 = rg_now();
-		cases[i].fn();
-		printf("%-24s ok %8.1f ms\n", cases[i].name, (rg_now() - t0) / 1e6);
-		fflush(stdout);
-	}
-	return T_PASS;
+	return adv_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -33,7 +33,7 @@
 #include "core/sched_int.h"
 #include "ringo.h"
 
-static int loops(int n) { return T_SANITIZED ? (n + 4) / 5 : n; }
+#include "core_adv.h"
 
 static rg_config cfgp(int procs) { return (rg_config){ .procs = procs, .quiet = 1, .nopin = 1 }; }
 static rg_config cfgpin(int procs) { return (rg_config){ .procs = procs, .quiet = 1 }; }
@@ -809,12 +809,6 @@ static void case_procs_boot(void)
 
 /* --- driver ------------------------------------------------------------ */
 
-struct tcase {
-	const char *name;
-	void (*fn)(void);
-	int found_bug; /* failed before its fix */
-};
-
 static const struct tcase cases[] = {
 	{ "stats_teardown", case_stats_teardown, 1 },
 	{ "tls_discard", case_tls_discard, 0 },
@@ -832,19 +826,5 @@ static const struct tcase cases[] = {
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	int ran = 0;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		int64_t t0 = rg_now();
-		cases[i].fn();
-		printf("%-24s ok %8.1f ms\n", cases[i].name, (rg_now() - t0) / 1e6);
-		ran++;
-	}
-	if (argc > 1 && !ran) {
-		fprintf(stderr, "no case named %s\n", argv[1]);
-		return T_FAIL;
-	}
-	return T_PASS;
+	return adv_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
