@@ -721,6 +721,86 @@ static rg__task *steal_work(rg__p *p)
 	return NULL;
 }
 
+/*
+ * Step 5b.  A P runs its own timers only between tasks, so one that runs
+ * a single task for long (a CPU-bound loop, a spinner) holds the due
+ * timers of the tasks parked on it; sysmon fires them, but only within
+ * 2-20 ms.  An idle P fires them itself, as Go's stealWork runs other Ps'
+ * timers: those of a running P that are TIMER_STEAL_GRACE_NS overdue (a P
+ * that schedules fires its own well within that: its fast switches look
+ * every 4th switch), and its sleep ends then (timer_steal_next).  The
+ * tasks come to this P's queue.  An idle P's own timers are its own to
+ * fire: it wakes for them.
+ */
+#define TIMER_STEAL_GRACE_NS (50 * 1000)
+
+static rg__task *timer_steal(rg__p *p, bool *inherit)
+{
+	int64_t now = 0;
+	int fired = 0;
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p2 = rg__sched.allp[i];
+		if (p2 == p || atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
+			continue;
+		int64_t tn = atomic_load_explicit(&p2->timer_next, memory_order_relaxed);
+		if (tn == INT64_MAX)
+			continue;
+		if (!now)
+			now = rg__mono();
+		if (tn <= now - TIMER_STEAL_GRACE_NS)
+			fired += rg__timers_run_other(p2, now);
+	}
+	if (!fired)
+		return NULL;
+	atomic_fetch_add_explicit(&p->n_timer_steals, (uint64_t)fired, memory_order_relaxed);
+	return runq_get(p, inherit);
+}
+
+/* When a P about to sleep must look again at running Ps' timers. */
+static int64_t timer_steal_next(rg__p *p)
+{
+	int64_t next = INT64_MAX;
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p2 = rg__sched.allp[i];
+		if (p2 == p || atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
+			continue;
+		int64_t tn = atomic_load_explicit(&p2->timer_next, memory_order_relaxed);
+		if (tn < next)
+			next = tn;
+	}
+	return next > INT64_MAX - TIMER_STEAL_GRACE_NS ? INT64_MAX : next + TIMER_STEAL_GRACE_NS;
+}
+
+/*
+ * A task parking on p made its deadline p's first timer (timer.c).  A P
+ * asleep since before did not count it in its sleep (timer_steal_next): if
+ * p now runs another task for long, the deadline waits for sysmon.  So if
+ * p has another task to run and no idle P's sleep ends by the time an idle
+ * P would fire it, wake one (Go's wakeNetPoller on a new earliest timer).
+ * With nothing else to run, p goes idle and fires it itself: a task
+ * sleeping in a loop costs other Ps no wake-up.  Runtime timers are not
+ * checked here: a Context per request would wake an idle P per request;
+ * one added by a task that then runs for long waits for sysmon, unless an
+ * idle P sleeps later than it was added.  The reads race with Ps going to
+ * sleep; a deadline missed so waits for sysmon too.
+ */
+void rg__timer_added(rg__p *p, int64_t when)
+{
+	if (rg__sched.nprocs == 1 || atomic_load_explicit(&rg__sched.npidle, memory_order_relaxed) == 0 ||
+	    runq_empty(p))
+		return;
+	int64_t due = when > INT64_MAX - TIMER_STEAL_GRACE_NS ? INT64_MAX : when + TIMER_STEAL_GRACE_NS;
+	for (int i = 0; i < rg__sched.nprocs; i++) {
+		rg__p *p2 = rg__sched.allp[i];
+		if (p2 == p || atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_IDLE)
+			continue;
+		int64_t tmo = atomic_load_explicit(&p2->sleep_timeout, memory_order_relaxed);
+		if (tmo >= 0 && atomic_load_explicit(&p2->sleep_from, memory_order_relaxed) + tmo <= due)
+			return;
+	}
+	wake_if_idle();
+}
+
 static rg__task *global_get(rg__p *p, int max)
 {
 	if (atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) == 0)
@@ -825,6 +905,9 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 		polled_flush(p);
 		if ((t = runq_get(p, inherit)))
 			return t;
+		/* 5b */
+		if (rg__sched.nprocs > 1 && (t = timer_steal(p, inherit)))
+			return t;
 		/* 6 */
 		if (spin) {
 			if (!p->spinning) {
@@ -889,6 +972,9 @@ static rg__task *find_runnable_(rg__m *m, bool *inherit)
 			recheck = true;
 		if (!recheck) {
 			int64_t next = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
+			int64_t other = timer_steal_next(p);
+			if (other < next)
+				next = other;
 			int64_t timeout = -1;
 			if (next != INT64_MAX) {
 				timeout = next - rg__mono();
@@ -1530,6 +1616,7 @@ void rg_sched_stats_get(rg_sched_stats *out)
 		out->tasks_exited += atomic_load_explicit(&p->n_exited, memory_order_relaxed);
 		out->steals += atomic_load_explicit(&p->n_steals, memory_order_relaxed);
 		out->wakeups += atomic_load_explicit(&p->n_wakeups, memory_order_relaxed);
+		out->timer_steals += atomic_load_explicit(&p->n_timer_steals, memory_order_relaxed);
 	}
 	atomic_fetch_sub(&rg__sched.flushers, 1);
 	out->preempt_requests = atomic_load(&rg__sched.preempt_requests);

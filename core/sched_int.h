@@ -217,7 +217,7 @@ struct rg__p {
 	void (*slot_dtor[RG__SLOT_COUNT])(void *);
 
 	/* counters, owner writes relaxed, anyone reads */
-	_Atomic uint64_t n_spawned, n_exited, n_steals, n_wakeups;
+	_Atomic uint64_t n_spawned, n_exited, n_steals, n_wakeups, n_timer_steals;
 
 	/* thieves' first sighting of the current runnext, (runnext_gen << 32
 	 * | microseconds): written by thieves only, on a line of its own so
@@ -341,6 +341,7 @@ int rg__timers_run(rg__p *p, int64_t now);  /* readies due tasks */
 /* The same from a thread that does not own p (sysmon, for a P stuck in
  * one task): nothing while p is parking a task with a deadline. */
 int rg__timers_run_other(rg__p *p, int64_t now);
+void rg__timer_added(rg__p *p, int64_t when); /* sched.c: a parking task's deadline is p's first */
 int64_t rg__timer_next(rg__p *p);
 void rg__timers_drop(rg__p *p);   /* rg_run's end: settles the runtime timers left */
 

@@ -130,7 +130,10 @@ void rg__timer_add(rg__p *p, rg__task *t, int64_t when)
 	 * owner clears this in post_park), only the owner, which runs that
 	 * callback before anything else, may fire its timer */
 	atomic_store_explicit(&p->timer_parking, t, memory_order_relaxed);
+	bool first = t->timer_idx == 0;
 	rg__spin_unlock(&p->timer_lock);
+	if (first)
+		rg__timer_added(p, when);
 }
 
 void rg__timer_del(rg__task *t)

@@ -116,6 +116,7 @@ typedef struct rg_sched_stats {
 	uint64_t steals;            /* tasks taken from another P's queue */
 	uint64_t wakeups;           /* idle Ps woken */
 	uint64_t preempt_requests;  /* sysmon found a task running > 10 ms */
+	uint64_t timer_steals;      /* timers an idle P fired for a busy one */
 	uint64_t blocking_calls;
 	uint64_t stacks_guarded, stacks_canary; /* stacks made, by protection */
 } rg_sched_stats;
