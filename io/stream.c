@@ -16,8 +16,8 @@
  * in rg_stream_recv.  The multishot ends (a CQE without F_MORE) at end of
  * stream (res 0), on an error, or with -ENOBUFS when the pool ran dry: the
  * stream is then re-armed by its next rg_stream_recv, once the pool has a
- * buffer again (streams starved of buffers wait on the pool's list and are
- * re-armed by rg_stream_release).
+ * buffer again (streams starved of buffers wait on the pool's list; each
+ * buffer given back re-arms one of them).
  *
  * Ownership.  Everything here — the pool, the buffer ring's tail, every
  * stream's fields — is touched only on the home P's thread: the CQE
@@ -178,6 +178,8 @@ static void wake_waiter(rg_stream *s)
 	}
 }
 
+static void unstarve_one(struct pool *pl);
+
 static void st_cqe(rg__cqe_handler *h, int res, unsigned flags)
 {
 	rg_stream *s = (rg_stream *)((char *)h - offsetof(rg_stream, h));
@@ -194,7 +196,12 @@ static void st_cqe(rg__cqe_handler *h, int res, unsigned flags)
 				pl->next[s->qtail] = bid;
 			s->qtail = bid;
 		} else {
+			/* consumed for no data (an EOF or error after the
+			 * kernel committed the buffer; 6.18 recycles it and
+			 * posts no F_BUFFER): as any buffer given back, it
+			 * re-arms a starved stream */
 			buf_return(pl, bid);
+			unstarve_one(pl);
 		}
 	}
 	if (res == 0) {
@@ -219,19 +226,6 @@ static void arm(rg_stream *s)
 	s->armed = true;
 }
 
-/* On the home P: arm s, or queue it for a buffer. */
-static void arm_or_starve(rg_stream *s)
-{
-	struct pool *pl = s->pool;
-	if (pl->out < pl->nbufs) {
-		arm(s);
-	} else if (!s->starving) {
-		s->starving = true;
-		s->starve_next = pl->starved;
-		pl->starved = s;
-	}
-}
-
 static void unstarve(rg_stream *s)
 {
 	if (!s->starving)
@@ -244,18 +238,39 @@ static void unstarve(rg_stream *s)
 	s->starving = false;
 }
 
+/* On the home P: arm s, or queue it for a buffer.  A stream armed here
+ * leaves the starved list: left on it, it would take the re-arm of the
+ * next buffer given back (unstarve_one) from a stream still waiting for
+ * one, which then waited with its data in the socket and free buffers in
+ * the ring. */
+static void arm_or_starve(rg_stream *s)
+{
+	struct pool *pl = s->pool;
+	if (pl->out < pl->nbufs) {
+		unstarve(s);
+		arm(s);
+	} else if (!s->starving) {
+		s->starving = true;
+		s->starve_next = pl->starved;
+		pl->starved = s;
+	}
+}
+
 /* A buffer is free again: re-arm a stream that was starved of one (each
- * buffer given back, by a release or a close, re-arms one: a close that
- * gave back buffers and re-armed nobody left the starved streams waiting
- * for a release that might never come). */
+ * buffer given back, by a release, a close or a completion that carried
+ * no data, re-arms one: a return that re-armed nobody left the starved
+ * streams waiting for a release that might never come).  The re-arm goes
+ * to a stream that needs it, not to one armed, ended or closing since. */
 static void unstarve_one(struct pool *pl)
 {
-	rg_stream *w = pl->starved;
-	if (w) {
+	rg_stream *w;
+	while ((w = pl->starved)) {
 		pl->starved = w->starve_next;
 		w->starving = false;
-		if (!w->armed && !w->ended && !w->closing)
+		if (!w->armed && !w->ended && !w->closing) {
 			arm(w);
+			return;
+		}
 	}
 }
 
