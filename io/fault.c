@@ -15,7 +15,9 @@
  *   reset    rg_recv/rg_send/rg_recvmsg/rg_sendmsg returns -ECONNRESET,
  *            nothing moved (the socket itself is untouched: the caller is
  *            expected to close it, as after a real reset);
- *   delay    the task sleeps delay_us (default 1000) before the call.
+ *   delay    the task sleeps delay_us (default 1000) before the call,
+ *            but not past the call's deadline: a delay that reaches it
+ *            ends the call there with -ETIMEDOUT, nothing tried.
  * seed:N picks another sequence of faults (the calls hit still depend on
  * scheduling when several tasks run).  An unknown word is
  * reported once on stderr and ignored.  Parsed at the first rg_run.
@@ -127,10 +129,26 @@ static bool can_shorten(const rg__io_req *q)
 	return true;
 }
 
-int64_t rg__fault_before(rg__io_req *q, bool nonblock)
+/* The injected delay stands for a slow call, which the call's deadline
+ * still bounds.  Sleeping the whole delay after run()'s deadline check
+ * returned up to delay_us past the deadline, with the op done after it
+ * (a byte taken or sent, a connection accepted) where the deadline says
+ * -ETIMEDOUT.  So sleep until the deadline at most, and if it has passed
+ * by then (or the sleep ended late), fail as a past deadline does.  True:
+ * the call ends with -ETIMEDOUT. */
+static bool delay(int64_t deadline)
 {
-	if (hit(F_DELAY))
-		rg_sleep(delay_ns);
+	int64_t until = rg_now() + delay_ns;
+	if (deadline > 0 && deadline < until)
+		until = deadline;
+	rg_sleep_until(until);
+	return deadline > 0 && deadline <= rg_now();
+}
+
+int64_t rg__fault_before(rg__io_req *q, int64_t deadline, bool nonblock)
+{
+	if (hit(F_DELAY) && delay(deadline))
+		return -ETIMEDOUT;
 	if (nonblock && (is_sock_data(q->op) || q->op == RG__OP_READ || q->op == RG__OP_WRITE ||
 	                 q->op == RG__OP_POLL || q->op == RG__OP_ACCEPT) && hit(F_EAGAIN))
 		return -EAGAIN;

@@ -34,7 +34,7 @@ bool rg__io_use_epoll;
 static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 {
 	if (__builtin_expect(rg__io_faults_on, 0)) {
-		int64_t r = rg__fault_before(q, nb);
+		int64_t r = rg__fault_before(q, deadline, nb);
 		if (r != 1)
 			return r;
 	}

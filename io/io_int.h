@@ -146,8 +146,9 @@ void rg__accept_p_fini(rg__p *p);  /* rg_run's end, on p's thread */
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;
 /* May change req (short transfer) or answer for it (returns != 1: the
- * injected result to return without running req; 1: run it). */
-int64_t rg__fault_before(rg__io_req *req, bool nonblock);
+ * injected result to return without running req; 1: run it).  deadline:
+ * the call's (after its context's), which an injected delay respects. */
+int64_t rg__fault_before(rg__io_req *req, int64_t deadline, bool nonblock);
 
 static inline int64_t rg__io_clamp(size_t len)
 {

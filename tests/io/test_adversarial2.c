@@ -5,6 +5,10 @@
  *   stream_rearm    a stream armed by its own rg_stream_recv while still
  *                   on the pool's starved list: the next buffer given back
  *                   re-arms a stream that waits for one, not that one again
+ *   delay_deadline  RINGO_FAULTS=delay longer than the time left before a
+ *                   call's deadline: -ETIMEDOUT at the deadline, nothing
+ *                   moved (recv, send, poll, accept, a bound context's
+ *                   deadline); a shorter delay leaves the call alone
  *
  * RG_ADV_CASE=name runs one case only.  The table at the end says which
  * case failed before which fix (fixed 2026-12).
@@ -110,6 +114,101 @@ static int c_stream_rearm(void *arg)
 	return 0;
 }
 
+/* ---- delay_deadline (RINGO_FAULTS=delay:1,delay_us:300000) ------------------ */
+
+#define DELAY (300 * MS)
+
+/* Late by at most this much (as tests/io/test_deadline.c: 2 vCPUs shared
+ * with other suites; t_lag_ns() adds the machine's own lateness). */
+#define TOL (T_SANITIZED ? 1000 * MS : 100 * MS)
+
+static void elapsed_check(int64_t t0, int64_t want)
+{
+	int64_t d = rg_now() - t0;
+	int64_t lag = t_lag_ns();
+	if (d < want - MS || d > want + TOL + 2 * lag) {
+		fprintf(stderr, "deadline off: wanted %lld ms, took %.3f ms (machine lag %.3f ms)\n",
+		        (long long)(want / MS), (double)d / MS, (double)lag / MS);
+		CHECK(0);
+	}
+}
+
+static int c_delay_deadline(void *arg)
+{
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	char c;
+	/* recv with a byte waiting: the deadline comes first; the byte stays */
+	CHECK(send(sp[0], "a", 1, 0) == 1);
+	int64_t t0 = rg_now();
+	ssize_t r = rg_recv(sp[1], &c, 1, 0, t0 + 30 * MS);
+	printf("  recv, byte waiting, deadline 30 ms, delay 300 ms: %zd after %.1f ms\n", r,
+	       (rg_now() - t0) / 1e6);
+	CHECK_EQ(r, -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+	CHECK_EQ(recv(sp[1], &c, 1, MSG_PEEK | MSG_DONTWAIT), 1);
+
+	/* send with room in the socket: nothing goes out */
+	t0 = rg_now();
+	r = rg_send(sp[0], "b", 1, 0, t0 + 30 * MS);
+	CHECK_EQ(r, -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+	CHECK_EQ(recv(sp[1], &c, 1, MSG_DONTWAIT), 1);
+	CHECK_EQ(c, 'a');
+	CHECK(recv(sp[1], &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+
+	/* poll of a writable socket */
+	t0 = rg_now();
+	CHECK_EQ(rg_poll(sp[0], POLLOUT, t0 + 30 * MS), -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+
+	/* accept with a connection waiting (twice in a row, as a loop that
+	 * would own a multishot accept on io_uring): it stays in the backlog */
+	char path[64];
+	snprintf(path, sizeof path, "@rg-adv2-%d", (int)getpid());
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr(path, 0, &ss);
+	CHECK(len > 0);
+	int l = rg_listen((struct sockaddr *)&ss, (socklen_t)len, 16, 0);
+	CHECK(l >= 0);
+	int cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(cl, (struct sockaddr *)&ss, (socklen_t)len) == 0);
+	for (int i = 0; i < 2; i++) {
+		t0 = rg_now();
+		CHECK_EQ(rg_accept(l, NULL, NULL, t0 + 30 * MS), -ETIMEDOUT);
+		elapsed_check(t0, 30 * MS);
+	}
+	struct pollfd pfd = { .fd = l, .events = POLLIN };
+	CHECK_EQ(poll(&pfd, 1, 0), 1); /* still there */
+
+	/* a bound context's deadline bounds the call as its own does */
+	CHECK(send(sp[0], "c", 1, 0) == 1);
+	rg_ctx *ctx;
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 30 * MS, &ctx), 0);
+	rg_ctx_bind(ctx);
+	t0 = rg_now();
+	r = rg_recv(sp[1], &c, 1, 0, -1);
+	rg_ctx_bind(NULL);
+	rg_ctx_release(ctx);
+	CHECK_EQ(r, -ETIMEDOUT);
+	elapsed_check(t0, 30 * MS);
+	CHECK_EQ(recv(sp[1], &c, 1, MSG_PEEK | MSG_DONTWAIT), 1);
+
+	/* a delay shorter than the time left: the call runs after it */
+	t0 = rg_now();
+	CHECK_EQ(rg_recv(sp[1], &c, 1, 0, t0 + 5000 * MS), 1);
+	CHECK_EQ(c, 'c');
+	CHECK(rg_now() - t0 >= DELAY - MS);
+	int a = rg_accept(l, NULL, NULL, rg_now() + 5000 * MS);
+	CHECK(a >= 0);
+	close(a);
+	close(cl);
+	rg_close(l);
+	close(sp[0]);
+	close(sp[1]);
+	return 0;
+}
+
 /* ---- the cases -------------------------------------------------------------- */
 
 struct tcase {
@@ -125,9 +224,14 @@ struct tcase {
  *          on its pool's starved list (a buffer had come free meanwhile);
  *          the next buffer given back "re-armed" that armed stream, and
  *          a stream whose task waited, with its data in the socket, stayed
- *          starved beside free buffers until its deadline (or for ever). */
+ *          starved beside free buffers until its deadline (or for ever).
+ *   fix-2  RINGO_FAULTS=delay slept the whole delay after the deadline
+ *          check: a call returned up to delay_us past its deadline, with
+ *          its op done after the deadline (a byte taken or sent, a
+ *          connection accepted) instead of -ETIMEDOUT. */
 static const struct tcase cases[] = {
 	{ "stream_rearm", c_stream_rearm, NULL, "fix-1", NULL },
+	{ "delay_deadline", c_delay_deadline, "delay:1,delay_us:300000", "fix-2", "fix-2" },
 };
 
 int main(void)
