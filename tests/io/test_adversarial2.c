@@ -9,6 +9,9 @@
  *                   call's deadline: -ETIMEDOUT at the deadline, nothing
  *                   moved (recv, send, poll, accept, a bound context's
  *                   deadline); a shorter delay leaves the call alone
+ *   cancel_reuse    task A waits on an fd that is closed and whose number
+ *                   another task's socket takes, task B waits on that
+ *                   number: rg_cancel(A) ends A's call only
  *
  * RG_ADV_CASE=name runs one case only.  The table at the end says which
  * case failed before which fix (fixed 2026-12).
@@ -209,6 +212,51 @@ static int c_delay_deadline(void *arg)
 	return 0;
 }
 
+/* ---- cancel_reuse ------------------------------------------------------- */
+
+static void t_recv(void *arg)
+{
+	struct res *x = arg;
+	char c;
+	atomic_store(&x->state, 1);
+	atomic_store(&x->r, rg_recv(x->fd, &c, 1, 0, x->deadline));
+	atomic_store(&x->state, 2);
+}
+
+static int c_cancel_reuse(void *arg)
+{
+	int pa[2], pb[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pa) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pb) == 0);
+	int n = pa[1];
+	struct res a = { .fd = n, .deadline = rg_now() + 5000 * MS };
+	int64_t ida = rg_go(t_recv, &a);
+	CHECK(ida > 0);
+	wait_state(&a, 1);
+	rg_sleep(20 * MS);
+	/* n now names b's socket (A's call keeps the old file on io_uring;
+	 * on epoll it may see the new file's readiness: docs/io.md) */
+	CHECK_EQ(rg_close(n), 0);
+	CHECK(dup2(pb[1], n) == n);
+	close(pb[1]);
+	struct res b = { .fd = n, .deadline = rg_now() + 5000 * MS };
+	CHECK(rg_go(t_recv, &b) > 0);
+	wait_state(&b, 1);
+	rg_sleep(20 * MS);
+	CHECK_EQ(rg_cancel(ida), 0);
+	wait_state(&a, 2);
+	CHECK_EQ(atomic_load(&a.r), -ECANCELED);
+	rg_sleep(50 * MS);
+	CHECK_EQ(atomic_load(&b.state), 1); /* B still waits */
+	CHECK(send(pb[0], "z", 1, 0) == 1);
+	wait_state(&b, 2);
+	CHECK_EQ(atomic_load(&b.r), 1);
+	close(pa[0]);
+	close(pb[0]);
+	rg_close(n);
+	return 0;
+}
+
 /* ---- the cases -------------------------------------------------------------- */
 
 struct tcase {
@@ -228,10 +276,13 @@ struct tcase {
  *   fix-2  RINGO_FAULTS=delay slept the whole delay after the deadline
  *          check: a call returned up to delay_us past its deadline, with
  *          its op done after the deadline (a byte taken or sent, a
- *          connection accepted) instead of -ETIMEDOUT. */
+ *          connection accepted) instead of -ETIMEDOUT.
+ * cancel_reuse found nothing: rg_cancel finds an op through its task's
+ * slot and cancels it by its user_data, never by fd. */
 static const struct tcase cases[] = {
 	{ "stream_rearm", c_stream_rearm, NULL, "fix-1", NULL },
 	{ "delay_deadline", c_delay_deadline, "delay:1,delay_us:300000", "fix-2", "fix-2" },
+	{ "cancel_reuse", c_cancel_reuse, NULL, NULL, NULL },
 };
 
 int main(void)
