@@ -194,7 +194,12 @@ extern _Atomic uint64_t rg__heap_trigger; /* collect when heap_live >= it */
 extern _Atomic uint64_t rg__total_alloc;
 extern _Atomic uint64_t rg__large_allocs;
 void rg__gc_maybe_trigger(void);          /* allocation slow path, no locks held */
-bool rg__gc_try_reclaim(void);            /* before failing for memory: collect */
+/* Before failing for memory: a collection that frees every empty span;
+ * false if none can run here (a thread without a P inside rg_run).  From
+ * a task, retry(arg) runs right after the sweep, before the world
+ * restarts, so that what the collection freed is there for it: the other
+ * Ps, some of them over the limit as well, would take it first. */
+bool rg__gc_try_reclaim(void (*retry)(void *), void *arg);
 int rg__gc_init(void);                    /* once; idempotent */
 uint64_t rg__memlimit(void);              /* 0: none */
 

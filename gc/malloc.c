@@ -42,7 +42,8 @@
  *      full, stop at a safepoint (a collection may be waiting for this P),
  *      start a collection if the heap reached its goal, then hand the span
  *      back to its mcentral and take a partial one, or a fresh one from the
- *      heap.
+ *      heap.  If that fails (out of memory, or RINGO_MEMLIMIT), collect,
+ *      and allocate again before the world restarts.
  *
  * Pointer-free objects under 16 bytes go through the tiny allocator: the
  * mcache keeps one 16-byte block and packs several tiny objects into it
@@ -544,6 +545,41 @@ static inline rg__mcache *mcache_of(rg__p *p)
 
 #define MAX_REQUEST ((size_t)1 << 46) /* 64 TiB: anything above is a bug */
 
+/* The mcache of P p, made at its first allocation; NULL: no memory. */
+static rg__mcache *mcache_get(rg__p *p)
+{
+	rg__mcache *c = mcache_of(p); /* (caches the pair for the fast path) */
+	if (c)
+		return c;
+	c = rg__malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	mcache_init(c);
+	mcache_register(c);
+	rg__p_slot_set(p, RG__SLOT_GC, c, mcache_dtor);
+	mcache_lookup(p);
+	return c;
+}
+
+/* A task's allocation that found no memory, made again by the collection
+ * it asked for (rg__gc_try_reclaim) before the world restarts. */
+struct retry {
+	size_t size;
+	bool noscan;
+	rg_gc_type *type;
+	void *obj; /* NULL: no memory even after the collection */
+};
+
+static void retry_stopped(void *arg)
+{
+	struct retry *r = arg;
+	/* the P again: waiting for the collector's lock passes safepoints,
+	 * where the task may have moved */
+	rg__mcache *c = mcache_get(rg__getp_inline());
+	if (c)
+		r->obj = alloc_in(c, r->size, r->noscan, r->type);
+}
+
 static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 {
 	if (size == 0)
@@ -570,38 +606,43 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 			p = rg__getp_inline();
 		}
 		if (p) {
-			rg__mcache *c = mcache_of(p); /* (caches the pair for the fast path) */
-			if (!c) {
-				c = rg__malloc(sizeof *c);
-				if (!c)
-					return NULL;
-				mcache_init(c);
-				mcache_register(c);
-				rg__p_slot_set(p, RG__SLOT_GC, c, mcache_dtor);
-				mcache_lookup(p);
-			}
+			rg__mcache *c = mcache_get(p);
+			if (!c)
+				return NULL;
 			o = alloc_in(c, size, noscan, type);
-		} else {
-			if (!tl_counted) {
-				tl_counted = true;
-				atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
-			}
-			rg__gc_maybe_trigger();
-			pthread_once(&recent_once, recent_init);
-			pthread_mutex_lock(&shared_lock);
-			if (!shared_ready) {
-				mcache_init(&shared_cache);
-				shared_ready = true;
-			}
-			o = alloc_in(&shared_cache, size, noscan, type);
-			if (o && !recent_note((uintptr_t)o))
-				o = NULL; /* unrecorded: unreachable, collected later */
-			pthread_mutex_unlock(&shared_lock);
+			if (o)
+				return o;
+			/* Out of memory or over the limit: collect, and retry
+			 * before the world restarts.  Retried after, it raced
+			 * the other Ps, which reach the limit together (with
+			 * GOGC off every collection is one asked for here) and
+			 * could take all the collection freed first: NULL with
+			 * a live heap far under the limit. */
+			struct retry r = {size, noscan, type, NULL};
+			rg__gc_try_reclaim(retry_stopped, &r);
+			return r.obj;
 		}
+		/* a thread without a P: the shared cache */
+		if (!tl_counted) {
+			tl_counted = true;
+			atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
+		}
+		rg__gc_maybe_trigger();
+		pthread_once(&recent_once, recent_init);
+		pthread_mutex_lock(&shared_lock);
+		if (!shared_ready) {
+			mcache_init(&shared_cache);
+			shared_ready = true;
+		}
+		o = alloc_in(&shared_cache, size, noscan, type);
+		if (o && !recent_note((uintptr_t)o))
+			o = NULL; /* unrecorded: unreachable, collected later */
+		pthread_mutex_unlock(&shared_lock);
 		if (o || attempt)
 			return o;
-		/* out of memory or over the limit: collect once, then retry */
-		if (!rg__gc_try_reclaim())
+		/* out of memory or over the limit: collect once, then retry
+		 * (outside rg_run, with no other thread allocating) */
+		if (!rg__gc_try_reclaim(NULL, NULL))
 			return NULL;
 	}
 }

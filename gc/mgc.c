@@ -677,8 +677,9 @@ static void finish(int64_t t0, uint64_t before)
 }
 
 /* From a task on a P.  triggered: skip if someone collected meanwhile.
- * reclaim: memory ran out, free every empty span. */
-static void collect_task(bool triggered, bool reclaim)
+ * reclaim: memory ran out, free every empty span.  then(arg), if given,
+ * runs after the sweep with the world still stopped. */
+static void collect_task(bool triggered, bool reclaim, void (*then)(void *), void *arg)
 {
 	uint64_t n0 = atomic_load_explicit(&num_gc, memory_order_relaxed);
 	while (pthread_mutex_trylock(&gc_lock) != 0) {
@@ -698,6 +699,8 @@ static void collect_task(bool triggered, bool reclaim)
 	void *lo = NULL, *hi = NULL;
 	rg__task_stack_range(rg__self(), &lo, &hi);
 	collect_stopped((uintptr_t)hi, true, reclaim);
+	if (then)
+		then(arg);
 	rg__stw_start();
 	finish(t0, before);
 	pthread_mutex_unlock(&gc_lock);
@@ -749,17 +752,17 @@ void rg__gc_maybe_trigger(void)
 	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
 		return;
 	if (in_task()) {
-		collect_task(true, false);
+		collect_task(true, false, NULL, NULL);
 	} else if (lone_thread() && rg__outside_begin()) {
 		collect_thread(true, false);
 		rg__outside_end();
 	}
 }
 
-bool rg__gc_try_reclaim(void)
+bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)
 {
 	if (in_task()) {
-		collect_task(false, true);
+		collect_task(false, true, retry, arg);
 		return true;
 	}
 	if (lone_thread() && rg__outside_begin()) {
@@ -776,7 +779,7 @@ static int collect_now(bool reclaim)
 	if (r < 0)
 		return r;
 	if (in_task()) {
-		collect_task(false, reclaim);
+		collect_task(false, reclaim, NULL, NULL);
 		return 0;
 	}
 	/* rg_run must not start while this collection runs: it scans no
