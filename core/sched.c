@@ -673,8 +673,14 @@ void rg__task_stack_range(rg__task *t, void **lo, void **hi)
 	if (t == rg__self()) {
 		*lo = __builtin_frame_address(0);
 	} else if (atomic_load_explicit(&t->in_blocking, memory_order_acquire)) {
-		/* fn runs below blocking_sp on a pool thread; above it the
-		 * frames are frozen.  Not yet on a pool thread: sp is saved. */
+		/* From the sp saved by the switch to the pool.  The pool
+		 * thread resumes rg_blocking above it and calls fn from there,
+		 * so fn's frames overwrite the saved context below
+		 * rg_blocking's frame: scanned (conservatively, a racing read
+		 * finds at worst a stale word), but relied on for nothing:
+		 * rg_blocking keeps its argument and the caller's callee-saved
+		 * registers in its own frame, which stays frozen.  Not yet on
+		 * a pool thread: sp is saved. */
 		void *b = atomic_load_explicit(&t->blocking_sp, memory_order_acquire);
 		*lo = b ? b : t->sp;
 	} else {
@@ -1543,6 +1549,21 @@ static void post_from_pool(rg__m *m, rg__task *t, void *arg)
 	ready_on(m, t, false);
 }
 
+/*
+ * The collector scans a task in rg_blocking from the sp its switch to the
+ * pool saved (rg__task_stack_range), but fn's frames overwrite the saved
+ * context there: whatever lived only in registers at the switch is gone
+ * from the scan while fn runs.  Two things did: the argument (fn's own
+ * copies sit in its frames and registers on the pool thread, not scanned)
+ * and a pointer the caller kept in a callee-saved register rg_blocking
+ * did not use itself (left to the switch to save).  An object held only
+ * by either was freed and reused while fn still used it
+ * (tests/gc/test_adversarial3.c: every object, every run).  So the frame
+ * of rg_blocking, which fn's do not reach, holds both: a copy of arg read
+ * again after fn, and every callee-saved register, spilled by
+ * __builtin_unwind_init in the prologue (as Boehm GC does for the same
+ * reason).
+ */
 intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 {
 	if (!fn)
@@ -1551,6 +1572,8 @@ intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 	rg__task *t = m ? m->cur : NULL;
 	if (!t || !m->p)
 		return fn(arg);
+	__builtin_unwind_init();
+	void *volatile keep_arg = arg;
 	atomic_fetch_add_explicit(&rg__sched.blocking_calls, 1, memory_order_relaxed);
 	t->wait_reason = RG__WAIT_BLOCKING;
 	atomic_store_explicit(&t->blocking_sp, NULL, memory_order_relaxed);
@@ -1559,6 +1582,7 @@ intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 	/* now on a blocking-pool thread */
 	t->wait_reason = RG__WAIT_NONE;
 	intptr_t r = fn(arg);
+	__asm__ volatile("" : : "m"(keep_arg)); /* live, in memory, until here */
 	t->wait_reason = RG__WAIT_BLOCKING;
 	m = rg__switch_to_g0(m, t, post_from_pool, NULL);
 	/* back on a P */

@@ -12,16 +12,14 @@
  *   RG_ADV_CASE=name                only that case (from the driver)
  *   RG_ADV_REPEAT=n                 run each selected case n times
  *
- * Cases and what they cover (B: failed before its fix; K: a known bug
- * whose fix is outside gc/ and pending: the case skips unless
- * RG_TEST_KNOWN_BUGS=1 or RG_ADV_CASE names it):
+ * Cases and what they cover (B: failed before its fix):
  *   memlimit_gogc_off_many_p  B  8 Ps allocating garbage at
  *                                RINGO_MEMLIMIT=16M with GOGC off and a
  *                                live heap of ~1 MiB: no NULL
- *   blocking_arg_only_ref     K  (x86-64) an object whose only reference is
+ *   blocking_arg_only_ref     B  (x86-64) an object whose only reference is
  *                                rg_blocking's argument, used by the
  *                                section after collections
- *   blocking_caller_reg       K  (x86-64) an object the task calling
+ *   blocking_caller_reg       B  (x86-64) an object the task calling
  *                                rg_blocking keeps only in a callee-saved
  *                                register (r15) across the call
  */
@@ -75,15 +73,6 @@ __attribute__((noinline)) static void churn(int rounds, int n, size_t size)
 		}
 	}
 	clobber_stack();
-}
-
-/* A known bug's case skips unless asked for: RG_TEST_KNOWN_BUGS=1, or
- * RG_ADV_CASE naming it. */
-static void known_bug(const char *name)
-{
-	const char *kb = getenv("RG_TEST_KNOWN_BUGS"), *only = getenv("RG_ADV_CASE");
-	if ((!kb || !*kb || !strcmp(kb, "0")) && (!only || strcmp(only, name)))
-		SKIP("%s: known bug, fix pending (RG_TEST_KNOWN_BUGS=1 runs it)", name);
 }
 
 static void wait_flag(_Atomic int *f, int v)
@@ -290,7 +279,6 @@ static int ba_main(void *arg)
 
 static int case_blocking_arg_only_ref(void)
 {
-	known_bug("blocking_arg_only_ref");
 	rg_config cfg = quiet_cfg;
 	cfg.procs = 2;
 	CHECK_EQ(rg_run(ba_main, NULL, &cfg), 0);
@@ -353,7 +341,6 @@ static int bc_main(void *arg)
 
 static int case_blocking_caller_reg(void)
 {
-	known_bug("blocking_caller_reg");
 	rg_config cfg = quiet_cfg;
 	cfg.procs = 2;
 	CHECK_EQ(rg_run(bc_main, NULL, &cfg), 0);
