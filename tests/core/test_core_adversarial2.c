@@ -261,6 +261,7 @@ static void case_yield_many_ps(void)
 
 static _Atomic long pp_side;
 static _Atomic int pp_stop;
+static rg_waitgroup pp_wg;
 
 static void pinger(void *arg)
 {
@@ -273,6 +274,7 @@ static void pinger(void *arg)
 		if (rg_chan_recv(ch[1], &v, &ok, -1) < 0 || !ok)
 			break;
 	}
+	rg_waitgroup_done(&pp_wg);
 }
 
 static void ponger(void *arg)
@@ -286,6 +288,7 @@ static void ponger(void *arg)
 		if (rg_chan_send(ch[1], &v, -1) < 0)
 			break;
 	}
+	rg_waitgroup_done(&pp_wg);
 }
 
 static void side_task(void *arg)
@@ -300,6 +303,7 @@ static int pp_main(void *arg)
 	rg_chan *ch[2] = { rg_chan_make(sizeof(int), 0), rg_chan_make(sizeof(int), 0) };
 	atomic_store(&pp_stop, 0);
 	atomic_store(&pp_side, 0);
+	rg_waitgroup_add(&pp_wg, 2);
 	CHECK(rg_go(ponger, ch) > 0);
 	CHECK(rg_go(pinger, ch) > 0);
 	rg_sleep(5000000);
@@ -317,7 +321,9 @@ static int pp_main(void *arg)
 	atomic_store(&pp_stop, 1);
 	rg_chan_close(ch[0]);
 	rg_chan_close(ch[1]);
-	rg_sleep(5000000);
+	/* both end on the close; freed while one still ran (a sleep here
+	 * was too short on a loaded machine: SIGSEGV in the ponger's send) */
+	CHECK_EQ(rg_waitgroup_wait(&pp_wg, -1), 0);
 	rg_chan_free(ch[0]);
 	rg_chan_free(ch[1]);
 	return 0;
@@ -575,7 +581,7 @@ static void sy_btask(void *arg)
 		int r;
 		bool ok;
 		if (rg_chan_recv(sy_b, &r, &ok, -1) < 0 || !ok)
-			return;
+			break;
 		/* keep the P until A has run again; give up (stranded) once
 		 * the lost wake has held for 200 ms, or after 10 s whatever
 		 * the cause (a loaded machine only delays the other P) */
@@ -595,6 +601,7 @@ static void sy_btask(void *arg)
 		if (w > atomic_load(&sy_worst))
 			atomic_store(&sy_worst, w);
 	}
+	rg_waitgroup_done(&pp_wg);
 }
 
 static void sy_xtask(void *arg)
@@ -604,6 +611,7 @@ static void sy_xtask(void *arg)
 	bool ok;
 	while (rg_chan_recv(sy_x, &r, &ok, -1) == 0 && ok)
 		atomic_store(&sy_xran, 1);
+	rg_waitgroup_done(&pp_wg);
 }
 
 static void spin_ns(int64_t ns)
@@ -621,6 +629,7 @@ static int sy_main(void *arg)
 	atomic_store(&sy_back, 0);
 	atomic_store(&sy_stranded, 0);
 	atomic_store(&sy_worst, 0);
+	rg_waitgroup_add(&pp_wg, 2);
 	CHECK(rg_go(sy_btask, NULL) > 0);
 	CHECK(rg_go(sy_xtask, NULL) > 0);
 	unsigned seed = 12345;
@@ -651,7 +660,7 @@ static int sy_main(void *arg)
 	int last = atomic_load(&sy_back);
 	rg_chan_close(sy_b);
 	rg_chan_close(sy_x);
-	rg_sleep(20000000);
+	CHECK_EQ(rg_waitgroup_wait(&pp_wg, -1), 0); /* both end on the close */
 	rg_chan_free(sy_b);
 	rg_chan_free(sy_x);
 	printf("yield_strand: %d rounds, worst wait %.1f ms, stranded %d\n", last,
@@ -693,6 +702,7 @@ static int gs_main(void *arg)
 	gs_ch[1] = rg_chan_make(sizeof(int), 0);
 	gs_done = rg_chan_make(sizeof(int), 0);
 	atomic_store(&pp_stop, 0);
+	rg_waitgroup_add(&pp_wg, 2);
 	CHECK(rg_go(ponger, gs_ch) > 0);
 	CHECK(rg_go(pinger, gs_ch) > 0);
 	int v;
@@ -701,7 +711,7 @@ static int gs_main(void *arg)
 	atomic_store(&pp_stop, 1);
 	rg_chan_close(gs_ch[0]);
 	rg_chan_close(gs_ch[1]);
-	rg_sleep(5000000);
+	CHECK_EQ(rg_waitgroup_wait(&pp_wg, -1), 0); /* both end on the close */
 	rg_chan_free(gs_ch[0]);
 	rg_chan_free(gs_ch[1]);
 	rg_chan_free(gs_done);
