@@ -746,14 +746,18 @@ static rg__task *timer_steal(rg__p *p, bool *inherit)
 	int fired = 0;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
 		rg__p *p2 = rg__sched.allp[i];
-		if (p2 == p || atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
+		if (p2 == p)
 			continue;
+		/* timer_next first: status shares the line the owner
+		 * writes at every hand-off (runnext), and a read of it at
+		 * every spin round would cost the owner a miss */
 		int64_t tn = atomic_load_explicit(&p2->timer_next, memory_order_relaxed);
 		if (tn == INT64_MAX)
 			continue;
 		if (!now)
 			now = rg__mono();
-		if (tn <= now - TIMER_STEAL_GRACE_NS)
+		if (tn <= now - TIMER_STEAL_GRACE_NS &&
+		    atomic_load_explicit(&p2->status, memory_order_relaxed) == RG__P_RUNNING)
 			fired += rg__timers_run_other(p2, now);
 	}
 	if (!fired)
@@ -768,10 +772,10 @@ static int64_t timer_steal_next(rg__p *p)
 	int64_t next = INT64_MAX;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
 		rg__p *p2 = rg__sched.allp[i];
-		if (p2 == p || atomic_load_explicit(&p2->status, memory_order_relaxed) != RG__P_RUNNING)
+		if (p2 == p)
 			continue;
 		int64_t tn = atomic_load_explicit(&p2->timer_next, memory_order_relaxed);
-		if (tn < next)
+		if (tn < next && atomic_load_explicit(&p2->status, memory_order_relaxed) == RG__P_RUNNING)
 			next = tn;
 	}
 	return next > INT64_MAX - TIMER_STEAL_GRACE_NS ? INT64_MAX : next + TIMER_STEAL_GRACE_NS;
