@@ -130,6 +130,16 @@ static void *p_main(void *arg)
 				rg__fatal("cannot start the main task: %s", strerror((int)-id));
 		}
 		rg__p_loop(m);
+		/* No P tears down its per-P state (p_shutdown: the slots'
+		 * destructors) while another still runs a task or a park's
+		 * unlock callback: those reach other Ps' state, io/'s hop to
+		 * a P (its eventfd, its request list).  Each P used to tear
+		 * down as it left its loop, and a task hopping to one that
+		 * had found its io state gone (rg__fatal), or a hop's
+		 * callback wrote to the eventfd that P had just closed
+		 * (TSan in io_pressure; once the number is reused, somebody
+		 * else's file): tests/io/test_shutdown_hop.c. */
+		rg__p_leave(p);
 		p_shutdown(p);
 		rg__p_dead(p);
 	}
@@ -265,6 +275,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__stacks_init(rg__sched.stack_size);
 	rg__blocking_init();
 	/* everything a spawn from a thread without a P touches is set up */
+	rg__sched.nleft = 0; /* no P thread yet */
 	atomic_store(&rg__sched.stopping, 0);
 	atomic_store(&rg__sched.accepting, 1);
 	boot.main_fn = main_fn;

@@ -608,6 +608,7 @@ void rg__stw_stop(void)
 	pthread_mutex_lock(&rg__sched.stw_mu);
 	pthread_mutex_lock(&rg__sched.stw_lock);
 	atomic_store(&rg__sched.stw_pending, 1);
+	pthread_cond_broadcast(&rg__sched.stw_cond); /* Ps in rg__p_leave */
 	int want = 0;
 	for (int i = 0; i < rg__sched.nprocs; i++) {
 		rg__p *p = rg__sched.allp[i];
@@ -622,6 +623,37 @@ void rg__stw_stop(void)
 	}
 	while (atomic_load(&rg__sched.stw_stopped) < want)
 		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+/*
+ * rg_run is ending and p has left its loop: wait until every P has, before
+ * p tears down its per-P state (core/run.c, p_shutdown).  Until then
+ * another P may still run a task or a park's unlock callback that reaches
+ * p's state (io/'s hop to p: its request list and eventfd).  A task still
+ * running may start a collection meanwhile: p stops for it here, as a P
+ * does at a scheduling point (stw_park), or the collection and this wait
+ * would wait for each other (gc_shutdown hung so).
+ */
+void rg__p_leave(rg__p *p)
+{
+	pthread_mutex_lock(&rg__sched.stw_lock);
+	if (++rg__sched.nleft == rg__sched.nprocs)
+		pthread_cond_broadcast(&rg__sched.stw_cond);
+	uint64_t stopped_in = UINT64_MAX; /* the stop we counted ourselves in */
+	while (rg__sched.nleft < rg__sched.nprocs) {
+		if (atomic_load(&rg__sched.stw_pending) && stopped_in != rg__sched.stw_gen) {
+			stopped_in = rg__sched.stw_gen;
+			atomic_store(&p->status, RG__P_GCSTOP);
+			atomic_fetch_add(&rg__sched.stw_stopped, 1);
+			pthread_cond_broadcast(&rg__sched.stw_cond);
+			while (rg__sched.stw_gen == stopped_in)
+				pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+			atomic_store(&p->status, RG__P_RUNNING);
+			continue;
+		}
+		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	}
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
 

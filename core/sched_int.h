@@ -268,6 +268,8 @@ struct rg__sched {
 	_Atomic int stw_pending;
 	_Atomic int stw_stopped;
 	uint64_t stw_gen;                      /* stw_lock: bumped by each start */
+	int nleft;                             /* stw_lock: Ps out of their loops
+	                                          (rg_run's end, rg__p_leave) */
 
 	_Atomic uint64_t preempt_requests, blocking_calls, foreign_spawned;
 
@@ -282,6 +284,7 @@ rg__m *rg__m_get(void);
 void rg__p_loop(rg__m *m);
 void rg__runq_put(rg__p *p, rg__task *t, bool next);
 void rg__wakep(void);
+void rg__p_leave(rg__p *p); /* out of its loop: wait for the other Ps' */
 void rg__p_dead(rg__p *p); /* its thread exits: no stop-the-world waits for it */
 int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main);
 void rg__task_entry(rg__task *t, rg__m *m);
