@@ -82,10 +82,12 @@ struct creq {
 
 /* Per-P io state.  head: any thread pushes, the owner pops.  efd: set by
  * the owner before any op of this P is published (which is the only way a
- * canceller learns of this P), closed at shutdown.  The rest: owner only. */
+ * canceller learns of this P), kept open from run to run (pio_fini).  The
+ * rest: owner only. */
 struct pio {
 	_Alignas(64) struct creq *_Atomic head;
 	int efd;
+	bool efd_made;  /* efd is ours (kept from run to run: pio_fini) */
 	rg__p *p;
 	uint32_t seq;
 	bool ready;
@@ -196,9 +198,10 @@ static void pio_fini(void *arg)
 	if (!rg__io_use_epoll)
 		rg__accept_p_fini(pio->p);
 	pio->ready = false;
-	if (pio->efd >= 0)
-		close(pio->efd);
-	pio->efd = -1;
+	/* The eventfd stays open for the next run: a thread outside the
+	 * runtime that saw this P ready (rg_cancel) may still write to it,
+	 * and closed, its number could by then name somebody else's file.
+	 * One per P index, at most RG_IO_MAXP, for the process's life. */
 }
 
 void rg__io_p_init(rg__p *p)
@@ -212,11 +215,15 @@ void rg__io_p_init(rg__p *p)
 	atomic_store_explicit(&pio->head, NULL, memory_order_relaxed);
 	pio->p = p;
 	pio->h.fn = efd_cqe;
-	pio->efd = -1;
 	if (!rg__io_use_epoll) { /* epoll: cancels wake the task directly */
-		pio->efd = eventfd(0, EFD_CLOEXEC);
-		if (pio->efd < 0)
-			rg__fatal("io: eventfd: out of file descriptors");
+		/* a previous run's (pio_fini): its count, if any, only makes
+		 * the first read complete at once */
+		if (!pio->efd_made) {
+			pio->efd = eventfd(0, EFD_CLOEXEC);
+			if (pio->efd < 0)
+				rg__fatal("io: eventfd: out of file descriptors");
+			pio->efd_made = true;
+		}
 		efd_arm(pio);
 	}
 	pio->ready = true;
