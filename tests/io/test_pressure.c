@@ -40,6 +40,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "core/core.h"
 #include "io_test.h"
 #include "ringo/sync.h"
 
@@ -443,6 +444,27 @@ struct cr {
 	_Atomic int64_t r;
 };
 
+/* Until task id is parked in its io call (or gone, or 10 s): a sleep was
+ * not enough on a loaded machine (close_parked closed the fd before the
+ * task had reached rg_recv, and the peer's send then got -EPIPE).  The
+ * state read orders nothing: io_uring only (the fd goes to the kernel in
+ * an SQE, which TSan does not see); on epoll TSan would pair the task's
+ * epoll_ctl with our close. */
+static void wait_parked_io(int64_t id)
+{
+	for (int64_t end = rg_now() + 10000 * MS; rg_now() < end; rg_sleep(MS / 10)) {
+		rg__task *t = rg__task_pin(id);
+		if (!t)
+			return;
+		/* after x->state 1 the task's only park is its io call's
+		 * (wait_reason is not atomic: TSan) */
+		bool parked = rg__task_state(t) == RG__WAITING;
+		rg__task_unpin(t);
+		if (parked)
+			return;
+	}
+}
+
 static void cr_task(void *arg)
 {
 	struct cr *x = arg;
@@ -636,7 +658,7 @@ static int c_close_parked(void *arg)
 		 * on its way into rg_recv; a call made after the close is the
 		 * caller's race, not the library's: let it get there. */
 		if ((round & 1) || rg_procs() > 1)
-			rg_sleep(MS);
+			wait_parked_io(atomic_load(&x.id));
 		CHECK_EQ(rg_close(sv[0]), 0); /* the parked recv keeps the old file */
 		check_new_pair(round);
 		if (atomic_load(&x.state) != 1)
