@@ -1,5 +1,6 @@
 /* Helpers shared by the gc adversarial tests (test_adversarial.c,
- * test_adversarial2.c): the gc's internal checks, the small helpers the
+ * test_adversarial2.c, test_adversarial3.c; the canary helpers with
+ * GC_ADV_CANARIES defined): the gc's internal checks, the small helpers the
  * cases use, and the driver that runs each case in a child process of its
  * own, re-executed from the test binary with the case's environment, and
  * kills a case that hangs with its alarm.
@@ -10,6 +11,7 @@
 #ifndef RG_TESTS_GC_ADV_H
 #define RG_TESTS_GC_ADV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +64,55 @@ static int64_t mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+#ifdef GC_ADV_CANARIES
+/* ---- canaries (test_adversarial2.c, test_adversarial3.c) ----------------
+ * Needs <ringo/gc.h>.  A canary object: a header word with its own
+ * address xor a tag, then the pattern byte; memory handed out again while
+ * still reachable shows up as a changed pattern. */
+#define CAN_MAGIC 0x6a09e667f3bcc908ull
+__attribute__((noinline)) static unsigned char *can_new(size_t size, unsigned char pat)
+{
+	unsigned char *p = rg_gc_alloc_noscan(size);
+	if (!p)
+		return NULL;
+	CHECK(size >= 16);
+	*(uint64_t *)p = (uint64_t)(uintptr_t)p ^ CAN_MAGIC;
+	memset(p + 8, pat, size - 8);
+	return p;
+}
+
+static bool can_ok(const unsigned char *p, size_t size, unsigned char pat)
+{
+	return *(const uint64_t *)p == ((uint64_t)(uintptr_t)p ^ CAN_MAGIC) &&
+	       all_bytes(p + 8, size - 8, pat);
+}
+
+/* Garbage that reuses whatever was wrongly freed, filled with 0xee;
+ * collections in between. */
+__attribute__((noinline)) static void churn(int rounds, int n, size_t size)
+{
+	for (int r = 0; r < rounds; r++) {
+		CHECK_EQ(rg_gc_collect(), 0);
+		for (int i = 0; i < n; i++) {
+			unsigned char *p = rg_gc_alloc(size);
+			CHECK(p);
+			memset(p, 0xee, size);
+		}
+	}
+	clobber_stack();
+}
+
+/* Until *f reaches v (a minute at most: a hang fails here). */
+static void wait_flag(_Atomic int *f, int v)
+{
+	int64_t end = rg_now() + 60000000000LL;
+	while (atomic_load(f) < v) {
+		CHECK(rg_now() < end);
+		rg_sleep(200000);
+	}
+}
+#endif
 
 /* ---- the driver --------------------------------------------------------- */
 

@@ -36,53 +36,8 @@
 #include "ringo.h"
 #include "ringo/gc.h"
 
+#define GC_ADV_CANARIES
 #include "gc_adv.h"
-
-/* ---- helpers ------------------------------------------------------------ */
-
-/* A canary object: a header word with its own address xor a tag, then
- * the pattern byte. */
-#define CAN_MAGIC 0x510e527fade682d1ull
-__attribute__((noinline)) static unsigned char *can_new(size_t size, unsigned char pat)
-{
-	unsigned char *p = rg_gc_alloc_noscan(size);
-	if (!p)
-		return NULL;
-	CHECK(size >= 16);
-	*(uint64_t *)p = (uint64_t)(uintptr_t)p ^ CAN_MAGIC;
-	memset(p + 8, pat, size - 8);
-	return p;
-}
-
-static bool can_ok(const unsigned char *p, size_t size, unsigned char pat)
-{
-	return *(const uint64_t *)p == ((uint64_t)(uintptr_t)p ^ CAN_MAGIC) &&
-	       all_bytes(p + 8, size - 8, pat);
-}
-
-/* Garbage that reuses whatever was wrongly freed, filled with 0xee;
- * collections in between. */
-__attribute__((noinline)) static void churn(int rounds, int n, size_t size)
-{
-	for (int r = 0; r < rounds; r++) {
-		CHECK_EQ(rg_gc_collect(), 0);
-		for (int i = 0; i < n; i++) {
-			unsigned char *p = rg_gc_alloc(size);
-			CHECK(p);
-			memset(p, 0xee, size);
-		}
-	}
-	clobber_stack();
-}
-
-static void wait_flag(_Atomic int *f, int v)
-{
-	int64_t end = rg_now() + 60000000000LL;
-	while (atomic_load(f) < v) {
-		CHECK(rg_now() < end);
-		rg_sleep(200000);
-	}
-}
 
 /* =========================================================================
  * Found a bug: memlimit_gogc_off_many_p
