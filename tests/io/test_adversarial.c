@@ -60,7 +60,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "io_test.h"
+#include "io_adv.h"
 
 static bool epoll_be(void) { return strcmp(rg_io_backend(), "epoll") == 0; }
 
@@ -1297,14 +1297,6 @@ static int c_fault_odirect(void *arg)
 
 /* ---- the cases ------------------------------------------------------------------------ */
 
-struct tcase {
-	const char *name;
-	int (*fn)(void *);
-	const char *faults;    /* RINGO_FAULTS for this case's runs */
-	const char *bug_uring; /* the bug it found on io_uring (fixed) */
-	const char *bug_epoll; /* the same on the epoll backend */
-};
-
 /* Bugs these cases found, each failing its case before its fix:
  *   fix-1  epoll: on_ready wakes a waiter only for the events it asked for,
  *          never for EPOLLERR/EPOLLHUP (io/epoll.c on_ready), and wants()
@@ -1380,27 +1372,7 @@ int main(void)
 		printf("badptr: %d of 5 calls crashed or did not say -EFAULT\n", n);
 		CHECK_EQ(n, 0);
 	}
-	bool epoll_env = getenv("RINGO_IO") && !strcmp(getenv("RINGO_IO"), "epoll");
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const struct tcase *c = &cases[i];
-		if (only && *only && strcmp(only, c->name))
-			continue;
-		const char *bug = epoll_env ? c->bug_epoll : c->bug_uring;
-		if (bug)
-			printf("%s: found %s\n", c->name, bug);
-		for (int procs = 1; procs <= 2; procs++) {
-			printf("%s, %d P:\n", c->name, procs);
-			fflush(stdout);
-			int64_t t0 = rg_now();
-			if (c->faults)
-				setenv("RINGO_FAULTS", c->faults, 1);
-			CHECK_EQ(t_run(c->fn, procs), 0);
-			if (c->faults)
-				unsetenv("RINGO_FAULTS");
-			printf("%s, %d P: ok (%.0f ms)\n", c->name, procs, (rg_now() - t0) / 1e6);
-			fflush(stdout);
-		}
-	}
+	adv_run_cases(cases, sizeof cases / sizeof cases[0]);
 	unlink(g_path);
 	return T_PASS;
 }

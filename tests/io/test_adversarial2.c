@@ -21,7 +21,7 @@
 #include <signal.h>
 #include <sys/un.h>
 
-#include "io_test.h"
+#include "io_adv.h"
 
 struct res {
 	_Atomic int64_t r;
@@ -259,14 +259,6 @@ static int c_cancel_reuse(void *arg)
 
 /* ---- the cases -------------------------------------------------------------- */
 
-struct tcase {
-	const char *name;
-	int (*fn)(void *);
-	const char *faults;    /* RINGO_FAULTS for this case's runs */
-	const char *bug_uring; /* the bug it found on io_uring (fixed) */
-	const char *bug_epoll; /* the same on the epoll backend */
-};
-
 /* Bugs these cases found, each failing its case before its fix:
  *   fix-1  io_uring streams: rg_stream_recv armed a stream that was still
  *          on its pool's starved list (a buffer had come free meanwhile);
@@ -294,25 +286,6 @@ int main(void)
 	char pool[32];
 	snprintf(pool, sizeof pool, "%dx%d", POOL_N, POOL_SZ);
 	setenv("RINGO_BUFRING", pool, 1);
-	const char *only = getenv("RG_ADV_CASE");
-	bool epoll_env = getenv("RINGO_IO") && !strcmp(getenv("RINGO_IO"), "epoll");
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const struct tcase *c = &cases[i];
-		if (only && *only && strcmp(only, c->name))
-			continue;
-		const char *bug = epoll_env ? c->bug_epoll : c->bug_uring;
-		if (bug)
-			printf("%s: found %s\n", c->name, bug);
-		for (int procs = 1; procs <= 2; procs++) {
-			printf("%s, %d P:\n", c->name, procs);
-			int64_t t0 = rg_now();
-			if (c->faults)
-				setenv("RINGO_FAULTS", c->faults, 1);
-			CHECK_EQ(t_run(c->fn, procs), 0);
-			if (c->faults)
-				unsetenv("RINGO_FAULTS");
-			printf("%s, %d P: ok (%.0f ms)\n", c->name, procs, (rg_now() - t0) / 1e6);
-		}
-	}
+	adv_run_cases(cases, sizeof cases / sizeof cases[0]);
 	return T_PASS;
 }
