@@ -73,10 +73,11 @@ static int tour(void *arg)
 	rg_sched_stats_get(&st);
 	printf("%ld tasks resumed on another P after sleeping\n", atomic_load(&migrated));
 	printf("scheduler: %llu spawned, %llu exited, %llu stolen, %llu idle-P wake-ups, "
-	       "%llu preemption requests, %llu blocking calls\n",
+	       "%llu preemption requests, %llu blocking calls, %llu timers fired by an idle P\n",
 	       (unsigned long long)st.tasks_spawned, (unsigned long long)st.tasks_exited,
 	       (unsigned long long)st.steals, (unsigned long long)st.wakeups,
-	       (unsigned long long)st.preempt_requests, (unsigned long long)st.blocking_calls);
+	       (unsigned long long)st.preempt_requests, (unsigned long long)st.blocking_calls,
+	       (unsigned long long)st.timer_steals);
 	printf("stacks: %llu with guard pages, %llu with canaries\n",
 	       (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_canary);
 	return 0;
