@@ -254,7 +254,7 @@ static int case_chan_handoff_parked(void)
 #define SP_N 16
 #define SP_SIZE 768
 static rg_chan *sp_ch, *sp_never;
-static _Atomic int sp_parked;
+static _Atomic int sp_parked, sp_returned;
 
 __attribute__((noinline)) static void sp_select(int i)
 {
@@ -269,6 +269,7 @@ __attribute__((noinline)) static void sp_select(int i)
 	};
 	atomic_fetch_add(&sp_parked, 1);
 	CHECK_EQ(rg_select(cs, 2, -1), 1);
+	atomic_fetch_add(&sp_returned, 1);
 }
 
 static void sp_task(void *arg) { sp_select((int)(intptr_t)arg); }
@@ -277,6 +278,7 @@ static int sp_main(void *arg)
 {
 	sp_ch = rg_chan_make(16, 0);
 	sp_never = rg_chan_make(16, 0);
+	atomic_store(&sp_returned, 0);
 	CHECK(sp_ch && sp_never);
 	for (int i = 0; i < SP_N; i++)
 		CHECK(rg_go(sp_task, (void *)(intptr_t)i) > 0);
@@ -290,7 +292,10 @@ static int sp_main(void *arg)
 		CHECK(ok && m.tag >= 0 && m.tag < SP_N);
 		CHECK(can_ok(m.obj, SP_SIZE, (unsigned char)(0x10 + m.tag)));
 	}
-	rg_sleep(2000000);
+	/* a woken select locks its other channels again to unlink its
+	 * records (sync/chan.c I6): free them only once every select has
+	 * returned (a 2 ms sleep here was a use-after-free under TSan) */
+	wait_flag(&sp_returned, SP_N);
 	rg_chan_free(sp_ch);
 	rg_chan_free(sp_never);
 	return 0;
