@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# scripts/stress.sh N TEST [ARGS...] — run a test binary N times as two
+# instances at once beside two CPU hogs (every CPU oversubscribed), and
+# report the runs that failed.  Timing assumptions that hold on a quiet
+# machine break here: a sleep used as synchronisation, a task assumed to
+# have reached its call, a P assumed to have left its loop.  It found
+# three bugs the quiet suite did not (2026-12-06: core_core_adversarial2
+# freed channels still in use, io_pressure closed an fd before its task
+# reached rg_recv, rg_run's end tore down a P another still reached).
+#   scripts/stress.sh 20 out/asan/core_core_adversarial2 pingpong_fair
+# Logs of failed runs: $STRESS_LOGS (default /tmp/stress-logs).  Exits 1
+# if any run failed.
+set -u
+[ $# -ge 2 ] || { echo "usage: $0 N TEST [ARGS...]" >&2; exit 2; }
+n=$1
+shift
+logs=${STRESS_LOGS:-/tmp/stress-logs}
+mkdir -p "$logs"
+hogs=()
+for _ in 1 2; do
+    (while :; do :; done) &
+    hogs+=($!)
+done
+trap 'kill "${hogs[@]}" 2>/dev/null' EXIT
+fails=0
+for i in $(seq "$n"); do
+    timeout 120 "$@" >"$logs/a.$i.log" 2>&1 &
+    a=$!
+    timeout 120 "$@" >"$logs/b.$i.log" 2>&1 &
+    b=$!
+    wait $a; ra=$?
+    wait $b; rb=$?
+    if [ $ra -ne 0 ] || [ $rb -ne 0 ]; then
+        fails=$((fails + 1))
+        echo "run $i: exit $ra $rb (logs: $logs/a.$i.log $logs/b.$i.log)"
+    else
+        rm -f "$logs/a.$i.log" "$logs/b.$i.log"
+    fi
+done
+echo "stress: $fails of $n runs failed: $*"
+[ $fails -eq 0 ]
