@@ -676,8 +676,13 @@ static int ordered_close_main(void *arg)
 	ord_ch = rg_chan_make(sizeof(long), 0);
 	for (int i = 0; i < ORDERED; i++)
 		CHECK(rg_go(ord_waiter, (void *)(intptr_t)i) > 0);
-	rg_sleep(2 * MS); /* all parked */
-	CHECK_EQ(atomic_load(&ord_parked), ORDERED);
+	/* until all have parked: a 2 ms sleep was not enough on a loaded
+	 * machine (sysmon fired our timer while the P thread was off its CPU,
+	 * and the global queue ran us first: 61 of 65 parked) */
+	for (int64_t end = rg_now() + 10000 * MS; atomic_load(&ord_parked) < ORDERED;) {
+		CHECK(rg_now() < end);
+		rg_sleep(MS);
+	}
 	CHECK_EQ(rg_chan_close(ord_ch), 0);
 	while (atomic_load(&ord_pos) < ORDERED)
 		rg_sleep(MS);
