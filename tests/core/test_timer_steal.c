@@ -15,8 +15,9 @@
  *
  * Both cases failed before the change: the timers waited for sysmon (median
  * lateness 1.1-2.1 ms, up to 20 ms).  Only the median is checked, against
- * 0.5 ms plus the machine's own wake-up lag (bound): a loaded VM delays
- * the odd wake-up by milliseconds.  TS_DEBUG=1 prints each round.
+ * 0.5 ms plus the machine's own wake-up lag (bound), best of 3 attempts:
+ * a loaded VM delays the odd wake-up by milliseconds.  TS_DEBUG=1 prints
+ * each round.
  * Run one case with: core_timer_steal NAME. */
 // ctest-timeout: 120
 #include <stdatomic.h>
@@ -84,9 +85,9 @@ static void hog(void *arg)
 	atomic_store(&ts.hog_done, 1);
 }
 
-static int task_main(void *arg)
+/* One attempt: true if the median lateness was under the bound. */
+static bool task_attempt(void)
 {
-	(void)arg;
 	int64_t late[ROUNDS], lim = bound();
 	int n = 0, valid = 0;
 	rg_sched_stats s0, s1;
@@ -121,8 +122,18 @@ static int task_main(void *arg)
 	       "timer_steals %llu\n",
 	       valid, ROUNDS, med / 1e6, late[n - 1] / 1e6, (unsigned long long)(s1.timer_steals - s0.timer_steals));
 	/* sysmon alone: 2-20 ms; an idle P: its grace (50 us) and a wake-up */
-	CHECK(med < lim);
-	CHECK(s1.timer_steals - s0.timer_steals >= (uint64_t)valid / 2);
+	return med < lim && s1.timer_steals - s0.timer_steals >= (uint64_t)valid / 2;
+}
+
+/* Best of 3: on a machine whose CPUs other jobs hold, one attempt's
+ * wake-ups can all come late (scripts/stress.sh: a median of 0.8 ms
+ * against a bound of 0.56 once in 3 runs); sysmon alone never passes. */
+static int task_main(void *arg)
+{
+	(void)arg;
+	int tries = 0;
+	while (!task_attempt())
+		CHECK(++tries < 3);
 	return 0;
 }
 
@@ -150,9 +161,8 @@ static void rt_drop(rg__rtimer *tm) { (void)tm; }
 
 static void short_task(void *arg) { (void)arg; }
 
-static int rtimer_main(void *arg)
+static bool rtimer_attempt(void)
 {
-	(void)arg;
 	int64_t late[ROUNDS], lim = bound();
 	for (int r = 0; r < ROUNDS; r++) {
 		atomic_store(&rt.fired_at, 0);
@@ -174,7 +184,15 @@ static int rtimer_main(void *arg)
 	}
 	int64_t med = median(late, ROUNDS);
 	printf("  rtimer: lateness median %.3f ms, max %.3f ms\n", med / 1e6, late[ROUNDS - 1] / 1e6);
-	CHECK(med < lim);
+	return med < lim;
+}
+
+static int rtimer_main(void *arg)
+{
+	(void)arg;
+	int tries = 0;
+	while (!rtimer_attempt())
+		CHECK(++tries < 3);
 	return 0;
 }
 
