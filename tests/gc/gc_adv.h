@@ -33,6 +33,15 @@ extern char **environ;
 
 static const rg_config quiet_cfg = {.quiet = 1, .nopin = 1}; /* shared machines */
 
+/* A case body: main(NULL) in one rg_run on procs Ps, quiet; 0 or a CHECK. */
+__attribute__((unused)) static int run_quiet(rg_main_fn main, int procs)
+{
+	rg_config cfg = quiet_cfg;
+	cfg.procs = procs;
+	CHECK_EQ(rg_run(main, NULL, &cfg), 0);
+	return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* Wipes dead stack below the caller so stale copies of pointers go. */

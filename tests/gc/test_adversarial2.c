@@ -239,13 +239,7 @@ static int ho_main(void *arg)
 	return 0;
 }
 
-static int case_chan_handoff_parked(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 2;
-	CHECK_EQ(rg_run(ho_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_chan_handoff_parked(void) { return run_quiet(ho_main, 2); }
 
 /* =========================================================================
  * select_parked (passes): tasks parked in rg_select over two channels,
@@ -301,13 +295,7 @@ static int sp_main(void *arg)
 	return 0;
 }
 
-static int case_select_parked(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 2;
-	CHECK_EQ(rg_run(sp_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_select_parked(void) { return run_quiet(sp_main, 2); }
 
 /* =========================================================================
  * chan_buf_many_p (passes): env RINGO_GOGC=10.  Producers on 4 Ps fill
@@ -404,13 +392,7 @@ static int cb_main(void *arg)
 	return 0;
 }
 
-static int case_chan_buf_many_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 4;
-	CHECK_EQ(rg_run(cb_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_chan_buf_many_p(void) { return run_quiet(cb_main, 4); }
 
 /* =========================================================================
  * taskarg_many_p (passes): env RINGO_GOGC=5.  Spawners on 4 Ps start tasks
@@ -453,13 +435,7 @@ static int ta_main(void *arg)
 	return 0;
 }
 
-static int case_taskarg_many_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 4;
-	CHECK_EQ(rg_run(ta_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_taskarg_many_p(void) { return run_quiet(ta_main, 4); }
 
 /* =========================================================================
  * recv_into_gc_buffer (passes): a task parks in rg_recv on a socket into a
@@ -580,13 +556,7 @@ static int bo_main(void *arg)
 	return 0;
 }
 
-static int case_blocking_other_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 2;
-	CHECK_EQ(rg_run(bo_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_blocking_other_p(void) { return run_quiet(bo_main, 2); }
 
 /* =========================================================================
  * tls_many_p (passes): tasks on 4 Ps each hold objects only in task-local
@@ -646,13 +616,7 @@ static int tl_main(void *arg)
 	return 0;
 }
 
-static int case_tls_many_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 4;
-	CHECK_EQ(rg_run(tl_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_tls_many_p(void) { return run_quiet(tl_main, 4); }
 
 /* =========================================================================
  * class_boundaries (passes): for every size class (read off rg_gc_size)
@@ -770,13 +734,7 @@ static int cl_main(void *arg)
 	return 0;
 }
 
-static int case_class_boundaries(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 1;
-	CHECK_EQ(rg_run(cl_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_class_boundaries(void) { return run_quiet(cl_main, 1); }
 
 /* =========================================================================
  * large_reuse_scavenge (passes): tasks on 4 Ps keep a window of large
@@ -844,13 +802,7 @@ static int lr_main(void *arg)
 	return 0;
 }
 
-static int case_large_reuse_scavenge(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 4;
-	CHECK_EQ(rg_run(lr_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_large_reuse_scavenge(void) { return run_quiet(lr_main, 4); }
 
 /* =========================================================================
  * memlimit_many_p (passes): env RINGO_MEMLIMIT=48M RINGO_GOGC=5, 8 Ps.
@@ -939,13 +891,7 @@ static int mm_main(void *arg)
 	return 0;
 }
 
-static int case_memlimit_many_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 8;
-	CHECK_EQ(rg_run(mm_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_memlimit_many_p(void) { return run_quiet(mm_main, 8); }
 
 /* ---- driver ------------------------------------------------------------ */
 

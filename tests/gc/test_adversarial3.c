@@ -109,13 +109,7 @@ static int mg_main(void *arg)
 	return 0;
 }
 
-static int case_memlimit_gogc_off_many_p(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 8;
-	CHECK_EQ(rg_run(mg_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_memlimit_gogc_off_many_p(void) { return run_quiet(mg_main, 8); }
 
 /* =========================================================================
  * The blocking sections below run fn on a pool thread, on the task's own
@@ -197,7 +191,7 @@ static void bk_collect_while_in(void)
 }
 
 /* =========================================================================
- * Known bug: blocking_arg_only_ref (x86-64)
+ * Found a bug: blocking_arg_only_ref (x86-64; fixed in core, rg_blocking)
  * A task passes a GC object to rg_blocking(fn, obj) and keeps no other
  * reference (a request record handed to a blocking library call): fn's
  * copies are in its registers and frames on the pool thread, which are
@@ -232,16 +226,10 @@ static int ba_main(void *arg)
 	return 0;
 }
 
-static int case_blocking_arg_only_ref(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 2;
-	CHECK_EQ(rg_run(ba_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_blocking_arg_only_ref(void) { return run_quiet(ba_main, 2); }
 
 /* =========================================================================
- * Known bug: blocking_caller_reg (x86-64)
+ * Found a bug: blocking_caller_reg (x86-64; fixed in core, rg_blocking)
  * The task calling rg_blocking keeps its only reference to an object in
  * r15, a callee-saved register: where rg_blocking does not save r15 in
  * its own frame (gcc -O2 does not; clang's sanitizer builds do), only the
@@ -294,13 +282,7 @@ static int bc_main(void *arg)
 	return 0;
 }
 
-static int case_blocking_caller_reg(void)
-{
-	rg_config cfg = quiet_cfg;
-	cfg.procs = 2;
-	CHECK_EQ(rg_run(bc_main, NULL, &cfg), 0);
-	return 0;
-}
+static int case_blocking_caller_reg(void) { return run_quiet(bc_main, 2); }
 #else
 static int case_blocking_arg_only_ref(void) { SKIP("x86-64 only"); }
 static int case_blocking_caller_reg(void) { SKIP("x86-64 only"); }
