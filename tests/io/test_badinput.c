@@ -10,6 +10,7 @@
 
 static _Atomic int phase;
 static _Atomic int64_t res;
+static int64_t inflight_tmo; /* set before rg_go */
 
 static void inflight(void *arg)
 {
@@ -17,8 +18,9 @@ static void inflight(void *arg)
 	char buf[64];
 	atomic_store(&phase, 1);
 	/* fd gets closed (and its number reused) while this waits: the call
-	 * keeps the old socket, so it ends by its deadline, not by a crash */
-	atomic_store(&res, rg_recv(fd, buf, sizeof buf, 0, rg_now() + 100 * MS));
+	 * keeps the old socket, so it ends by its deadline, not by a crash;
+	 * or the peer resets it, which must end it before a long deadline */
+	atomic_store(&res, rg_recv(fd, buf, sizeof buf, 0, rg_now() + inflight_tmo));
 	atomic_store(&phase, 2);
 }
 
@@ -69,6 +71,7 @@ static int main_fn(void *arg)
 	/* closed fd reused while an operation is in flight */
 	int fds[2];
 	t_tcp_pair(AF_INET, fds);
+	inflight_tmo = 100 * MS;
 	CHECK(rg_go(inflight, (void *)(intptr_t)fds[1]) > 0);
 	while (atomic_load(&phase) < 1)
 		rg_sleep(MS);
@@ -102,6 +105,9 @@ static int main_fn(void *arg)
 	/* reset while a recv waits */
 	t_tcp_pair(AF_INET, fds);
 	atomic_store(&phase, 0);
+	/* not 100 ms: a P thread descheduled that long (two instances beside
+	 * two CPU hogs, ASan) let the deadline pass before the RST came */
+	inflight_tmo = 10000 * MS;
 	CHECK(rg_go(inflight, (void *)(intptr_t)fds[1]) > 0);
 	while (atomic_load(&phase) < 1)
 		rg_sleep(MS);
