@@ -187,9 +187,11 @@ static int c_delay_deadline(void *arg)
 	/* a bound context's deadline bounds the call as its own does */
 	CHECK(send(sp[0], "c", 1, 0) == 1);
 	rg_ctx *ctx;
+	/* t0 before the context: its deadline counts from its creation, and a
+	 * thread descheduled between the two would see the call end early */
+	t0 = rg_now();
 	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 30 * MS, &ctx), 0);
 	rg_ctx_bind(ctx);
-	t0 = rg_now();
 	r = rg_recv(sp[1], &c, 1, 0, -1);
 	rg_ctx_bind(NULL);
 	rg_ctx_release(ctx);
