@@ -172,24 +172,31 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 	}
 }
 
-void rg_mutex_lock(rg_mutex *mu)
+/* The lock's fast path: free (no waiter, or waiters queued with the lock
+ * free: under contention the common case, and the failed CAS has just
+ * loaded the state), one or two CASes, no call. */
+static inline __attribute__((always_inline)) bool lock_fast(struct mutex_impl *m)
 {
-	struct mutex_impl *m = MI(mu);
 	uint32_t z = 0;
 	if (__builtin_expect(atomic_compare_exchange_strong_explicit(&m->state, &z, LOCKED, memory_order_acquire,
 	                                                             memory_order_relaxed), 1))
-		return;
-	mutex_lock_slow(m, -1, false);
+		return true;
+	return !(z & (LOCKED | STARVING)) &&
+	       atomic_compare_exchange_strong_explicit(&m->state, &z, z | LOCKED, memory_order_acquire,
+	                                               memory_order_relaxed);
+}
+
+void rg_mutex_lock(rg_mutex *mu)
+{
+	struct mutex_impl *m = MI(mu);
+	if (__builtin_expect(!lock_fast(m), 0))
+		mutex_lock_slow(m, -1, false);
 }
 
 int rg_mutex_lock_until(rg_mutex *mu, int64_t deadline)
 {
 	struct mutex_impl *m = MI(mu);
-	uint32_t z = 0;
-	if (atomic_compare_exchange_strong_explicit(&m->state, &z, LOCKED, memory_order_acquire,
-	                                            memory_order_relaxed))
-		return 0;
-	return mutex_lock_slow(m, deadline, true);
+	return lock_fast(m) ? 0 : mutex_lock_slow(m, deadline, true);
 }
 
 bool rg_mutex_trylock(rg_mutex *mu)
@@ -264,9 +271,13 @@ static void mutex_unlock_slow(struct mutex_impl *m, uint32_t old)
 void rg_mutex_unlock(rg_mutex *mu)
 {
 	struct mutex_impl *m = MI(mu);
-	uint32_t old = LOCKED;
-	if (__builtin_expect(atomic_compare_exchange_strong_explicit(&m->state, &old, 0, memory_order_release,
-	                                                             memory_order_relaxed), 1))
+	/* Look first: the line is still ours from the lock, and with waiters
+	 * queued (the contended case) a CAS expecting LOCKED alone would fail,
+	 * a locked instruction for nothing, and send us to the slow path
+	 * with the state it loaded anyway. */
+	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
+	if (__builtin_expect(old == LOCKED, 1) &&
+	    atomic_compare_exchange_strong_explicit(&m->state, &old, 0, memory_order_release, memory_order_relaxed))
 		return;
 	mutex_unlock_slow(m, old);
 }
