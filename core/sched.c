@@ -417,6 +417,13 @@ static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
 	return t;
 }
 
+/* See core.h.  Its own P: runnext and the run queue are written by this
+ * thread (or taken by thieves, which only makes it emptier). */
+bool rg__p_alone(rg__p *p)
+{
+	return runq_empty(p) && atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) == 0;
+}
+
 /* Work another P may have to take from p2, for a P about to sleep: its
  * run queue, or a runnext that stays there RUNNEXT_WAIT_NS.  Waits (a few
  * microseconds, reading p2's line every one) until that runnext is taken

@@ -10,7 +10,9 @@
  *   4. deadline 0: rg__io_try makes the non-blocking syscall where one
  *      exists (recv/send with MSG_DONTWAIT, read/write with RWF_NOWAIT,
  *      poll with timeout 0);
- *   5. else the backend runs it: io_uring (io/uring.c) or epoll (io/epoll.c).
+ *   5. else the backend runs it: io_uring (io/uring.c) or epoll (io/epoll.c);
+ *      on io_uring a send whose P has nothing else to run is first tried
+ *      as a non-blocking send(2) (exec, below).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +47,22 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 	}
 	if (rg__io_use_epoll)
 		return rg__epoll_exec(q, deadline, nb);
+	/* A send whose P has nothing else to run goes out at once, as
+	 * send(2) with MSG_DONTWAIT.  Queued, its SQE would reach the kernel
+	 * alone in the P's idle io_uring_enter, which completes it inline
+	 * and returns at once with its CQE; the task is woken and the P
+	 * enters again to sleep on the task's next receive: two enters, a
+	 * park and a wake per request/response where this makes one send
+	 * and one enter.  With other tasks to run, the SQE waits for the
+	 * batch as before (a send(2) each would add system calls there).
+	 * -EAGAIN (no room in the socket): the ring waits for room. */
+	if (!nb && (q->op == RG__OP_SEND || q->op == RG__OP_SENDMSG) && rg__p_alone(rg__getp())) {
+		int e = errno; /* rg_* calls leave errno alone */
+		int64_t r = rg__io_try(q);
+		errno = e;
+		if (r != -EAGAIN)
+			return r;
+	}
 	return q->op == RG__OP_ACCEPT ? rg__accept_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
 }
 
