@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -31,6 +32,14 @@
 #include "io/io_int.h"
 
 bool rg__io_use_epoll;
+
+/* Nothing else for the P to do (rg__p_alone) and no completion waiting
+ * in its ring to be reaped: tasks those would ready must not wait behind
+ * a task that sends without ever parking. */
+static inline bool send_now(rg__p *p)
+{
+	return p && rg__p_alone(p) && !io_uring_cq_ready(rg__p_ring(p));
+}
 
 /* Steps 4-5 of the path above. */
 static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
@@ -56,7 +65,7 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 	 * and one enter.  With other tasks to run, the SQE waits for the
 	 * batch as before (a send(2) each would add system calls there).
 	 * -EAGAIN (no room in the socket): the ring waits for room. */
-	if (!nb && (q->op == RG__OP_SEND || q->op == RG__OP_SENDMSG) && rg__p_alone(rg__getp())) {
+	if (!nb && (q->op == RG__OP_SEND || q->op == RG__OP_SENDMSG) && send_now(rg__getp())) {
 		int e = errno; /* rg_* calls leave errno alone */
 		int64_t r = rg__io_try(q);
 		errno = e;
