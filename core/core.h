@@ -233,12 +233,6 @@ int rg__p_submit(rg__p *p);
  * was given, never on a new file that got the number.  Parks when called
  * from a task; no-op without rings. */
 void rg__ring_flush_all(void);
-/* Nothing else to run on p (its run queue, runnext and the global queue
- * are empty, no timer of p is due): a task that parks now hands the P to
- * its idle poll, whose io_uring_enter would carry the task's SQE alone.
- * Owner's thread only.  Completions not reaped yet are the caller's to
- * check (io/). */
-bool rg__p_alone(rg__p *p);
 /* Ring features found when the P's ring was set up. */
 unsigned rg__ring_setup_flags(void);
 

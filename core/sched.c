@@ -417,17 +417,6 @@ static rg__task *runq_steal(rg__p *p, rg__p *p2, bool steal_next)
 	return t;
 }
 
-/* See core.h.  Its own P: runnext and the run queue are written by this
- * thread (or taken by thieves, which only makes it emptier). */
-bool rg__p_alone(rg__p *p)
-{
-	if (!runq_empty(p) || atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) != 0)
-		return false;
-	/* a timer due is a task about to be ready: the P must get to it */
-	int64_t next = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
-	return next == INT64_MAX || next > rg__mono();
-}
-
 /* Work another P may have to take from p2, for a P about to sleep: its
  * run queue, or a runnext that stays there RUNNEXT_WAIT_NS.  Waits (a few
  * microseconds, reading p2's line every one) until that runnext is taken

@@ -10,15 +10,12 @@
  *   4. deadline 0: rg__io_try makes the non-blocking syscall where one
  *      exists (recv/send with MSG_DONTWAIT, read/write with RWF_NOWAIT,
  *      poll with timeout 0);
- *   5. else the backend runs it: io_uring (io/uring.c) or epoll (io/epoll.c);
- *      on io_uring a send whose P has nothing else to run is first tried
- *      as a non-blocking send(2) (exec, below).
+ *   5. else the backend runs it: io_uring (io/uring.c) or epoll (io/epoll.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -32,14 +29,6 @@
 #include "io/io_int.h"
 
 bool rg__io_use_epoll;
-
-/* Nothing else for the P to do (rg__p_alone) and no completion waiting
- * in its ring to be reaped: tasks those would ready must not wait behind
- * a task that sends without ever parking. */
-static inline bool send_now(rg__p *p)
-{
-	return p && rg__p_alone(p) && !io_uring_cq_ready(rg__p_ring(p));
-}
 
 /* Steps 4-5 of the path above. */
 static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
@@ -56,22 +45,6 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 	}
 	if (rg__io_use_epoll)
 		return rg__epoll_exec(q, deadline, nb);
-	/* A send whose P has nothing else to run goes out at once, as
-	 * send(2) with MSG_DONTWAIT.  Queued, its SQE would reach the kernel
-	 * alone in the P's idle io_uring_enter, which completes it inline
-	 * and returns at once with its CQE; the task is woken and the P
-	 * enters again to sleep on the task's next receive: two enters, a
-	 * park and a wake per request/response where this makes one send
-	 * and one enter.  With other tasks to run, the SQE waits for the
-	 * batch as before (a send(2) each would add system calls there).
-	 * -EAGAIN (no room in the socket): the ring waits for room. */
-	if (!nb && (q->op == RG__OP_SEND || q->op == RG__OP_SENDMSG) && send_now(rg__getp())) {
-		int e = errno; /* rg_* calls leave errno alone */
-		int64_t r = rg__io_try(q);
-		errno = e;
-		if (r != -EAGAIN)
-			return r;
-	}
 	return q->op == RG__OP_ACCEPT ? rg__accept_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
 }
 
