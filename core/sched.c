@@ -574,18 +574,24 @@ static void reset_spinning(rg__p *p)
  * collector (CAS IDLE -> GCSTOP): if it wakes during the STW it waits until
  * released (idle_exit).
  */
+/* stw_lock held, a stop pending: p counts itself stopped and waits for
+ * the end of this stop (its generation). */
+static void stw_stop_locked(rg__p *p)
+{
+	uint64_t gen = rg__sched.stw_gen;
+	atomic_store(&p->status, RG__P_GCSTOP);
+	atomic_fetch_add(&rg__sched.stw_stopped, 1);
+	pthread_cond_broadcast(&rg__sched.stw_cond);
+	while (rg__sched.stw_gen == gen)
+		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+	atomic_store(&p->status, RG__P_RUNNING);
+}
+
 static void stw_park(rg__p *p)
 {
 	pthread_mutex_lock(&rg__sched.stw_lock);
-	if (atomic_load(&rg__sched.stw_pending)) {
-		uint64_t gen = rg__sched.stw_gen;
-		atomic_store(&p->status, RG__P_GCSTOP);
-		atomic_fetch_add(&rg__sched.stw_stopped, 1);
-		pthread_cond_broadcast(&rg__sched.stw_cond);
-		while (rg__sched.stw_gen == gen)
-			pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
-		atomic_store(&p->status, RG__P_RUNNING);
-	}
+	if (atomic_load(&rg__sched.stw_pending))
+		stw_stop_locked(p);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
 
@@ -644,12 +650,7 @@ void rg__p_leave(rg__p *p)
 	while (rg__sched.nleft < rg__sched.nprocs) {
 		if (atomic_load(&rg__sched.stw_pending) && stopped_in != rg__sched.stw_gen) {
 			stopped_in = rg__sched.stw_gen;
-			atomic_store(&p->status, RG__P_GCSTOP);
-			atomic_fetch_add(&rg__sched.stw_stopped, 1);
-			pthread_cond_broadcast(&rg__sched.stw_cond);
-			while (rg__sched.stw_gen == stopped_in)
-				pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
-			atomic_store(&p->status, RG__P_RUNNING);
+			stw_stop_locked(p);
 			continue;
 		}
 		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
