@@ -8,12 +8,26 @@
 # freed channels still in use, io_pressure closed an fd before its task
 # reached rg_recv, rg_run's end tore down a P another still reached).
 #   scripts/stress.sh 20 out/asan/core_core_adversarial2 pingpong_fair
-# Logs of failed runs: $STRESS_LOGS (default /tmp/stress-logs).  Exits 1
-# if any run failed.
+# A test binary <module>_<name> gets the environment its source
+# tests/<module>/test_<name>.c asks ctest for ("// ctest-env: K=V;K2=V2"),
+# as under ctest: run by hand, io_cancel_stress_epoll would test io_uring.
+# Variables already set in the caller's environment win.  Logs of failed
+# runs: $STRESS_LOGS (default /tmp/stress-logs).  Exits 1 if any run failed.
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 N TEST [ARGS...]" >&2; exit 2; }
 n=$1
 shift
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(basename "$1")
+src="$here/tests/${bin%%_*}/test_${bin#*_}.c"
+if [ -f "$src" ]; then
+    envl=$(sed -n 's|.*ctest-env: *||p' "$src" | head -n 1)
+    IFS=';' read -r -a kvs <<<"$envl"
+    for kv in "${kvs[@]}"; do
+        k=${kv%%=*}
+        [ -n "$k" ] && [ -z "${!k+x}" ] && export "$kv" && echo "stress: $kv (from $src)"
+    done
+fi
 logs=${STRESS_LOGS:-/tmp/stress-logs}
 mkdir -p "$logs"
 hogs=()
