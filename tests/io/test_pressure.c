@@ -447,9 +447,10 @@ struct cr {
 /* Until task id is parked in its io call (or gone, or 10 s): a sleep was
  * not enough on a loaded machine (close_parked closed the fd before the
  * task had reached rg_recv, and the peer's send then got -EPIPE).  The
- * state read orders nothing: io_uring only (the fd goes to the kernel in
- * an SQE, which TSan does not see); on epoll TSan would pair the task's
- * epoll_ctl with our close. */
+ * state read orders nothing.  close_parked: io_uring only (the fd goes to
+ * the kernel in an SQE, which TSan does not see); on epoll TSan would pair
+ * the task's epoll_ctl with our close.  cancel_reuse cancels before it
+ * closes: rg_cancel's claim of the published op (acquire) orders them. */
 static void wait_parked_io(int64_t id)
 {
 	for (int64_t end = rg_now() + 10000 * MS; rg_now() < end; rg_sleep(MS / 10)) {
@@ -588,7 +589,13 @@ static int c_cancel_reuse(void *arg)
 		while (atomic_load(&x.state) < 1)
 			rg_yield();
 		if (in_flight) {
-			rg_sleep(2 * MS); /* parked in its call by now */
+			/* parked in its call: a sleep was not enough on a loaded
+			 * machine (2026-12-06 CI, epoll: connect and poll entered
+			 * their call, the cancel found nothing published and
+			 * stayed pending, our close came before their syscall,
+			 * which said -EBADF; a caller's race, not a lost cancel) */
+			rg_sleep(2 * MS);
+			wait_parked_io(atomic_load(&x.id));
 		} else {
 			uint32_t d = rnd32() % 4;
 			if (d == 1)
