@@ -62,6 +62,13 @@
 #define GUARDED_SLOTS 64
 #define CANARY_SLOTS 1024
 #define REC_SIZE ((sizeof(struct rg__task) + 63) & ~(size_t)63)
+/* Slot i's record (and so its stack) ends COLOR(i) bytes below the slot's
+ * top.  Slots are page multiples: without it every record and every
+ * task's hot frames would sit at one page offset, in the same few L1 sets
+ * (and, on physically indexed caches, a sixteenth of the L2): a P cycling
+ * through a thousand parked tasks would miss on them in turn. */
+#define COLORS 16
+#define COLOR(i) ((size_t)((i) % COLORS) * 64)
 
 struct slab {
 	struct slab *next, *prev;
@@ -72,6 +79,12 @@ struct slab {
 	int nslots, used; /* used: slots handed out so far (bump) */
 	uint8_t kind;
 };
+
+/* Slot i's record, in a slab of default-size slots. */
+static rg__task *slot_rec(const struct slab *s, int i)
+{
+	return (rg__task *)(s->first + (size_t)(i + 1) * s->slot - COLOR(i) - REC_SIZE);
+}
 
 /* Guarded by st.lock unless marked. */
 static struct {
@@ -150,11 +163,8 @@ static void slab_unmap(struct slab *s)
 {
 	/* Records of tasks still alive (discarded at shutdown) hold memory. */
 	for (int i = 0; i < s->used; i++) {
-		rg__task *t;
-		if (s->kind == RG__STACK_CUSTOM)
-			t = (rg__task *)(s->first + s->slot - REC_SIZE);
-		else
-			t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+		rg__task *t = s->kind == RG__STACK_CUSTOM ? (rg__task *)(s->first + s->slot - REC_SIZE)
+		                                          : slot_rec(s, i);
 		if (t->tls)
 			rg__free(t->tls);
 #ifdef RG_TSAN
@@ -256,10 +266,11 @@ static struct slab *slab_new(bool guarded)
 	return s;
 }
 
-/* Lay out slot `start` (size `slot`) of kind `kind` and return its record. */
-static rg__task *slot_init(char *start, size_t slot, uint8_t kind)
+/* Lay out slot `start` (size `slot`, color `color`) of kind `kind` and
+ * return its record. */
+static rg__task *slot_init(char *start, size_t slot, size_t color, uint8_t kind)
 {
-	rg__task *t = (rg__task *)(start + slot - REC_SIZE);
+	rg__task *t = (rg__task *)(start + slot - color - REC_SIZE);
 	t->kind = kind;
 	t->hi = (char *)t;
 	t->timer_idx = -1;
@@ -304,7 +315,7 @@ static rg__task *custom_alloc(size_t size)
 	s->first = s->base;
 	s->nslots = s->used = 1;
 	s->kind = RG__STACK_CUSTOM;
-	rg__task *t = slot_init(s->base, len, RG__STACK_GUARDED);
+	rg__task *t = slot_init(s->base, len, 0, RG__STACK_GUARDED);
 	t->kind = RG__STACK_CUSTOM;
 	t->map_len = len;
 	t->custom_slab = s;
@@ -358,11 +369,12 @@ static rg__task *pool_take(rg__p *p, int want)
 		if (s) {
 			/* reserve the slot; touch its memory after unlocking */
 			char *start = s->first + (size_t)s->used * s->slot;
+			size_t color = COLOR(s->used);
 			s->used++;
 			uint8_t kind = s->kind;
 			size_t slot = s->slot;
 			pthread_mutex_unlock(&st.lock);
-			return slot_init(start, slot, kind);
+			return slot_init(start, slot, color, kind);
 		}
 	}
 	pthread_mutex_unlock(&st.lock);
@@ -658,7 +670,7 @@ void rg__tasks_each(void (*fn)(rg__task *t, void *arg), void *arg)
 	pthread_mutex_lock(&st.lock);
 	for (struct slab *s = st.slabs; s; s = s->next)
 		for (int i = 0; i < s->used; i++) {
-			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+			rg__task *t = slot_rec(s, i);
 			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
 			if (state == RG__RUNNABLE || state == RG__RUNNING || state == RG__WAITING)
 				fn(t, arg);
@@ -700,7 +712,7 @@ rg__task *rg__task_pin(int64_t id)
 	pthread_mutex_lock(&st.lock);
 	for (struct slab *s = st.slabs; s && !found; s = s->next)
 		for (int i = 0; i < s->used; i++) {
-			rg__task *t = (rg__task *)(s->first + (size_t)i * s->slot + s->slot - REC_SIZE);
+			rg__task *t = slot_rec(s, i);
 			if (__atomic_load_n(&t->id, __ATOMIC_RELAXED) == id) {
 				found = t;
 				break;
