@@ -32,7 +32,9 @@ extern "C" {
 typedef struct rg_config {
 	int procs;           /* Ps to run; 0: usable CPUs (affinity mask and
 	                        cgroup cpu.max), or RINGO_PROCS */
-	size_t stack_size;   /* default task stack, bytes; 0: 64 KiB */
+	size_t stack_size;   /* default task stack, bytes; 0: 64 KiB.  The
+	                        task's record and a cache colour (together
+	                        at most 1.3 KiB) sit at its top */
 	unsigned ring_entries; /* SQ entries per P ring; 0: 256; 1 counts as 2 */
 	int sqpoll;          /* 1: ask for IORING_SETUP_SQPOLL (opt-in) */
 	int quiet;           /* 1: no informational line on stderr */
