@@ -266,11 +266,10 @@ static struct slab *slab_new(bool guarded)
 	return s;
 }
 
-/* Lay out slot `start` (size `slot`, color `color`) of kind `kind` and
- * return its record. */
-static rg__task *slot_init(char *start, size_t slot, size_t color, uint8_t kind)
+/* Lay out the slot from `start` up to its record `t` (kind `kind`) and
+ * return the record. */
+static rg__task *slot_init(char *start, rg__task *t, uint8_t kind)
 {
-	rg__task *t = (rg__task *)(start + slot - color - REC_SIZE);
 	t->kind = kind;
 	t->hi = (char *)t;
 	t->timer_idx = -1;
@@ -315,7 +314,7 @@ static rg__task *custom_alloc(size_t size)
 	s->first = s->base;
 	s->nslots = s->used = 1;
 	s->kind = RG__STACK_CUSTOM;
-	rg__task *t = slot_init(s->base, len, 0, RG__STACK_GUARDED);
+	rg__task *t = slot_init(s->base, (rg__task *)(s->base + len - REC_SIZE), RG__STACK_GUARDED);
 	t->kind = RG__STACK_CUSTOM;
 	t->map_len = len;
 	t->custom_slab = s;
@@ -369,12 +368,11 @@ static rg__task *pool_take(rg__p *p, int want)
 		if (s) {
 			/* reserve the slot; touch its memory after unlocking */
 			char *start = s->first + (size_t)s->used * s->slot;
-			size_t color = COLOR(s->used);
+			rg__task *t = slot_rec(s, s->used);
 			s->used++;
 			uint8_t kind = s->kind;
-			size_t slot = s->slot;
 			pthread_mutex_unlock(&st.lock);
-			return slot_init(start, slot, color, kind);
+			return slot_init(start, t, kind);
 		}
 	}
 	pthread_mutex_unlock(&st.lock);
