@@ -12,10 +12,12 @@
  * stack.  Tasks that were still runnable or parked are discarded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/sched_int.h"
@@ -174,6 +176,34 @@ void rg__at_stop(void (*fn)(void))
 	stop_hooks[i] = fn;
 }
 
+/* Grows the fd table to `want` slots (0: min(RLIMIT_NOFILE, 65536))
+ * before any P thread exists.  The kernel grows it on demand, doubling
+ * from 64; in a process whose threads share it, each growth waits for an
+ * RCU grace period (synchronize_rcu in expand_fdtable): 10-20 ms on a
+ * quiet machine, seconds on a loaded one, with the P that opened the fd,
+ * its run queue and its timers stuck in the accept or socket call.  One
+ * growth here spares the Ps every later one.  F_DUPFD takes the lowest
+ * free fd at or above its argument, so no open fd is touched. */
+static void fd_table_grow(int want)
+{
+	struct rlimit rl;
+	if (want < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (want == 0)
+		want = 65536;
+	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)want > rl.rlim_cur)
+		want = (int)rl.rlim_cur;
+	if (want <= 64) /* the table every process starts with */
+		return;
+	int fd = open("/", O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return; /* out of fds already: nothing to gain */
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, want - 1);
+	if (hi >= 0)
+		close(hi);
+	close(fd);
+}
+
 static int fail(int err, const char *fmt, const char *detail)
 {
 	rg__log(fmt, detail);
@@ -194,6 +224,8 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		return fail(-EINVAL, "rg_run: %s", "stack_size must be 0 or between 16 KiB and 1 GiB");
 	if (c.ring_entries > 32768)
 		return fail(-EINVAL, "rg_run: %s", "ring_entries must be at most 32768");
+	if (c.fd_table < -1)
+		return fail(-EINVAL, "rg_run: %s", "fd_table must be -1, 0 or a slot count");
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&rg__sched.running, &expected, 1))
 		return fail(-EBUSY, "rg_run: %s", "already running in this process");
@@ -272,6 +304,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		atomic_store(&rg__sched.running, 0);
 		return fail(-ENOMEM, "rg_run: %s", "out of memory");
 	}
+	fd_table_grow(c.fd_table);
 	rg__stacks_init(rg__sched.stack_size);
 	rg__blocking_init();
 	/* everything a spawn from a thread without a P touches is set up */

@@ -40,6 +40,13 @@ typedef struct rg_config {
 	int quiet;           /* 1: no informational line on stderr */
 	int nopin;           /* 1: do not pin P threads to CPUs (shared
 	                        machines); also RINGO_PIN=0 */
+	int fd_table;        /* fd table slots the kernel allocates before the
+	                        Ps start, so no P later stalls growing it
+	                        (each growth in a threaded process waits for
+	                        an RCU grace period: 10 ms to seconds).
+	                        0: min(RLIMIT_NOFILE soft limit, 65536),
+	                        8 bytes of kernel memory per slot; -1: leave
+	                        the table alone.  The table never shrinks */
 } rg_config;
 
 typedef int (*rg_main_fn)(void *arg);
