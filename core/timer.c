@@ -148,13 +148,20 @@ void rg__timer_del(rg__task *t)
 	rg__spin_unlock(&p->timer_lock);
 }
 
+/* Fires the due entries in deadline order, a runtime timer's function
+ * included: a batch ends at a runtime timer, whose function runs (after
+ * the unlock) before any later entry is claimed.  Claiming a task's
+ * timeout first let a stall that made both due (a P or the machine held
+ * for a while) time out a receive on a deadline Context's done channel
+ * although the Context's earlier deadline would have closed it
+ * (tests/sync/test_ctx_timer_order.c). */
 static int timers_run(rg__p *p, int64_t now, bool other)
 {
 	int fired = 0;
 	for (;;) {
 		rg__task *due[64];
-		rg__rtimer *fns[64];
-		int n = 0, nf = 0;
+		rg__rtimer *fn = NULL;
+		int n = 0;
 		int due_n = 0;
 		rg__spin_lock(&p->timer_lock);
 		if (other && atomic_load_explicit(&p->timer_parking, memory_order_acquire)) {
@@ -166,8 +173,8 @@ static int timers_run(rg__p *p, int64_t now, bool other)
 			due_n++;
 			remove_at(p, 0);
 			if (is_rtimer(ref)) {
-				fns[nf++] = ref_rtimer(ref); /* settled: ours to run */
-				continue;
+				fn = ref_rtimer(ref); /* settled: ours to run */
+				break;
 			}
 			rg__task *t = ref_task(ref);
 			/* Claimed under the lock: a task another waker won
@@ -183,10 +190,10 @@ static int timers_run(rg__p *p, int64_t now, bool other)
 		rg__spin_unlock(&p->timer_lock);
 		for (int i = 0; i < n; i++)
 			rg__ready_tail(due[i]); /* keep deadline order */
-		for (int i = 0; i < nf; i++)
-			fns[i]->fn(fns[i]);
-		fired += n + nf;
-		if (due_n < 64)
+		if (fn)
+			fn->fn(fn);
+		fired += n + (fn != NULL);
+		if (due_n < 64 && !fn)
 			return fired;
 	}
 }
