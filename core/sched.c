@@ -1417,16 +1417,27 @@ void rg__task_entry(rg__task *t, rg__m *m)
 static void post_yield(rg__m *m, rg__task *t, void *arg)
 {
 	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
-	if (atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) > 0)
+	/* Alone: the switch went to this P's loop (no next task), and
+	 * nothing is queued here or globally, so the loop's next pick is t */
+	bool alone = !m->cur && runq_empty(m->p);
+	if (atomic_load_explicit(&rg__sched.gq_size, memory_order_relaxed) > 0) {
 		globrunq_put_batch(&t, 1);
-	else
+		alone = false;
+	} else {
 		runq_put(m->p, t, false);
+	}
 	/* The wake rule, as for any task made runnable (Go's goschedImpl
 	 * calls wakep): this P may go on with a task that keeps it for long.
 	 * Without the wake, a P about to sleep that had watched the runnext
 	 * we just ran (has_work) saw it taken and slept, and t, queued a
-	 * moment later, waited for the long task to end (yield_strand). */
-	if (rg__sched.nprocs > 1)
+	 * moment later, waited for the long task to end (yield_strand).
+	 * Not for a task alone on its P: no task runs before it here, and
+	 * a woken P would only spin and maybe steal it (a CPU-bound task's
+	 * preemption every 10 ms woke the other P each time and moved the
+	 * task between Ps, its caches with it: bench_gc_heap 256 B at 7 or
+	 * 10-11 ns by run with 2 Ps, 6.6-7.2 with 1).  Work readied here
+	 * later comes with its own wake. */
+	if (rg__sched.nprocs > 1 && !alone)
 		wake_if_idle();
 }
 
