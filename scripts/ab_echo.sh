@@ -27,7 +27,7 @@ for r in $(seq "$ROUNDS"); do
         req=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
         rps=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$out")
         p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
-        cpu=$(awk -v a="$t0" -v b="$t1" -v r="${req:-0}" -v hz="$HZ" 'BEGIN { printf "%.2f", r > 0 ? (b - a) * 1e6 / hz / r : 0 }')
+        cpu=$(awk -v a="$t0" -v b="$t1" -v r="${req:-0}" -v hz="$HZ" 'BEGIN { printf "%.2f", (r > 0 ? (b - a) * 1e6 / hz / r : 0) }')
         echo "$r $s rps=$rps p99=$p99 cpu=$cpu"
     done
 done
