@@ -38,22 +38,22 @@ done
 trap 'kill "${hogs[@]}" 2>/dev/null' EXIT
 fails=0
 for i in $(seq "$n"); do
-    timeout 120 "$@" >"$logs/a.$i.log" 2>&1 &
+    timeout 120 "$@" >"$logs/$bin.a.$i.log" 2>&1 &
     a=$!
-    timeout 120 "$@" >"$logs/b.$i.log" 2>&1 &
+    timeout 120 "$@" >"$logs/$bin.b.$i.log" 2>&1 &
     b=$!
     wait $a; ra=$?
     wait $b; rb=$?
     if [ $ra -eq 77 ] && [ $rb -eq 77 ]; then
         echo "stress: skipped (exit 77, as under ctest): $*"
-        rm -f "$logs/a.$i.log" "$logs/b.$i.log"
+        rm -f "$logs/$bin.a.$i.log" "$logs/$bin.b.$i.log"
         exit 0
     fi
     if [ $ra -ne 0 ] || [ $rb -ne 0 ]; then
         fails=$((fails + 1))
-        echo "run $i: exit $ra $rb (logs: $logs/a.$i.log $logs/b.$i.log)"
+        echo "run $i: exit $ra $rb (logs: $logs/$bin.a.$i.log $logs/$bin.b.$i.log)"
     else
-        rm -f "$logs/a.$i.log" "$logs/b.$i.log"
+        rm -f "$logs/$bin.a.$i.log" "$logs/$bin.b.$i.log"
     fi
 done
 echo "stress: $fails of $n runs failed: $*"
