@@ -134,6 +134,7 @@ static int busy_main(void *arg)
 	int64_t lag = t_lag_ns();
 	printf("  busy_p: worst lateness %.2f ms (machine lag %.2f ms; %d tasks x 200 us is %.1f ms)\n",
 	       worst / 1e6, lag / 1e6, BUSY_TASKS, BUSY_TASKS * 0.2);
+	fflush(stdout); /* the figures survive a failed check */
 	/* a few slices of 200 us; the run queue's length is 10 ms */
 	CHECK(worst < 4 * MS + 2 * lag);
 	return 0;
