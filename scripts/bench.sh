@@ -49,15 +49,30 @@ run_core() {
     ratio ringo_task_parked_rss goroutine_parked_rss
 }
 
+# One group of cases, ringo's and Go's back to back; odd rounds run ringo
+# first, even rounds Go.  This VM has slow phases of 10-20 s (every case
+# of both runtimes ~1.5x slower, up to 3x under lock contention): with a
+# whole suite per runtime, a phase fell on one runtime's half of a round
+# and the ratio said more about the phase than the runtimes.
+sync_pair() { # round, then the arguments both programs take
+    local r=$1 sfx="" order="ringo go"; shift
+    case " $* " in *" -outside "*) sfx=_outside100 ;; esac
+    [ $((r % 2)) -eq 0 ] && order="go ringo"
+    for w in $order; do
+        if [ "$w" = ringo ]; then "$B/bench_sync" "$@"; else "$PEERS_BIN/go_micro" "$@"; fi \
+            | grep '^bench:' | sed "s/^bench: \([^ ]*lock_writes[^ ]*\)/bench: \1$sfx/" >>"$RAW"
+    done
+}
+
 run_sync() {
     [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
     for r in $(seq "$ROUNDS"); do
-        "$B/bench_sync" | grep '^bench:' >>"$RAW"
-        "$B/bench_sync" -run lock -outside 100 | grep '^bench: ringo_lock_writes' \
-            | sed 's/^bench: \(ringo_lock_writes[^ ]*\)/bench: \1_outside100/' >>"$RAW"
-        "$PEERS_BIN/go_micro" -run 'chan_|select_|lock_writes|ctx_cancel' | grep '^bench:' >>"$RAW"
-        "$PEERS_BIN/go_micro" -run 'lock_writes' -outside 100 | grep '^bench:' \
-            | sed 's/^bench: \(lock_writes[^ ]*\)/bench: \1_outside100/' >>"$RAW"
+        sync_pair "$r" -run 'chan_|select_'
+        sync_pair "$r" -run ctx_cancel
+        for p in 0 5 12 15 50; do
+            sync_pair "$r" -run "lock_writes_$p%"
+            sync_pair "$r" -run "lock_writes_$p%" -outside 100
+        done
     done
     medians
     for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
