@@ -21,18 +21,34 @@ trap 'rm -f "$LOG" "$RAW"' EXIT
 ROUNDS=${ROUNDS:-3}   # ringo and its peer alternate, ROUNDS times; medians reported
 echo "# $(date -u +%F) $(uname -m) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); core, sync, gc-heap: medians of $ROUNDS alternating rounds; io: see bench_io.sh"
 
-ratio() { # ringo_name peer_name: lower is better for both
-    awk -v a="$1" -v b="$2" '$1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
-        END { if (x > 0 && y > 0) printf "ratio: %s / %s = %.3f (%s)\n", a, b, x / y,
-              (x < y ? sprintf("ringo %.2fx faster", y / x) : sprintf("ringo %.2fx slower", x / y)) }' "$LOG"
+# ratio ringo_name peer_name (lower is better for both): the ratio of the
+# two medians, and the median of the per-round ratios with its range.  The
+# second pairs each round's figures, which ran seconds apart, so a slow
+# phase of the VM that fell on one round moves both of its figures.
+ratio() {
+    awk -v a="$1" -v b="$2" '
+        function med(s,   n, v, i, j, t) { n = split(s, v, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+            lo = v[1]; hi = v[n]; return v[int((n + 1) / 2)] }
+        $1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
+        $1=="rounds:" && $2==a {na = split(substr($0, index($0, $3)), ra, " ")}
+        $1=="rounds:" && $2==b {nb = split(substr($0, index($0, $3)), rb, " ")}
+        END { if (!(x > 0 && y > 0)) exit
+              printf "ratio: %s / %s = %.3f (%s)", a, b, x / y,
+                  (x < y ? sprintf("ringo %.2fx faster", y / x) : sprintf("ringo %.2fx slower", x / y))
+              if (na == nb && na > 1) { s = ""; for (i = 1; i <= na; i++) if (ra[i] > 0) s = s " " rb[i] / ra[i]
+                  m = med(s); printf "; per round: ringo %.2fx as fast (%.2f-%.2f)", m, lo, hi }
+              printf "\n" }' "$LOG"
 }
 
-# Median of each figure over the rounds in $RAW, appended to $LOG.
+# Median of each figure over the rounds in $RAW, appended to $LOG, and
+# each figure's values in round order ("rounds:" lines, for ratio).
 medians() {
     awk '$1=="bench:" { v[$2] = v[$2] " " $3; u[$2] = $4 }
-         END { for (k in v) { n = split(v[k], a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+         END { for (k in v) { printf "rounds: %s%s\n", k, v[k] > "/dev/stderr"
+               n = split(v[k], a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
                  if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-               printf "bench: %s %s %s\n", k, a[int((n + 1) / 2)], u[k] } }' "$RAW" | sort | tee -a "$LOG"
+               printf "bench: %s %s %s\n", k, a[int((n + 1) / 2)], u[k] } }' "$RAW" 2>>"$LOG" | sort | tee -a "$LOG"
     : >"$RAW"
 }
 
@@ -89,9 +105,13 @@ run_sync() {
 run_gc_heap() {
     [ -x "$B/bench_gc_heap" ] || { echo "bench.sh: no bench_gc_heap yet" >&2; return; }
     for r in $(seq "$ROUNDS"); do
-        "$B/bench_gc_heap" | grep '^bench:' >>"$RAW"
+        # each size back to back with Go's (sync_pair's reason);
+        # alloc_c takes no size, so it runs whole, once a round
+        for s in 16 64 256 4096 65536; do
+            "$B/bench_gc_heap" 300 "$s" | grep '^bench:' >>"$RAW"
+            "$PEERS_BIN/go_micro" -run "^alloc_go(ptr)?_$s\$" | grep '^bench:' >>"$RAW"
+        done
         "$PEERS_BIN/alloc_c" | grep '^bench:' >>"$RAW"
-        "$PEERS_BIN/go_micro" -run 'alloc_go' | grep '^bench:' >>"$RAW"
     done
     medians
     for s in 16 64 256 4096 65536; do
