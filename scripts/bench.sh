@@ -31,8 +31,8 @@ ratio() {
             for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
             lo = v[1]; hi = v[n]; return v[int((n + 1) / 2)] }
         $1=="bench:" && $2==a {x=$3} $1=="bench:" && $2==b {y=$3}
-        $1=="rounds:" && $2==a {na = split(substr($0, index($0, $3)), ra, " ")}
-        $1=="rounds:" && $2==b {nb = split(substr($0, index($0, $3)), rb, " ")}
+        $1=="rounds:" && $2==a {na = NF - 2; for (i = 3; i <= NF; i++) ra[i - 2] = $i}
+        $1=="rounds:" && $2==b {nb = NF - 2; for (i = 3; i <= NF; i++) rb[i - 2] = $i}
         END { if (!(x > 0 && y > 0)) exit
               printf "ratio: %s / %s = %.3f (%s)", a, b, x / y,
                   (x < y ? sprintf("ringo %.2fx faster", y / x) : sprintf("ringo %.2fx slower", x / y))
@@ -45,10 +45,10 @@ ratio() {
 # each figure's values in round order ("rounds:" lines, for ratio).
 medians() {
     awk '$1=="bench:" { v[$2] = v[$2] " " $3; u[$2] = $4 }
-         END { for (k in v) { printf "rounds: %s%s\n", k, v[k] > "/dev/stderr"
+         END { for (k in v) { printf "rounds: %s%s\n", k, v[k]
                n = split(v[k], a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
                  if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-               printf "bench: %s %s %s\n", k, a[int((n + 1) / 2)], u[k] } }' "$RAW" 2>>"$LOG" | sort | tee -a "$LOG"
+               printf "bench: %s %s %s\n", k, a[int((n + 1) / 2)], u[k] } }' "$RAW" | sort | tee -a "$LOG"
     : >"$RAW"
 }
 
