@@ -1,9 +1,17 @@
-/* Arenas are placed on the NUMA node of the P that asks: each P allocates
- * large objects and touches them; get_mempolicy says where the pages are.
- * Skipped without libnuma or with a single node. */
+/* Arenas are placed on the NUMA node of the P that asks.  A task on each
+ * P allocates large objects there; a thread pinned to a CPU of *another*
+ * node touches them first, so the pages land on the asking P's node only
+ * if the arena's policy (mbind) put them there, not by first touch;
+ * get_mempolicy says where each page is.  Every node with a P must be
+ * checked: a run that checks nothing fails.
+ * Skipped without libnuma or with a single node (scripts/numa_qemu.sh
+ * runs it on a two-node QEMU guest). */
 // ctest-timeout: 60
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -13,45 +21,122 @@
 #if __has_include(<numa.h>) && __has_include(<numaif.h>)
 #include <numa.h>
 #include <numaif.h>
-#include <sched.h>
 
 #define PER_P 8
-static _Atomic int done, bad, checked;
+#define MAX_PROCS 256
+#define SIZE (1 << 20)
 
-static void on_p(void *arg)
+static _Atomic int claimed[MAX_PROCS], done, bad, checked, nodes_checked_mask;
+static int nprocs;
+static cpu_set_t allowed; /* the process's CPUs, read before rg_run pins its threads */
+
+struct touch {
+	unsigned char **objs;
+	int n, cpu;
+};
+
+static void *toucher(void *arg)
 {
-	/* run until this task sits on the P it was made for */
-	int want = (int)(intptr_t)arg;
-	for (int i = 0; i < 1000 && rg_proc_id() != want; i++)
-		rg_yield();
-	if (rg_proc_id() == want) {
-		int node = numa_node_of_cpu(sched_getcpu());
-		for (int i = 0; i < PER_P; i++) {
-			unsigned char *p = rg_gc_alloc_noscan(1 << 20);
-			CHECK(p);
-			memset(p, 1, 1 << 20);
-			int where = -1;
-			if (get_mempolicy(&where, NULL, 0, p, MPOL_F_NODE | MPOL_F_ADDR) == 0) {
-				atomic_fetch_add(&checked, 1);
-				if (where != node)
-					atomic_fetch_add(&bad, 1);
-			}
-		}
+	struct touch *t = arg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(t->cpu, &set);
+	CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
+	for (int i = 0; i < t->n; i++)
+		memset(t->objs[i], 1, SIZE);
+	return NULL;
+}
+
+/* A CPU this process may use on a node other than `node`, or -1. */
+static int cpu_off_node(int node)
+{
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed) && numa_node_of_cpu(c) >= 0 && numa_node_of_cpu(c) != node)
+			return c;
+	return -1;
+}
+
+static void check_here(void)
+{
+	unsigned char *objs[PER_P];
+	int nodes[PER_P];
+	/* the node after each allocation: a large allocation may stop at a
+	 * safepoint and resume on another P, and allocates from the P it
+	 * resumed on; nothing between its return and sched_getcpu parks */
+	for (int i = 0; i < PER_P; i++) {
+		objs[i] = rg_gc_alloc_noscan(SIZE);
+		CHECK(objs[i]);
+		nodes[i] = numa_node_of_cpu(sched_getcpu());
+		CHECK(nodes[i] >= 0);
 	}
+	int p = rg_proc_id();
+	int node = nodes[PER_P - 1];
+	int other = cpu_off_node(node);
+	CHECK(other >= 0);
+	struct touch t = { objs, PER_P, other };
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, toucher, &t), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0); /* blocks this P briefly: a test */
+	for (int i = 0; i < PER_P; i++) {
+		int where = -1;
+		CHECK_EQ(get_mempolicy(&where, NULL, 0, objs[i], MPOL_F_NODE | MPOL_F_ADDR), 0);
+		atomic_fetch_add(&checked, 1);
+		if (where != nodes[i])
+			atomic_fetch_add(&bad, 1);
+	}
+	printf("P%d (node %d): %d pages first touched from CPU %d (node %d)\n", p, node, PER_P, other,
+	       numa_node_of_cpu(other));
+	atomic_fetch_or(&nodes_checked_mask, 1 << node);
+}
+
+/* Spins with preemption points, so that while it holds its P the other
+ * tasks queued there are stolen by the idle Ps, then checks the P it is
+ * on if no task has yet. */
+static void worker(void *arg)
+{
+	(void)arg;
+	int64_t end = rg_now() + 20 * 1000000;
+	while (rg_now() < end)
+		rg_preempt_point();
+	int p = rg_proc_id();
+	int z = 0;
+	if (p >= 0 && p < MAX_PROCS && atomic_compare_exchange_strong(&claimed[p], &z, 1))
+		check_here();
 	atomic_fetch_add(&done, 1);
 }
 
 static int main_fn(void *arg)
 {
-	int n = rg_procs();
-	for (int i = 0; i < n; i++)
-		CHECK(rg_go(on_p, (void *)(intptr_t)i) > 0);
-	while (atomic_load(&done) < n)
-		rg_sleep(1000000);
+	(void)arg;
+	nprocs = rg_procs();
+	CHECK(nprocs <= MAX_PROCS);
+	/* One P per allowed CPU (the default): every node of those CPUs
+	 * has a P to check.  Fewer Ps (RINGO_PROCS): any node will do. */
+	int want_mask = 0, n = 0;
+	if (nprocs == CPU_COUNT(&allowed)) {
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &allowed) && numa_node_of_cpu(c) >= 0 && numa_node_of_cpu(c) < 31)
+				want_mask |= 1 << numa_node_of_cpu(c);
+	}
+	int64_t t0 = rg_now();
+	/* rounds of workers until every wanted node was checked (5 s at most) */
+	while (rg_now() - t0 < 5000000000LL) {
+		int got = atomic_load(&nodes_checked_mask);
+		if (got && (got & want_mask) == want_mask)
+			break;
+		for (int i = 0; i < 4 * nprocs; i++, n++)
+			CHECK(rg_go(worker, NULL) > 0);
+		while (atomic_load(&done) < n)
+			rg_sleep(1000000);
+	}
 	rg_gc_stats st;
 	rg_gc_stats_get(&st);
-	printf("%d pages checked, %d off-node, arenas on %d nodes\n", atomic_load(&checked),
-	       atomic_load(&bad), st.numa_nodes);
+	printf("%d pages checked, %d off-node, nodes checked 0x%x of 0x%x, arenas on %d nodes\n",
+	       atomic_load(&checked), atomic_load(&bad), atomic_load(&nodes_checked_mask), want_mask,
+	       st.numa_nodes);
+	CHECK_EQ(atomic_load(&nodes_checked_mask) & want_mask, want_mask);
+	CHECK(atomic_load(&checked) > 0);
+	CHECK(st.numa_nodes >= (want_mask & (want_mask - 1) ? 2 : 1));
 	/* preferred, not bound: a full node may spill; allow a little */
 	CHECK(atomic_load(&bad) <= atomic_load(&checked) / 4);
 	return 0;
@@ -61,6 +146,7 @@ int main(void)
 {
 	if (numa_available() < 0 || numa_max_node() < 1)
 		SKIP("single NUMA node");
+	CHECK_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
 	CHECK_EQ(rg_run(main_fn, NULL, NULL), 0);
 	return T_PASS;
 }
