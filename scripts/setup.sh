@@ -6,7 +6,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config liburing-dev libnuma-dev libmimalloc-dev
       clang libclang-rt-14-dev valgrind
-      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+      qemu-system-x86 busybox-static cpio)
 if [ "${1:-}" = bench ]; then
     PKGS+=(linux-perf strace hyperfine)
 fi

@@ -5,6 +5,7 @@
 #   3. TSan build (fiber annotations), whole suite (clang)
 #   4. aarch64 cross build, core's context-switch/stack tests under qemu
 #   5. valgrind (memcheck, leaks) on core tests
+#   6. gc_numa and heap tests on a two-node QEMU guest (x86-64; scripts/numa_qemu.sh)
 # Prints one closing line "N passed, N failed".  Usage:
 #   scripts/test.sh [quick]   quick: step 1 only
 set -uo pipefail
@@ -74,6 +75,19 @@ if [ "${1:-}" != quick ]; then
     if build out/arm64 -DCMAKE_TOOLCHAIN_FILE=scripts/aarch64.cmake -DRINGO_CROSS_NO_URING=ON \
              -DRINGO_MIMALLOC=OFF -DRINGO_BENCH=OFF -DRINGO_EXAMPLES=OFF; then
         RINGO_PROCS=2 suite aarch64-qemu out/arm64 -R 'core_(ctx|yield|overflow|tls|sleep|badinput|shutdown|stw|blocking|spawn)'
+    fi
+    # NUMA placement needs two nodes, these machines have one: gc_numa and
+    # the heap tests whose arenas then sit on two nodes, in a QEMU guest
+    if [ "$(uname -m)" = x86_64 ]; then
+        nt=(gc_numa gc_alloc gc_gctest gc_parallel gc_scavenge gc_reach gc_stress)
+        timeout 900 scripts/numa_qemu.sh out/release "${nt[@]}" >out/numa_qemu.log 2>&1
+        np=0; nf=0
+        for t in "${nt[@]}"; do
+            if grep -q "numa_qemu: $t exit 0" out/numa_qemu.log; then np=$((np + 1)); else nf=$((nf + 1)); failures+=("numa-qemu $t"); fi
+        done
+        passed=$((passed + np)); failed=$((failed + nf))
+        echo "== numa-qemu: $np passed, $nf failed"; grep -E 'pages checked' out/numa_qemu.log
+        [ "$nf" = 0 ] || tail -n 20 out/numa_qemu.log
     fi
     # valgrind: its own build (mimalloc off: Debian's libmimalloc exports
     # free(), which valgrind redirects, and mi_free is that symbol) and the
