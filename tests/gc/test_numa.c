@@ -23,29 +23,12 @@
 #include <numaif.h>
 
 #define PER_P 8
-#define MAX_PROCS 256
+#define MAX_NODES 31
 #define SIZE (1 << 20)
 
-static _Atomic int claimed[MAX_PROCS], done, bad, checked, nodes_checked_mask;
+static _Atomic int claimed[MAX_NODES], done, bad, checked, nodes_checked_mask;
 static int nprocs;
 static cpu_set_t allowed; /* the process's CPUs, read before rg_run pins its threads */
-
-struct touch {
-	unsigned char **objs;
-	int n, cpu;
-};
-
-static void *toucher(void *arg)
-{
-	struct touch *t = arg;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(t->cpu, &set);
-	CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
-	for (int i = 0; i < t->n; i++)
-		memset(t->objs[i], 1, SIZE);
-	return NULL;
-}
 
 /* A CPU this process may use on a node other than `node`, or -1. */
 static int cpu_off_node(int node)
@@ -56,24 +39,50 @@ static int cpu_off_node(int node)
 	return -1;
 }
 
+static int node_here(void)
+{
+	int n = numa_node_of_cpu(sched_getcpu());
+	CHECK(n >= 0 && n < MAX_NODES);
+	return n;
+}
+
+struct touch {
+	unsigned char **objs;
+	const int *cpus;
+	int n;
+};
+
+/* Touches each object first, from its CPU (moving there first). */
+static void *toucher(void *arg)
+{
+	struct touch *t = arg;
+	for (int i = 0; i < t->n; i++) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(t->cpus[i], &set);
+		CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
+		CHECK_EQ(sched_getcpu(), t->cpus[i]);
+		memset(t->objs[i], 1, SIZE);
+	}
+	return NULL;
+}
+
 static void check_here(void)
 {
 	unsigned char *objs[PER_P];
-	int nodes[PER_P];
+	int nodes[PER_P], cpus[PER_P];
 	/* the node after each allocation: a large allocation may stop at a
-	 * safepoint and resume on another P, and allocates from the P it
-	 * resumed on; nothing between its return and sched_getcpu parks */
+	 * safepoint (a collection) and resume on another P, and allocates
+	 * from the P it resumed on; nothing between its return and
+	 * sched_getcpu parks */
 	for (int i = 0; i < PER_P; i++) {
 		objs[i] = rg_gc_alloc_noscan(SIZE);
 		CHECK(objs[i]);
-		nodes[i] = numa_node_of_cpu(sched_getcpu());
-		CHECK(nodes[i] >= 0);
+		nodes[i] = node_here();
+		cpus[i] = cpu_off_node(nodes[i]);
+		CHECK(cpus[i] >= 0);
 	}
-	int p = rg_proc_id();
-	int node = nodes[PER_P - 1];
-	int other = cpu_off_node(node);
-	CHECK(other >= 0);
-	struct touch t = { objs, PER_P, other };
+	struct touch t = { objs, cpus, PER_P };
 	pthread_t th;
 	CHECK_EQ(pthread_create(&th, NULL, toucher, &t), 0);
 	CHECK_EQ(pthread_join(th, NULL), 0); /* blocks this P briefly: a test */
@@ -83,24 +92,28 @@ static void check_here(void)
 		atomic_fetch_add(&checked, 1);
 		if (where != nodes[i])
 			atomic_fetch_add(&bad, 1);
+		atomic_fetch_or(&nodes_checked_mask, 1 << nodes[i]);
 	}
-	printf("P%d (node %d): %d pages first touched from CPU %d (node %d)\n", p, node, PER_P, other,
-	       numa_node_of_cpu(other));
-	atomic_fetch_or(&nodes_checked_mask, 1 << node);
+	printf("P%d: %d objects allocated on nodes", rg_proc_id(), PER_P);
+	for (int i = 0; i < PER_P; i++)
+		printf(" %d", nodes[i]);
+	printf(", first touched from nodes");
+	for (int i = 0; i < PER_P; i++)
+		printf(" %d", numa_node_of_cpu(cpus[i]));
+	printf("\n");
 }
 
 /* Spins with preemption points, so that while it holds its P the other
- * tasks queued there are stolen by the idle Ps, then checks the P it is
- * on if no task has yet. */
+ * tasks queued there are stolen by the idle Ps, then checks its node if
+ * no task has yet this round. */
 static void worker(void *arg)
 {
 	(void)arg;
 	int64_t end = rg_now() + 20 * 1000000;
 	while (rg_now() < end)
 		rg_preempt_point();
-	int p = rg_proc_id();
 	int z = 0;
-	if (p >= 0 && p < MAX_PROCS && atomic_compare_exchange_strong(&claimed[p], &z, 1))
+	if (atomic_compare_exchange_strong(&claimed[node_here()], &z, 1))
 		check_here();
 	atomic_fetch_add(&done, 1);
 }
@@ -109,13 +122,12 @@ static int main_fn(void *arg)
 {
 	(void)arg;
 	nprocs = rg_procs();
-	CHECK(nprocs <= MAX_PROCS);
 	/* One P per allowed CPU (the default): every node of those CPUs
 	 * has a P to check.  Fewer Ps (RINGO_PROCS): any node will do. */
 	int want_mask = 0, n = 0;
 	if (nprocs == CPU_COUNT(&allowed)) {
 		for (int c = 0; c < CPU_SETSIZE; c++)
-			if (CPU_ISSET(c, &allowed) && numa_node_of_cpu(c) >= 0 && numa_node_of_cpu(c) < 31)
+			if (CPU_ISSET(c, &allowed) && numa_node_of_cpu(c) >= 0 && numa_node_of_cpu(c) < MAX_NODES)
 				want_mask |= 1 << numa_node_of_cpu(c);
 	}
 	int64_t t0 = rg_now();
@@ -124,6 +136,8 @@ static int main_fn(void *arg)
 		int got = atomic_load(&nodes_checked_mask);
 		if (got && (got & want_mask) == want_mask)
 			break;
+		for (int i = 0; i < MAX_NODES; i++)
+			atomic_store(&claimed[i], 0); /* a check may have ended on another node */
 		for (int i = 0; i < 4 * nprocs; i++, n++)
 			CHECK(rg_go(worker, NULL) > 0);
 		while (atomic_load(&done) < n)
