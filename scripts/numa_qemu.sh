@@ -17,15 +17,15 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(gc_numa)
 cd "$here"
 
+as_root() { if [ "$(id -u)" -ne 0 ]; then sudo "$@"; else "$@"; fi; }
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 if [ ${#need[@]} -gt 0 ]; then
     echo "numa_qemu: installing ${need[*]}" >&2
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >&2
+    as_root apt-get update -qq >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
 work=${NUMA_QEMU_DIR:-/tmp/ringo-numa-qemu}
@@ -37,7 +37,7 @@ if [ -z "$kernel" ]; then
     kpkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1; }
     pkg=$(kpkg)
     if [ -z "$pkg" ]; then
-        if [ "$(id -u)" -ne 0 ]; then sudo apt-get update -qq >&2; else apt-get update -qq >&2; fi
+        as_root apt-get update -qq >&2
         pkg=$(kpkg)
     fi
     [ -n "$pkg" ] || { echo "numa_qemu: no linux-image-cloud-amd64 in apt's lists (apt-get update?)" >&2; exit 2; }
