@@ -1176,9 +1176,14 @@ static void post_park(rg__m *m, rg__task *t, void *a)
 		atomic_store_explicit(&m->p->timer_parking, NULL, memory_order_release);
 }
 
-uint64_t rg__park_prepare(void)
+/* The next three read the thread's M inline, without rg__m_get's call:
+ * none of them switches after the read, and none is inlined into a
+ * function that does (noinline; callers elsewhere are in other files),
+ * so no thread-pointer value can be carried across a switch. */
+__attribute__((noinline)) uint64_t rg__park_prepare(void)
 {
-	rg__task *t = rg__self();
+	rg__m *m = rg__tls_m;
+	rg__task *t = m ? m->cur : NULL;
 	if (!t)
 		return 0;
 	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
@@ -1191,9 +1196,11 @@ uint64_t rg__park_prepare(void)
 	return ticket;
 }
 
+/* Reads the M inline at entry: after the switch it uses only the M that
+ * the switch returns, and reads no thread-local. */
 int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg)
 {
-	rg__m *m = rg__m_get();
+	rg__m *m = rg__tls_m;
 	rg__task *t = m ? m->cur : NULL;
 	if (!t || !m->p)
 		return -EPERM;
@@ -1300,8 +1307,8 @@ static void ready_on(rg__m *m, rg__task *t, bool next)
 	wake_if_idle();
 }
 
-void rg__ready(rg__task *t) { ready_on(rg__m_get(), t, true); }
-void rg__ready_tail(rg__task *t) { ready_on(rg__m_get(), t, false); }
+__attribute__((noinline)) void rg__ready(rg__task *t) { ready_on(rg__tls_m, t, true); }
+__attribute__((noinline)) void rg__ready_tail(rg__task *t) { ready_on(rg__tls_m, t, false); }
 
 void rg__ready_many(rg__task **ts, int n)
 {
