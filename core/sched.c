@@ -1176,10 +1176,11 @@ static void post_park(rg__m *m, rg__task *t, void *a)
 		atomic_store_explicit(&m->p->timer_parking, NULL, memory_order_release);
 }
 
-/* The next three read the thread's M inline, without rg__m_get's call:
- * none of them switches after the read, and none is inlined into a
- * function that does (noinline; callers elsewhere are in other files),
- * so no thread-pointer value can be carried across a switch. */
+/* rg__park_prepare, rg__park and rg__ready read the thread's M inline,
+ * without rg__m_get's call.  None reads a thread-local after a switch
+ * (the two helpers never switch; rg__park uses only the M its switch
+ * returns), and all three are noinline, so no caller can carry their
+ * thread-pointer read across a switch either. */
 __attribute__((noinline)) uint64_t rg__park_prepare(void)
 {
 	rg__m *m = rg__tls_m;
@@ -1196,9 +1197,8 @@ __attribute__((noinline)) uint64_t rg__park_prepare(void)
 	return ticket;
 }
 
-/* Reads the M inline at entry: after the switch it uses only the M that
- * the switch returns, and reads no thread-local. */
-int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg)
+/* Reads the M inline at entry (see rg__park_prepare). */
+__attribute__((noinline)) int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg)
 {
 	rg__m *m = rg__tls_m;
 	rg__task *t = m ? m->cur : NULL;
