@@ -110,18 +110,58 @@ const char *rg__task_name(const rg__task *t);
 int rg__task_state(const rg__task *t);
 int rg__task_wait_reason(const rg__task *t);
 
+/*
+ * The head of every task record: what the hot paths of sync/ and io/ read
+ * and write inline.  core/sched_int.h's struct rg__task begins with it (its
+ * member h), so a task pointer converts to a pointer to it.  None of these
+ * accessors touches a thread-local: they are safe to inline anywhere, even
+ * across a park (unlike rg__self, see core/sched.c).
+ */
+enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_SEL, RG__TSLOT_COUNT };
+/* The park claim word, wake: (ticket << 2) | state. */
+enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
+       RG__CLAIM_ABANDONED = 3 };
+struct rg__task_head {
+	_Atomic uint64_t wake;        /* written by the task and its wakers */
+	void *tslot[RG__TSLOT_COUNT]; /* the task's own, and its waker's */
+};
+static inline struct rg__task_head *rg__task_head(rg__task *t)
+{
+	return (struct rg__task_head *)(void *)t;
+}
+static inline void **rg__task_slot(rg__task *t, enum rg__tslot s)
+{
+	return &rg__task_head(t)->tslot[s];
+}
+
 typedef bool (*rg__unlock_fn)(rg__task *t, void *arg);
 /* Arms a new park and returns its ticket: store it with your waiter record
  * before publishing.  rg__park arms one itself if you did not. */
 uint64_t rg__park_prepare(void);
+/* The same for self, the calling task (rg__self_parkable's result, which
+ * a primitive has in hand anyway), inline: no call, no thread-local.
+ * No fence (it was a seq_cst store, a locked instruction per park): a
+ * waker can only claim this ticket after reading it from where the task
+ * publishes it, under a lock or with a release store that comes after
+ * this one; its acquire makes this store visible too. */
+static inline uint64_t rg__park_prepare_self(rg__task *self)
+{
+	_Atomic uint64_t *w = &rg__task_head(self)->wake;
+	uint64_t ticket = (atomic_load_explicit(w, memory_order_relaxed) >> 2) + 1;
+	atomic_store_explicit(w, ticket << 2 | RG__CLAIM_ARMED, memory_order_release);
+	return ticket;
+}
 int rg__park(int reason, int64_t deadline, rg__unlock_fn unlock, void *arg);
 bool rg__claim(rg__task *t, uint64_t ticket);
 /* rg__claim for a park that has one possible waker: no deadline, no
  * Context, no other record, so only whoever holds the lock the task was
  * published under can end it.  A plain store: the lock already makes that
  * waker the only one, and a locked instruction on a line the parked task's
- * P last wrote was a third of a channel hand-off (bench_sync). */
-void rg__claim_sole(rg__task *t, uint64_t ticket);
+ * P last wrote was a third of a channel hand-off (bench_sync).  Inline. */
+static inline void rg__claim_sole(rg__task *t, uint64_t ticket)
+{
+	atomic_store_explicit(&rg__task_head(t)->wake, ticket << 2 | RG__CLAIM_WOKEN, memory_order_relaxed);
+}
 void rg__ready(rg__task *t);
 /* Readies n claimed tasks behind the P's run queue, in order (FIFO, no
  * runnext: a wake-all should not jump one task ahead), with one check for
@@ -195,9 +235,7 @@ void rg__task_tls_range(rg__task *t, void **lo, void **hi);
 /* Per-task pointers for other modules: io/ keeps the task's in-flight
  * operation there (for rg_cancel), sync/ the task's bound Context and
  * the records of the select it is parked in (freed by a stop hook if the
- * task is discarded). */
-enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_SEL, RG__TSLOT_COUNT };
-void **rg__task_slot(rg__task *t, enum rg__tslot s);
+ * task is discarded).  rg__task_slot is inline, above. */
 /* The live task with this id, pinned: it cannot finish exiting (its record
  * be unmapped, or reused by a later task) until rg__task_unpin.  NULL when
  * no live task has that id, or it has begun to exit.  Hold the pin briefly

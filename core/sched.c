@@ -77,6 +77,7 @@ struct rg__sched rg__sched = {
 };
 __thread rg__m *rg__tls_m __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(rg__m, p) == 0, "rg__getp_inline reads the M's first field");
+_Static_assert(offsetof(rg__task, h) == 0, "core.h's inline accessors read the task's head");
 
 /* Never inlined: a task may move to another thread between two calls, and
  * the compiler must not reuse a thread-local address computed before. */
@@ -1163,7 +1164,7 @@ static void post_park(rg__m *m, rg__task *t, void *a)
 	/* From here on t may run elsewhere: pa (on t's stack) is dead. */
 	if (unlock && !unlock(t, arg)) {
 		uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
-		if (atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
+		if (atomic_compare_exchange_strong(&t->h.wake, &armed, ticket << 2 | RG__CLAIM_ABANDONED)) {
 			atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_relaxed);
 			rg__runq_put(m->p, t, true);
 			if (rg__sched.nprocs > 1)
@@ -1185,16 +1186,7 @@ __attribute__((noinline)) uint64_t rg__park_prepare(void)
 {
 	rg__m *m = rg__tls_m;
 	rg__task *t = m ? m->cur : NULL;
-	if (!t)
-		return 0;
-	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
-	uint64_t ticket = (w >> 2) + 1;
-	/* No fence (it was a seq_cst store, a locked instruction per park):
-	 * a waker can only claim this ticket after reading it from where the
-	 * task publishes it, under a lock or with a release store that comes
-	 * after this one (core.h); its acquire makes this store visible too. */
-	atomic_store_explicit(&t->wake, ticket << 2 | RG__CLAIM_ARMED, memory_order_release);
-	return ticket;
+	return t ? rg__park_prepare_self(t) : 0;
 }
 
 /* Reads the M inline at entry (see rg__park_prepare). */
@@ -1204,7 +1196,7 @@ __attribute__((noinline)) int rg__park(int reason, int64_t deadline, rg__unlock_
 	rg__task *t = m ? m->cur : NULL;
 	if (!t || !m->p)
 		return -EPERM;
-	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&t->h.wake, memory_order_relaxed);
 	if ((w & 3) != RG__CLAIM_ARMED)
 		w = rg__park_prepare() << 2;
 	struct park_args pa = { unlock, arg, w >> 2, deadline >= 0 };
@@ -1218,7 +1210,7 @@ __attribute__((noinline)) int rg__park(int reason, int64_t deadline, rg__unlock_
 	if (t->timer_p)
 		rg__timer_del(t);
 	t->wait_reason = RG__WAIT_NONE;
-	switch (atomic_load(&t->wake) & 3) {
+	switch (atomic_load(&t->h.wake) & 3) {
 	case RG__CLAIM_WOKEN:
 		return 0;
 	case RG__CLAIM_TIMEDOUT:
@@ -1231,18 +1223,13 @@ __attribute__((noinline)) int rg__park(int reason, int64_t deadline, rg__unlock_
 bool rg__claim(rg__task *t, uint64_t ticket)
 {
 	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
-	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_WOKEN);
-}
-
-void rg__claim_sole(rg__task *t, uint64_t ticket)
-{
-	atomic_store_explicit(&t->wake, ticket << 2 | RG__CLAIM_WOKEN, memory_order_relaxed);
+	return atomic_compare_exchange_strong(&t->h.wake, &armed, ticket << 2 | RG__CLAIM_WOKEN);
 }
 
 bool rg__claim_timeout(rg__task *t, uint64_t ticket)
 {
 	uint64_t armed = ticket << 2 | RG__CLAIM_ARMED;
-	return atomic_compare_exchange_strong(&t->wake, &armed, ticket << 2 | RG__CLAIM_TIMEDOUT);
+	return atomic_compare_exchange_strong(&t->h.wake, &armed, ticket << 2 | RG__CLAIM_TIMEDOUT);
 }
 
 /* Tasks a poll readied behind the global queue (ready_on) go there in one

@@ -25,10 +25,6 @@ enum rg__stack_kind {
 	RG__STACK_CUSTOM,      /* own mapping with a guard page (rg_go_opts) */
 };
 
-/* The park claim word, t->wake: (ticket << 2) | state. */
-enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
-       RG__CLAIM_ABANDONED = 3 };
-
 /* Task pins (rg__task_pin) against the task's exit: an asymmetric Dekker.
  * The exit (every task, hot) stores exiting, then loads pins, with only a
  * compiler barrier between when the process could register for
@@ -47,16 +43,18 @@ void rg__pin_init(void);
  * a timer); the hand-offs are the run queue's acquire/release atomics.
  */
 struct rg__task {
+	/* first (core.h): the park claim word h.wake (ticket << 2 |
+	 * RG__CLAIM_*) and the other modules' slots h.tslot */
+	struct rg__task_head h;
 	void *sp;                  /* saved stack pointer while not running */
-	rg_task_fn fn;
-	void *arg;
-	int64_t id;
 	_Atomic int state;         /* enum rg__state; relaxed, for stats/GC */
 	int wait_reason;           /* enum rg__wait while waiting */
-	_Atomic uint64_t wake;     /* park claim: ticket << 2 | RG__CLAIM_* */
 	_Atomic uint32_t pins;     /* rg__task_pin holders */
 	_Atomic uint32_t exiting;  /* set at exit, cleared by rg__spawn */
 	rg__task *next;            /* link: global queue, free lists */
+	rg_task_fn fn;
+	void *arg;
+	int64_t id;
 
 	/* stack: [lo, hi) is usable; the record sits at hi */
 	char *lo, *hi;
@@ -76,7 +74,6 @@ struct rg__task {
 	uint64_t timer_ticket;
 
 	void **tls;                /* task-local values, or NULL */
-	void *tslot[RG__TSLOT_COUNT]; /* io/, sync/ per-task pointers */
 	void *_Atomic blocking_sp; /* sp frozen while in rg_blocking (GC) */
 	intptr_t (*bfn)(void *);
 	void *barg;

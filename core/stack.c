@@ -404,7 +404,7 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 #endif
 	t->next = NULL;
 	t->tls = NULL;
-	memset(t->tslot, 0, sizeof t->tslot);
+	memset(t->h.tslot, 0, sizeof t->h.tslot);
 	t->is_main = 0;
 	atomic_store_explicit(&t->in_blocking, 0, memory_order_relaxed);
 	t->clean = 0;
@@ -414,8 +414,8 @@ rg__task *rg__task_alloc(rg__p *p, size_t stack_size)
 	t->name[0] = 0;
 	t->asan_fake = NULL;
 	/* t->wake keeps its ticket across reuse: a stale claim never matches */
-	uint64_t w = atomic_load_explicit(&t->wake, memory_order_relaxed);
-	atomic_store_explicit(&t->wake, ((w >> 2) + 1) << 2, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&t->h.wake, memory_order_relaxed);
+	atomic_store_explicit(&t->h.wake, ((w >> 2) + 1) << 2, memory_order_relaxed);
 	return t;
 }
 
@@ -684,7 +684,6 @@ void rg__stack_stats(uint64_t *guarded, uint64_t *canary)
 
 size_t rg__stack_default(void) { return st.stack_size; }
 
-void **rg__task_slot(rg__task *t, enum rg__tslot s) { return &t->tslot[s]; }
 
 /* Linear in the number of slabs (a slab holds 64 or 1,024 tasks).  A task
  * id is not an index, so this walks; callers are rare (rg_cancel).  Under

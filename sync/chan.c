@@ -579,7 +579,7 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	rg_ctx *bound = rg__bound_ctx(self);
 	sg.sole = rg__park_sole(bound, deadline);
 	rg__spin_lock(&c->lock);
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(self);
 	if (front)
 		rg__waitq_push_front(q, &sg);
 	else
@@ -695,7 +695,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 		rg__spin_unlock(&c->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(sg.task);
 	sg.elem = (void *)ep;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
@@ -748,7 +748,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 		rg__spin_unlock(&c->lock);
 		return deadline == 0 ? -EAGAIN : -EPERM;
 	}
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(sg.task);
 	sg.elem = c->elemsize ? ep : NULL;
 	sg.c = c;
 	sg.success = sg.fired = sg.dup = false;
@@ -1160,7 +1160,7 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 			}
 
 			/* Pass 2: one record per case, all under one ticket. */
-			ticket = rg__park_prepare();
+			ticket = rg__park_prepare_self(self);
 			for (int k = 0; k < np; k++) {
 				int i = order[k].idx;
 				rg_select_case *cs = &cases[i];

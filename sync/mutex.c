@@ -167,7 +167,7 @@ static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 		awoke = false;
 		rg_ctx *bound = use_ctx ? rg__bound_ctx(self) : NULL;
 		rg__sudog sg = { .task = self, .sole = rg__park_sole(bound, deadline) };
-		sg.ticket = rg__park_prepare();
+		sg.ticket = rg__park_prepare_self(self);
 		if (wait_start) {
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push_front(&m->q, &sg); /* came back: LIFO */
@@ -335,7 +335,7 @@ static void csema_acquire(struct csema *s, int reason)
 		}
 	}
 	rg__sudog sg = { .task = self, .sole = true };
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(self);
 	rg__waitq_push(&s->q, &sg);
 	rg__park(reason, -1, rg__spin_unlock_cb, &s->lock);
 	/* woken only by a release, which handed us its count */
@@ -514,7 +514,7 @@ void rg_cond_wait(rg_cond *cv, rg_mutex *m)
 		return;
 	}
 	rg__sudog sg = { .task = rg__self_parkable(), .arg = t, .sole = true };
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(sg.task);
 	rg__waitq_push(&c->q, &sg);
 	rg__park(RG__WAIT_COND, -1, rg__spin_unlock_cb, &c->lock);
 	rg_mutex_lock(m);

@@ -139,7 +139,7 @@ int rg_waitgroup_wait(rg_waitgroup *wgv, int64_t deadline)
 	}
 	rg_ctx *bound = rg__bound_ctx(self);
 	rg__sudog sg = { .task = self, .sole = rg__park_sole(bound, deadline) };
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(self);
 	rg__waitq_push(&wg->q, &sg);
 	int r = rg__park_in(bound, self, RG__WAIT_WAITGROUP, deadline, sg.ticket, wg_unlock_cb, wg);
 	if (r == 0)
@@ -246,7 +246,7 @@ int rg_sema_acquire(rg_sema *sv, int64_t n, int64_t deadline)
 	}
 	rg_ctx *bound = rg__bound_ctx(self);
 	rg__sudog sg = { .task = self, .arg = (uint64_t)n, .sole = rg__park_sole(bound, deadline) };
-	sg.ticket = rg__park_prepare();
+	sg.ticket = rg__park_prepare_self(self);
 	rg__waitq_push(&s->q, &sg);
 	int r = rg__park_in(bound, self, RG__WAIT_SEMA, deadline, sg.ticket, rg__spin_unlock_cb, &s->lock);
 	if (r == 0)
