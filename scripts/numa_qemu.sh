@@ -3,10 +3,11 @@
 # machine with two NUMA nodes: a QEMU guest (TCG; NUMA_QEMU_ACCEL=kvm
 # for KVM) with one CPU and 512 MiB on each node, booting
 # Debian 12's cloud kernel with a busybox initramfs that holds the tests
-# and the shared libraries they need.  The dev and CI machines have one
+# and the shared libraries they need (NUMA_QEMU_CPUS=k: k CPUs on each
+# node, interleaved: node 0 has the even ones).  The dev and CI machines have one
 # node, where gc_numa (arenas on the asking P's node) can only skip.
 #   scripts/numa_qemu.sh out/rel gc_numa
-# Prints each test's output and "numa_qemu: <test> exit <code>"; exits 1
+# Prints each test's output and "numa_qemu: <test> exit <code> (<s> s)"; exits 1
 # if any test failed (77, a skip, counts as a failure here: on two nodes
 # nothing should skip), 2 if the guest could not be run.
 set -euo pipefail
@@ -51,7 +52,7 @@ root=$work/root
 rm -rf "$root"
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,t}
 cp /bin/busybox "$root/bin/"
-for a in sh mount echo poweroff cat; do ln -s busybox "$root/bin/$a"; done
+for a in sh mount echo poweroff cat date; do ln -s busybox "$root/bin/$a"; done
 for t in "${tests[@]}"; do
     [ -x "$build/$t" ] || { echo "numa_qemu: no $build/$t (build the tests first)" >&2; exit 2; }
     cp "$build/$t" "$root/t/"
@@ -65,7 +66,7 @@ done
     echo 'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp'
     echo 'echo "numa_qemu: nodes: $(cat /sys/devices/system/node/online)"'
     for t in "${tests[@]}"; do
-        echo "/t/$t; echo \"numa_qemu: $t exit \$?\""
+        echo "s=\$(date +%s); /t/$t; echo \"numa_qemu: $t exit \$? (\$((\$(date +%s) - s)) s)\""
     done
     echo 'poweroff -f'
 } >"$root/init"
@@ -77,9 +78,16 @@ chmod +x "$root/init"
 accel=(-accel tcg -cpu max)
 [ "${NUMA_QEMU_ACCEL:-tcg}" = kvm ] && accel=(-accel kvm -cpu host)
 log=$work/console.log
-timeout 600 qemu-system-x86_64 "${accel[@]}" -m 1024 -smp 2 \
+# NUMA_QEMU_CPUS CPUs on each node (default 1), numbered so that the
+# nodes interleave: node 0 has the even CPUs, node 1 the odd ones.
+k=${NUMA_QEMU_CPUS:-1}
+[[ "$k" =~ ^[1-8]$ ]] || { echo "numa_qemu: NUMA_QEMU_CPUS=$k: want 1 to 8" >&2; exit 2; }
+n0=() n1=()
+for ((i = 0; i < k; i++)); do n0+=(cpus=$((2 * i))); n1+=(cpus=$((2 * i + 1))); done
+timeout 600 qemu-system-x86_64 "${accel[@]}" -m 1024 -smp $((2 * k)) \
     -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
-    -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1 \
+    -numa "node,nodeid=0,$(IFS=,; echo "${n0[*]}"),memdev=m0" \
+    -numa "node,nodeid=1,$(IFS=,; echo "${n1[*]}"),memdev=m1" \
     -kernel "$kernel" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 rdinit=/init panic=-1 quiet" \
     -nographic -no-reboot >"$log" 2>&1 || true

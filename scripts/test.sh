@@ -5,7 +5,8 @@
 #   3. TSan build (fiber annotations), whole suite (clang)
 #   4. aarch64 cross build, core's context-switch/stack tests under qemu
 #   5. valgrind (memcheck, leaks) on core tests
-#   6. gc_numa and heap tests on a two-node QEMU guest (x86-64; scripts/numa_qemu.sh)
+#   6. on two-node QEMU guests (x86-64; scripts/numa_qemu.sh): gc_numa and heap
+#      tests; core_topo and scheduler/sync tests with two CPUs a node
 # Prints one closing line "N passed, N failed".  Usage:
 #   scripts/test.sh [quick]   quick: step 1 only
 set -uo pipefail
@@ -78,16 +79,24 @@ if [ "${1:-}" != quick ]; then
     fi
     # NUMA placement needs two nodes, these machines have one: gc_numa and
     # the heap tests whose arenas then sit on two nodes, in a QEMU guest
+    # (one CPU a node); then, on two CPUs a node numbered so that the nodes
+    # interleave, the P-to-CPU grouping (core_topo) and the scheduler and
+    # sync tests with Ps on both nodes.  (The heap tests take minutes
+    # there: four TCG CPUs on two.)
     if [ "$(uname -m)" = x86_64 ]; then
-        nt=(gc_numa gc_alloc gc_gctest gc_parallel gc_scavenge gc_reach gc_stress)
-        timeout 900 scripts/numa_qemu.sh out/release "${nt[@]}" >out/numa_qemu.log 2>&1
-        np=0; nf=0
-        for t in "${nt[@]}"; do
-            if grep -q "numa_qemu: $t exit 0" out/numa_qemu.log; then np=$((np + 1)); else nf=$((nf + 1)); failures+=("numa-qemu $t"); fi
-        done
-        passed=$((passed + np)); failed=$((failed + nf))
-        echo "== numa-qemu: $np passed, $nf failed"; grep -E 'pages checked' out/numa_qemu.log
-        [ "$nf" = 0 ] || tail -n 20 out/numa_qemu.log
+        numa_run() { # label, NUMA_QEMU_CPUS, tests...
+            local label=$1 k=$2 log=out/$1.log np=0 nf=0
+            shift 2
+            NUMA_QEMU_CPUS=$k timeout 900 scripts/numa_qemu.sh out/release "$@" >"$log" 2>&1
+            for t in "$@"; do
+                if grep -q "numa_qemu: $t exit 0" "$log"; then np=$((np + 1)); else nf=$((nf + 1)); failures+=("$label $t"); fi
+            done
+            passed=$((passed + np)); failed=$((failed + nf))
+            echo "== $label: $np passed, $nf failed"; grep -E 'pages checked|Ps on .* allowed CPUs' "$log"
+            [ "$nf" = 0 ] || tail -n 20 "$log"
+        }
+        numa_run numa-qemu 1 gc_numa gc_alloc gc_gctest gc_parallel gc_scavenge gc_reach gc_stress
+        numa_run numa-qemu-4cpu 2 core_topo core_steal core_runnext core_parkrace sync_chan sync_select sync_lock sync_ctx
     fi
     # valgrind: its own build (mimalloc off: Debian's libmimalloc exports
     # free(), which valgrind redirects, and mi_free is that symbol) and the
