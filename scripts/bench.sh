@@ -15,6 +15,11 @@ eval "$(bash "$PEERS/setup.sh" 2>&1 | tail -n 1)"
 cmake -S . -B out/bench -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
 cmake --build out/bench -j"$(nproc)" >/dev/null
 B=out/bench
+# Go's twin of bench_sync's paced select-drained cases (bench/go/paced)
+GO_PACED=
+if command -v go >/dev/null; then
+    (cd bench/go && go build -o ../../$B/go_paced ./paced) && GO_PACED=$B/go_paced
+fi
 LOG=$(mktemp)
 RAW=$(mktemp)
 trap 'rm -f "$LOG" "$RAW"' EXIT
@@ -70,12 +75,12 @@ run_core() {
 # of both runtimes ~1.5x slower, up to 3x under lock contention): with a
 # whole suite per runtime, a phase fell on one runtime's half of a round
 # and the ratio said more about the phase than the runtimes.
-sync_pair() { # round, then the arguments both programs take
-    local r=$1 sfx="" order="ringo go"; shift
+sync_pair() { # round, then the arguments both programs take ($GO: Go's program, go_micro by default)
+    local r=$1 sfx="" order="ringo go" go=${GO:-$PEERS_BIN/go_micro}; shift
     case " $* " in *" -outside "*) sfx=_outside100 ;; esac
     [ $((r % 2)) -eq 0 ] && order="go ringo"
     for w in $order; do
-        if [ "$w" = ringo ]; then "$B/bench_sync" "$@"; else "$PEERS_BIN/go_micro" "$@"; fi \
+        if [ "$w" = ringo ]; then "$B/bench_sync" "$@"; else "$go" "$@"; fi \
             | grep '^bench:' | sed "s/^bench: \([^ ]*lock_writes[^ ]*\)/bench: \1$sfx/" >>"$RAW"
     done
 }
@@ -83,7 +88,8 @@ sync_pair() { # round, then the arguments both programs take
 run_sync() {
     [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
     for r in $(seq "$ROUNDS"); do
-        sync_pair "$r" -run 'chan_|select_'
+        sync_pair "$r" -run 'chan_|select_default_send_(full|drained)$'
+        [ -z "$GO_PACED" ] || GO=$GO_PACED sync_pair "$r" -run 'drained_pace'
         sync_pair "$r" -run ctx_cancel
         for p in 0 5 12 15 50; do
             sync_pair "$r" -run "lock_writes_$p%"
@@ -93,6 +99,7 @@ run_sync() {
     medians
     for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
              select_default_send_full select_default_send_drained \
+             select_default_send_drained_pace10 select_default_send_drained_pace50 \
              ctx_cancel_10k_fanout10000_cancel ctx_cancel_10k_fanout10000_all_woken; do
         ratio "ringo_$n" "$n"
     done
