@@ -108,14 +108,18 @@ struct drain {
 	rg_chan *ch, *done;
 };
 
+/* The drainers copy the channels out of *arg, which lives on the
+ * producer's stack: read from there at every receive, it shared a line
+ * with the value the producer writes at every send, a transfer per value
+ * that Go's closure (ch in a register) does not pay. */
 static void drainer(void *arg)
 {
-	struct drain *d = arg;
+	struct drain d = *(struct drain *)arg;
 	long v;
 	bool ok;
-	while (rg_chan_recv(d->ch, &v, &ok, -1) == 0 && ok)
+	while (rg_chan_recv(d.ch, &v, &ok, -1) == 0 && ok)
 		;
-	rg_chan_close(d->done);
+	rg_chan_close(d.done);
 }
 
 static void drain_end(struct drain *d)
@@ -159,10 +163,12 @@ static void select_default_full(long n)
 
 static double last_sent_frac;
 
-static void select_default_drained(long n)
+/* n selects with default offering i to a channel that the task `drain`
+ * empties; sets last_sent_frac. */
+static void drained_run(long n, rg_task_fn drain)
 {
 	struct drain d = { rg_chan_make(sizeof(long), 1024), rg_chan_make(0, 0) };
-	rg_go(drainer, &d);
+	rg_go(drain, &d);
 	long sent = 0;
 	for (long i = 0; i < n; i++) {
 		long v = i;
@@ -173,6 +179,8 @@ static void select_default_drained(long n)
 	drain_end(&d);
 	last_sent_frac = (double)sent / (double)n;
 }
+
+static void select_default_drained(long n) { drained_run(n, drainer); }
 
 /* select-drained with a paced receiver: the drainer does `pace` xorshift
  * steps of work per value, so that the receiver's work, not the runtime,
@@ -187,11 +195,11 @@ static _Atomic uint64_t pace_sink;
 
 static void paced_drainer(void *arg)
 {
-	struct drain *d = arg;
+	struct drain d = *(struct drain *)arg;
 	long v;
 	bool ok;
 	uint64_t x = 88172645463325252ULL;
-	while (rg_chan_recv(d->ch, &v, &ok, -1) == 0 && ok) {
+	while (rg_chan_recv(d.ch, &v, &ok, -1) == 0 && ok) {
 		x ^= (uint64_t)v;
 		for (int k = 0; k < drain_pace; k++) {
 			x ^= x << 13;
@@ -200,23 +208,10 @@ static void paced_drainer(void *arg)
 		}
 	}
 	atomic_store_explicit(&pace_sink, x, memory_order_relaxed);
-	rg_chan_close(d->done);
+	rg_chan_close(d.done);
 }
 
-static void select_default_drained_paced(long n)
-{
-	struct drain d = { rg_chan_make(sizeof(long), 1024), rg_chan_make(0, 0) };
-	rg_go(paced_drainer, &d);
-	long sent = 0;
-	for (long i = 0; i < n; i++) {
-		long v = i;
-		rg_select_case c = { d.ch, RG_SELECT_SEND, &v, false };
-		if (rg_select(&c, 1, 0) >= 0)
-			sent++;
-	}
-	drain_end(&d);
-	last_sent_frac = (double)sent / (double)n;
-}
+static void select_default_drained_paced(long n) { drained_run(n, paced_drainer); }
 
 /* --- Mutex vs RWMutex ---------------------------------------------------------------- */
 
