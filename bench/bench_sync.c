@@ -189,7 +189,7 @@ static void select_default_drained(long n) { drained_run(n, drainer); }
  * receivers drain at different speeds (ringo's keeps up with its sender,
  * Go's does not: 80-98 % against 9-18 % of the selects send), so its ns
  * per select mixes the cost of a select with the share that succeed.
- * bench/go/paced is Go's twin of this case, line for line. */
+ * bench/go/twins has Go's twin of this case, line for line. */
 static int drain_pace;
 static _Atomic uint64_t pace_sink;
 
@@ -212,6 +212,38 @@ static void paced_drainer(void *arg)
 }
 
 static void select_default_drained_paced(long n) { drained_run(n, paced_drainer); }
+
+/* One task per P, each locking and unlocking one mutex around an
+ * increment: the contended path with no other tasks to hand the lock to
+ * (bench/go/twins has Go's). */
+static struct {
+	_Alignas(64) rg_mutex m;
+	_Alignas(64) long counter;
+	long per;
+	rg_waitgroup wg;
+} mc;
+
+static void mutex_contended_worker(void *arg)
+{
+	(void)arg;
+	const long per = mc.per;
+	for (long i = 0; i < per; i++) {
+		rg_mutex_lock(&mc.m);
+		mc.counter++;
+		rg_mutex_unlock(&mc.m);
+	}
+	rg_waitgroup_done(&mc.wg);
+}
+
+static void mutex_contended_procs(long n)
+{
+	int procs = rg_procs();
+	mc.per = (n + procs - 1) / procs;
+	rg_waitgroup_add(&mc.wg, procs);
+	for (int g = 0; g < procs; g++)
+		rg_go(mutex_contended_worker, NULL);
+	rg_waitgroup_wait(&mc.wg, -1);
+}
 
 /* --- Mutex vs RWMutex ---------------------------------------------------------------- */
 
@@ -474,6 +506,7 @@ static int main_rest(void *arg)
 		snprintf(sent, sizeof sent, "%s_sent", name);
 		bench(sent, "%", 1, 100 * last_sent_frac);
 	}
+	report("mutex_contended_procs", mutex_contended_procs, "per lock+unlock, one task per P");
 	lock_table();
 	printf("\n");
 	ctx_cases();

@@ -15,10 +15,10 @@ eval "$(bash "$PEERS/setup.sh" 2>&1 | tail -n 1)"
 cmake -S . -B out/bench -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
 cmake --build out/bench -j"$(nproc)" >/dev/null
 B=out/bench
-# Go's twin of bench_sync's paced select-drained cases (bench/go/paced)
-GO_PACED=
+# Go's twins of the bench_sync cases go_micro lacks (bench/go/twins)
+GO_TWINS=
 if command -v go >/dev/null; then
-    (cd bench/go && go build -o ../../$B/go_paced ./paced) && GO_PACED=$B/go_paced
+    (cd bench/go && go build -o ../../$B/go_twins ./twins) && GO_TWINS=$B/go_twins
 fi
 LOG=$(mktemp)
 RAW=$(mktemp)
@@ -89,7 +89,7 @@ run_sync() {
     [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
     for r in $(seq "$ROUNDS"); do
         sync_pair "$r" -run 'chan_|select_default_send_(full|drained)$'
-        [ -z "$GO_PACED" ] || GO=$GO_PACED sync_pair "$r" -run 'drained_pace'
+        [ -z "$GO_TWINS" ] || GO=$GO_TWINS sync_pair "$r" -run 'drained_pace|mutex_contended'
         sync_pair "$r" -run ctx_cancel
         for p in 0 5 12 15 50; do
             sync_pair "$r" -run "lock_writes_$p%"
@@ -99,7 +99,7 @@ run_sync() {
     medians
     for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
              select_default_send_full select_default_send_drained \
-             select_default_send_drained_pace10 select_default_send_drained_pace50 \
+             select_default_send_drained_pace10 select_default_send_drained_pace50 mutex_contended_procs \
              ctx_cancel_10k_fanout10000_cancel ctx_cancel_10k_fanout10000_all_woken; do
         ratio "ringo_$n" "$n"
     done

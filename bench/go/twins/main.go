@@ -1,8 +1,11 @@
-// Go's twin of bench_sync's select_default_send_drained_pace<N> cases
-// (bench/bench_sync.c): go_micro's select_default_send_drained, with a
-// receiver that does N xorshift steps of work per value, so that the
-// receiver's work, not the runtime, sets how fast values leave the
-// channel.  Same measure loop and output format as go_micro.
+// Go's twins of the bench_sync cases that go_micro lacks
+// (bench/bench_sync.c), with go_micro's measure loop and output format:
+//   - select_default_send_drained_pace<N>: go_micro's
+//     select_default_send_drained with a receiver that does N xorshift
+//     steps of work per value, so that the receiver's work, not the
+//     runtime, sets how fast values leave the channel;
+//   - mutex_contended_procs: one goroutine per P (GOMAXPROCS of them),
+//     each locking and unlocking one sync.Mutex around an increment.
 package main
 
 import (
@@ -10,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -74,10 +78,31 @@ func selectDefaultDrainedPaced(pace int) func(n int) {
 	}
 }
 
+var contendedCounter int
+
+func mutexContendedProcs(n int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	procs := runtime.GOMAXPROCS(0)
+	per := (n + procs - 1) / procs
+	for g := 0; g < procs; g++ {
+		wg.Add(1)
+		go func() {
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				contendedCounter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+
 func main() {
 	flag.Parse()
 	re := regexp.MustCompile(*runRe)
-	fmt.Printf("go_paced: GOMAXPROCS=%d benchtime=%v\n", runtime.GOMAXPROCS(0), *benchTime)
+	fmt.Printf("go_twins: GOMAXPROCS=%d benchtime=%v\n", runtime.GOMAXPROCS(0), *benchTime)
 	for _, pace := range []int{10, 50} {
 		name := fmt.Sprintf("select_default_send_drained_pace%d", pace)
 		if !re.MatchString(name) {
@@ -88,6 +113,11 @@ func main() {
 		fmt.Printf("%-34s %12.1f %% of sends succeeded (last run)\n", "", 100*lastSentFrac)
 		benchLines = append(benchLines, fmt.Sprintf("bench: %s %.1f ns", name, ns),
 			fmt.Sprintf("bench: %s_sent %.1f %%", name, 100*lastSentFrac))
+	}
+	if re.MatchString("mutex_contended_procs") {
+		ns, n := measure(mutexContendedProcs)
+		fmt.Printf("%-34s %12.1f ns/op  (n=%d) per lock+unlock, one goroutine per P\n", "mutex_contended_procs", ns, n)
+		benchLines = append(benchLines, fmt.Sprintf("bench: mutex_contended_procs %.1f ns", ns))
 	}
 	fmt.Println()
 	for _, l := range benchLines {
