@@ -218,8 +218,8 @@ static void select_default_drained_paced(long n) { drained_run(n, paced_drainer)
  * (bench/go/twins has Go's). */
 static struct {
 	_Alignas(64) rg_mutex m;
-	_Alignas(64) long counter;
-	long per;
+	_Alignas(64) long counter; /* m */
+	long per;                  /* set before the workers start */
 	rg_waitgroup wg;
 } mc;
 

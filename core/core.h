@@ -122,8 +122,16 @@ enum rg__tslot { RG__TSLOT_IO, RG__TSLOT_CTX, RG__TSLOT_SEL, RG__TSLOT_COUNT };
 enum { RG__CLAIM_ARMED = 0, RG__CLAIM_WOKEN = 1, RG__CLAIM_TIMEDOUT = 2,
        RG__CLAIM_ABANDONED = 3 };
 struct rg__task_head {
-	_Atomic uint64_t wake;        /* written by the task and its wakers */
-	void *tslot[RG__TSLOT_COUNT]; /* the task's own, and its waker's */
+	/* The park claim: armed by the task (release), claimed by one
+	 * waker or its timer with a CAS or, for a sole record, a store
+	 * under the lock the record was published under (core.h above). */
+	_Atomic uint64_t wake;
+	/* io/ (IO): the in-flight operation, a word that the task and
+	 * rg_cancel (holding a pin on the task) update only atomically
+	 * (io/cancel.c).  sync/ (CTX, SEL): written only by the task itself,
+	 * its bound Context and its parked select's records; the stop hook
+	 * reads SEL once no P runs.  All cleared by rg__task_alloc. */
+	void *tslot[RG__TSLOT_COUNT];
 };
 static inline struct rg__task_head *rg__task_head(rg__task *t)
 {

@@ -1198,7 +1198,7 @@ __attribute__((noinline)) int rg__park(int reason, int64_t deadline, rg__unlock_
 		return -EPERM;
 	uint64_t w = atomic_load_explicit(&t->h.wake, memory_order_relaxed);
 	if ((w & 3) != RG__CLAIM_ARMED)
-		w = rg__park_prepare() << 2;
+		w = rg__park_prepare_self(t) << 2;
 	struct park_args pa = { unlock, arg, w >> 2, deadline >= 0 };
 	t->wait_reason = reason;
 	atomic_store_explicit(&t->state, RG__WAITING, memory_order_relaxed);

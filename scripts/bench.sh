@@ -15,11 +15,6 @@ eval "$(bash "$PEERS/setup.sh" 2>&1 | tail -n 1)"
 cmake -S . -B out/bench -DCMAKE_BUILD_TYPE=Release -DRINGO_TESTS=OFF >/dev/null
 cmake --build out/bench -j"$(nproc)" >/dev/null
 B=out/bench
-# Go's twins of the bench_sync cases go_micro lacks (bench/go/twins)
-GO_TWINS=
-if command -v go >/dev/null; then
-    (cd bench/go && go build -o ../../$B/go_twins ./twins) && GO_TWINS=$B/go_twins
-fi
 LOG=$(mktemp)
 RAW=$(mktemp)
 trap 'rm -f "$LOG" "$RAW"' EXIT
@@ -87,6 +82,11 @@ sync_pair() { # round, then the arguments both programs take ($GO: Go's program,
 
 run_sync() {
     [ -x "$B/bench_sync" ] || { echo "bench.sh: no bench_sync yet" >&2; return; }
+    # Go's twins of the bench_sync cases go_micro lacks (bench/go/twins)
+    local GO_TWINS=
+    if command -v go >/dev/null; then
+        (cd bench/go && go build -o "../../$B/go_twins" ./twins) && GO_TWINS=$B/go_twins
+    fi
     for r in $(seq "$ROUNDS"); do
         sync_pair "$r" -run 'chan_|select_default_send_(full|drained)$'
         [ -z "$GO_TWINS" ] || GO=$GO_TWINS sync_pair "$r" -run 'drained_pace|mutex_contended'

@@ -92,14 +92,8 @@ static int main_fn(void *arg)
 	int nw = 4 * nprocs;
 	for (int i = 0; i < nw; i++)
 		CHECK(rg_go(worker, NULL) > 0);
-	while (!atomic_load(&stop) && atomic_load(&seen) < nprocs) {
+	for (int64_t t0 = rg_now(); !atomic_load(&stop) && rg_now() - t0 < 12 * 1000000000LL;)
 		rg_sleep(1000000);
-		static int64_t t0;
-		if (!t0)
-			t0 = rg_now();
-		if (rg_now() - t0 > 12 * 1000000000LL)
-			break;
-	}
 	atomic_store(&stop, 1);
 	rg_sleep(20 * 1000000); /* let the workers see stop */
 
