@@ -36,6 +36,13 @@
 extern "C" {
 #endif
 
+/* Not API: GNU C callers get the inline fast paths below (rg_select's full
+ * check, rg_mutex_lock and rg_mutex_unlock); C++ and the library's own
+ * files call the out-of-line copies. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus) && !defined(RG__SYNC_IMPL)
+#define RG__SYNC_INLINE 1
+#endif
+
 /* --- channels --------------------------------------------------------- */
 
 typedef struct rg_chan rg_chan;
@@ -114,7 +121,7 @@ struct rg__chan_head {
 };
 RG_API int rg__select(rg_select_case *cases, int n, int64_t deadline);
 
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus) && !defined(RG__SYNC_IMPL)
+#ifdef RG__SYNC_INLINE
 #include <errno.h>
 /* Go's select { case ch <- v: ... default: } on a full channel, inline
  * (a call costs as much as the check): -EAGAIN when the only case is a
@@ -154,9 +161,10 @@ rg_select(rg_select_case *cases, int n, int64_t deadline)
  * starvation mode, where the unlocker hands ownership to the first waiter.
  * Not recursive; any task may unlock it. */
 typedef struct rg_mutex {
-	_Alignas(8) unsigned char _priv[32];
+	_Alignas(8) uint32_t _state; /* not API: the word of the fast paths below */
+	unsigned char _priv[28];
 } rg_mutex;
-#define RG_MUTEX_INIT {{0}}
+#define RG_MUTEX_INIT {0}
 
 RG_API void rg_mutex_lock(rg_mutex *m);
 /* 0, -EAGAIN (deadline 0, locked), -ETIMEDOUT, -ECANCELED (bound ctx). */
@@ -164,6 +172,41 @@ RG_API int rg_mutex_lock_until(rg_mutex *m, int64_t deadline);
 RG_API bool rg_mutex_trylock(rg_mutex *m);
 /* Aborts with "ringo: fatal: sync: unlock of unlocked mutex" if unlocked. */
 RG_API void rg_mutex_unlock(rg_mutex *m);
+
+/* Not API: _state's bits (sync/mutex.c describes them) and the rest of
+ * the lock and unlock, out of line.  Changed in ringo 0.x (not a stable
+ * ABI): code compiled against an older ringo/sync.h must be rebuilt. */
+enum { RG__MUTEX_LOCKED = 1, RG__MUTEX_WOKEN = 2, RG__MUTEX_STARVING = 4, RG__MUTEX_WAITERS = 8 };
+RG_API void rg__mutex_lock_slow(rg_mutex *m);
+RG_API void rg__mutex_unlock_slow(rg_mutex *m, uint32_t seen);
+
+#ifdef RG__SYNC_INLINE
+/* Go inlines Lock's and Unlock's fast paths into the caller; so does ringo.
+ * Lock: one atomic bit-test-and-set of LOCKED (lock bts on x86-64), which
+ * takes a free mutex whatever its other bits (STARVING implies LOCKED),
+ * so a woken waiter or queued ones cost the running locker nothing.  The
+ * bool and the separate branch keep GCC from making it a CAS loop.
+ * Unlock: one CAS that clears LOCKED when nobody needs waking: no waiter
+ * queued, or one already woken (WOKEN), and not in starvation mode. */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_lock(rg_mutex *m)
+{
+	bool held = __atomic_fetch_or(&m->_state, RG__MUTEX_LOCKED, __ATOMIC_ACQUIRE) & RG__MUTEX_LOCKED;
+	if (__builtin_expect(held, 0))
+		rg__mutex_lock_slow(m);
+}
+
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_unlock(rg_mutex *m)
+{
+	uint32_t s = __atomic_load_n(&m->_state, __ATOMIC_RELAXED);
+	if (__builtin_expect((s & (RG__MUTEX_LOCKED | RG__MUTEX_STARVING)) == RG__MUTEX_LOCKED &&
+	                         (s & (RG__MUTEX_WAITERS | RG__MUTEX_WOKEN)) != RG__MUTEX_WAITERS,
+	                     1) &&
+	    __atomic_compare_exchange_n(&m->_state, &s, s & ~(uint32_t)RG__MUTEX_LOCKED, 0, __ATOMIC_RELEASE,
+	                                __ATOMIC_RELAXED))
+		return;
+	rg__mutex_unlock_slow(m, s);
+}
+#endif
 
 /* --- RWMutex ------------------------------------------------------------ */
 
