@@ -55,6 +55,7 @@ if build out/release; then
        cmake --build out/consumer >>out/install.log 2>&1 &&
        LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_cmake >>out/install.log 2>&1 &&
        timeout 60 out/consumer/consumer_static >>out/install.log 2>&1 &&
+       LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_cxx >>out/install.log 2>&1 &&
        PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" cc tests/install/consumer.c -o out/consumer/consumer_pc \
            $(PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" pkg-config --cflags --libs ringo) >>out/install.log 2>&1 &&
        LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_pc >>out/install.log 2>&1 &&

@@ -161,10 +161,15 @@ rg_select(rg_select_case *cases, int n, int64_t deadline)
  * starvation mode, where the unlocker hands ownership to the first waiter.
  * Not recursive; any task may unlock it. */
 typedef struct rg_mutex {
-	_Alignas(8) uint32_t _state; /* not API: the word of the fast paths below */
-	unsigned char _priv[28];
+	uint32_t _state; /* not API: the word of the fast paths below */
+	uint32_t _pad;
+	uint64_t _priv[3];
 } rg_mutex;
+#ifdef __cplusplus
+#define RG_MUTEX_INIT {}
+#else
 #define RG_MUTEX_INIT {0}
+#endif
 
 RG_API void rg_mutex_lock(rg_mutex *m);
 /* 0, -EAGAIN (deadline 0, locked), -ETIMEDOUT, -ECANCELED (bound ctx). */
@@ -214,7 +219,7 @@ extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mut
  * new readers, so writers are not starved.  A reader must not take the
  * read lock again while it holds it (a waiting writer would deadlock it). */
 typedef struct rg_rwmutex {
-	_Alignas(8) unsigned char _priv[128];
+	uint64_t _priv[16];
 } rg_rwmutex;
 #define RG_RWMUTEX_INIT {{0}}
 
@@ -235,7 +240,7 @@ RG_API void rg_rwmutex_destroy(rg_rwmutex *rw);
 /* --- WaitGroup ------------------------------------------------------------ */
 
 typedef struct rg_waitgroup {
-	_Alignas(8) unsigned char _priv[32];
+	uint64_t _priv[4];
 } rg_waitgroup;
 #define RG_WAITGROUP_INIT {{0}}
 
@@ -249,7 +254,7 @@ RG_API int rg_waitgroup_wait(rg_waitgroup *wg, int64_t deadline);
 /* --- Once ----------------------------------------------------------------- */
 
 typedef struct rg_once {
-	_Alignas(8) unsigned char _priv[40];
+	uint64_t _priv[5];
 } rg_once;
 #define RG_ONCE_INIT {{0}}
 
@@ -260,7 +265,7 @@ RG_API void rg_once_do(rg_once *o, void (*fn)(void *arg), void *arg);
 /* --- Cond ----------------------------------------------------------------- */
 
 typedef struct rg_cond {
-	_Alignas(8) unsigned char _priv[32];
+	uint64_t _priv[4];
 } rg_cond;
 #define RG_COND_INIT {{0}}
 
@@ -273,7 +278,7 @@ RG_API void rg_cond_broadcast(rg_cond *c); /* wakes every waiter */
 /* --- weighted Semaphore (golang.org/x/sync/semaphore) --------------------- */
 
 typedef struct rg_sema {
-	_Alignas(8) unsigned char _priv[40];
+	uint64_t _priv[5];
 } rg_sema;
 
 RG_API void rg_sema_init(rg_sema *s, int64_t size);
