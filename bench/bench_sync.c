@@ -245,6 +245,17 @@ static void mutex_contended_procs(long n)
 	rg_waitgroup_wait(&mc.wg, -1);
 }
 
+/* One task alone on the mutex: the fast paths, lock and unlock with no
+ * one else around, which is what most locks in a program see. */
+static void mutex_uncontended(long n)
+{
+	for (long i = 0; i < n; i++) {
+		rg_mutex_lock(&mc.m);
+		mc.counter++;
+		rg_mutex_unlock(&mc.m);
+	}
+}
+
 /* --- Mutex vs RWMutex ---------------------------------------------------------------- */
 
 enum { LOCK_TASKS = 1000 };
@@ -506,6 +517,7 @@ static int main_rest(void *arg)
 		snprintf(sent, sizeof sent, "%s_sent", name);
 		bench(sent, "%", 1, 100 * last_sent_frac);
 	}
+	report("mutex_uncontended", mutex_uncontended, "per lock+unlock, one task");
 	report("mutex_contended_procs", mutex_contended_procs, "per lock+unlock, one task per P");
 	lock_table();
 	printf("\n");

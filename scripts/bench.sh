@@ -89,7 +89,7 @@ run_sync() {
     fi
     for r in $(seq "$ROUNDS"); do
         sync_pair "$r" -run 'chan_|select_default_send_(full|drained)$'
-        [ -z "$GO_TWINS" ] || GO=$GO_TWINS sync_pair "$r" -run 'drained_pace|mutex_contended'
+        [ -z "$GO_TWINS" ] || GO=$GO_TWINS sync_pair "$r" -run 'drained_pace|mutex_(un)?contended'
         sync_pair "$r" -run ctx_cancel
         for p in 0 5 12 15 50; do
             sync_pair "$r" -run "lock_writes_$p%"
@@ -99,7 +99,7 @@ run_sync() {
     medians
     for n in chan_unbuffered_pingpong_p1 chan_unbuffered_pingpong chan_buffered1024_spsc \
              select_default_send_full select_default_send_drained \
-             select_default_send_drained_pace10 select_default_send_drained_pace50 mutex_contended_procs \
+             select_default_send_drained_pace10 select_default_send_drained_pace50 mutex_uncontended mutex_contended_procs \
              ctx_cancel_10k_fanout10000_cancel ctx_cancel_10k_fanout10000_all_woken; do
         ratio "ringo_$n" "$n"
     done

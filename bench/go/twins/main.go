@@ -80,6 +80,17 @@ func selectDefaultDrainedPaced(pace int) func(n int) {
 
 var contendedCounter int
 
+var uncontendedMu sync.Mutex
+
+// One goroutine alone on a mutex: the fast paths.
+func mutexUncontended(n int) {
+	for i := 0; i < n; i++ {
+		uncontendedMu.Lock()
+		contendedCounter++
+		uncontendedMu.Unlock()
+	}
+}
+
 func mutexContendedProcs(n int) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -113,6 +124,11 @@ func main() {
 		fmt.Printf("%-34s %12.1f %% of sends succeeded (last run)\n", "", 100*lastSentFrac)
 		benchLines = append(benchLines, fmt.Sprintf("bench: %s %.1f ns", name, ns),
 			fmt.Sprintf("bench: %s_sent %.1f %%", name, 100*lastSentFrac))
+	}
+	if re.MatchString("mutex_uncontended") {
+		ns, n := measure(mutexUncontended)
+		fmt.Printf("%-34s %12.1f ns/op  (n=%d) per lock+unlock, one goroutine\n", "mutex_uncontended", ns, n)
+		benchLines = append(benchLines, fmt.Sprintf("bench: mutex_uncontended %.1f ns", ns))
 	}
 	if re.MatchString("mutex_contended_procs") {
 		ns, n := measure(mutexContendedProcs)
