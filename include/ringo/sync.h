@@ -36,10 +36,10 @@
 extern "C" {
 #endif
 
-/* Not API: GNU C callers get the inline fast paths below (rg_select's full
- * check, rg_mutex_lock and rg_mutex_unlock); C++ and the library's own
- * files call the out-of-line copies. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus) && !defined(RG__SYNC_IMPL)
+/* Not API: GCC and Clang callers, C or C++, get the inline fast paths
+ * below (rg_select's full check, rg_mutex_lock and rg_mutex_unlock); the
+ * library's own files, and other compilers, call the out-of-line copies. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(RG__SYNC_IMPL)
 #define RG__SYNC_INLINE 1
 #endif
 
@@ -190,7 +190,8 @@ RG_API void rg__mutex_unlock_slow(rg_mutex *m, uint32_t seen);
  * Lock: one atomic bit-test-and-set of LOCKED (lock bts on x86-64), which
  * takes a free mutex whatever its other bits (STARVING implies LOCKED),
  * so a woken waiter or queued ones cost the running locker nothing.  The
- * bool and the separate branch keep GCC from making it a CAS loop.
+ * bool and the separate branch keep GCC from making it a CAS loop (Clang
+ * 14 makes one anyway: a load and a CAS, the same rule).
  * Unlock: one CAS that clears LOCKED when nobody needs waking: no waiter
  * queued, or one already woken (WOKEN), and not in starvation mode. */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_lock(rg_mutex *m)

@@ -1,7 +1,6 @@
 /* A C++ user: ringo's headers must compile as C++ (g++ and clang++,
- * -Wall -Wextra -pedantic -Werror), and the C++ caller, which gets the
- * library's out-of-line Mutex and select instead of the inline fast paths,
- * must interoperate with them.  Tasks on every P add under one rg_mutex,
+ * -Wall -Wextra -pedantic -Werror), inline fast paths included, and
+ * link against the shared library.  Tasks on every P add under one rg_mutex,
  * report over a channel, and the main task waits in rg_select on the
  * channel and on a cancelled context's done channel. */
 #include <ringo.h>
