@@ -554,11 +554,12 @@ static int block_forever(int reason, int64_t deadline)
 {
 	if (deadline == 0)
 		return -EAGAIN;
-	if (!rg__self_parkable())
+	rg__task *self = rg__self_parkable();
+	if (!self)
 		return -EPERM;
 	int r;
 	do
-		r = rg__park_ctx(rg__self_parkable(), reason, deadline, rg__park_prepare(), NULL, NULL);
+		r = rg__park_ctx(self, reason, deadline, rg__park_prepare_self(self), NULL, NULL);
 	while (r == 0);
 	return r == -EAGAIN ? rg__ctx_bound_err() : r;
 }

@@ -185,32 +185,50 @@ enum { RG__MUTEX_LOCKED = 1, RG__MUTEX_WOKEN = 2, RG__MUTEX_STARVING = 4, RG__MU
 RG_API void rg__mutex_lock_slow(rg_mutex *m);
 RG_API void rg__mutex_unlock_slow(rg_mutex *m, uint32_t seen);
 
-#ifdef RG__SYNC_INLINE
-/* Go inlines Lock's and Unlock's fast paths into the caller; so does ringo.
+#if defined(__GNUC__) || defined(__clang__)
+/* The fast paths' rules, one copy for the inline functions below and for
+ * sync/mutex.c's out-of-line ones (gnu_inline and always inlined, so no
+ * symbol: an inline rg_mutex_lock may not call a static function).
  * Lock: one atomic bit-test-and-set of LOCKED (lock bts on x86-64), which
  * takes a free mutex whatever its other bits (STARVING implies LOCKED),
  * so a woken waiter or queued ones cost the running locker nothing.  The
- * bool and the separate branch keep GCC from making it a CAS loop (Clang
- * 14 makes one anyway: a load and a CAS, the same rule).
+ * bool keeps GCC from making it a CAS loop (Clang 14 makes one anyway: a
+ * load and a CAS, the same rule).
  * Unlock: one CAS that clears LOCKED when nobody needs waking: no waiter
- * queued, or one already woken (WOKEN), and not in starvation mode. */
-extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_lock(rg_mutex *m)
+ * queued, or one already woken (WOKEN), and not in starvation mode; else
+ * false, with the state seen in *seen for the slow path. */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) bool rg__mutex_lock_fast(rg_mutex *m)
 {
 	bool held = __atomic_fetch_or(&m->_state, RG__MUTEX_LOCKED, __ATOMIC_ACQUIRE) & RG__MUTEX_LOCKED;
-	if (__builtin_expect(held, 0))
+	return !held;
+}
+
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) bool rg__mutex_unlock_fast(rg_mutex *m, uint32_t *seen)
+{
+	uint32_t s = __atomic_load_n(&m->_state, __ATOMIC_RELAXED);
+	bool done = __builtin_expect((s & (RG__MUTEX_LOCKED | RG__MUTEX_STARVING)) == RG__MUTEX_LOCKED &&
+	                                     (s & (RG__MUTEX_WAITERS | RG__MUTEX_WOKEN)) != RG__MUTEX_WAITERS,
+	                             1) &&
+	            __atomic_compare_exchange_n(&m->_state, &s, s & ~(uint32_t)RG__MUTEX_LOCKED, 0,
+	                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	*seen = s;
+	return done;
+}
+#endif
+
+#ifdef RG__SYNC_INLINE
+/* Go inlines Lock's and Unlock's fast paths into the caller; so does ringo. */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_lock(rg_mutex *m)
+{
+	if (__builtin_expect(!rg__mutex_lock_fast(m), 0))
 		rg__mutex_lock_slow(m);
 }
 
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void rg_mutex_unlock(rg_mutex *m)
 {
-	uint32_t s = __atomic_load_n(&m->_state, __ATOMIC_RELAXED);
-	if (__builtin_expect((s & (RG__MUTEX_LOCKED | RG__MUTEX_STARVING)) == RG__MUTEX_LOCKED &&
-	                         (s & (RG__MUTEX_WAITERS | RG__MUTEX_WOKEN)) != RG__MUTEX_WAITERS,
-	                     1) &&
-	    __atomic_compare_exchange_n(&m->_state, &s, s & ~(uint32_t)RG__MUTEX_LOCKED, 0, __ATOMIC_RELEASE,
-	                                __ATOMIC_RELAXED))
-		return;
-	rg__mutex_unlock_slow(m, s);
+	uint32_t seen;
+	if (__builtin_expect(!rg__mutex_unlock_fast(m, &seen), 0))
+		rg__mutex_unlock_slow(m, seen);
 }
 #endif
 
