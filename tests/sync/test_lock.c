@@ -27,8 +27,8 @@ static rg_mutex hm = RG_MUTEX_INIT;
 static long hm_count;
 
 /* The library's out-of-line copies of the lock and unlock that ringo/sync.h
- * inlines (what C++ callers and sync/ itself use): the hammer mixes them
- * with the inline ones on one mutex. */
+ * inlines (what sync/ itself, other compilers and calls through a pointer
+ * use): the hammer mixes them with the inline ones on one mutex. */
 static void (*volatile lock_ool)(rg_mutex *) = rg_mutex_lock;
 static void (*volatile unlock_ool)(rg_mutex *) = rg_mutex_unlock;
 
