@@ -192,9 +192,13 @@ static void wake_latency(void)
 	enum { ROUNDS = 2000 };
 	static int64_t lat[ROUNDS];
 	int n = 0;
-	rg__p *other = rg__p_at(rg_proc_id() == 0 ? 1 : 0);
 	for (int r = 0; r < ROUNDS; r++) {
-		/* wait until the other P sleeps in its ring */
+		/* wait until the other P sleeps in its ring.  Which P is the
+		 * other one is looked up each round: the sleep below may
+		 * resume this task on the other P, and a P fixed once would
+		 * then be our own, never asleep (every round waited out its
+		 * 100 ms: 200 s). */
+		rg__p *other = rg__p_at(rg_proc_id() == 0 ? 1 : 0);
 		int64_t give_up = rg_now() + 100000000;
 		while (!atomic_load(&other->sleeping) && rg_now() < give_up)
 			;
@@ -210,6 +214,8 @@ static void wake_latency(void)
 			lat[n++] = atomic_load(&woke) - t0;
 		rg_sleep(20000); /* let the other P go back to sleep */
 	}
+	if (n < ROUNDS / 2)
+		fprintf(stderr, "bench_core: wake latency: only %d of %d rounds found the other P asleep\n", n, ROUNDS);
 	if (!n)
 		return;
 	qsort(lat, (size_t)n, sizeof lat[0], cmp64);
