@@ -725,7 +725,10 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 		return deadline == 0 ? -EAGAIN : buf_recv_slow(c, ep, ok, deadline);
 	}
 	if (deadline == 0 && rg__waitq_empty(&c->sendq)) {
-		if (!is_closed(c))
+		/* an acquire, as every other path that reports the close:
+		 * the close happens before a receive that returns because
+		 * of it (Go's memory model), polled or not */
+		if (!rg__chan_closed(c))
 			return -EAGAIN;
 		/* closed: it stays closed, so if still empty it is drained
 		 * for good */
