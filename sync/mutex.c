@@ -156,7 +156,14 @@ __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64
 		if (!may_park) {
 			if (deadline == 0)
 				return -EAGAIN;
-			sched_yield(); /* a thread outside the runtime: poll */
+			/* a thread outside the runtime (or in rg_blocking):
+			 * poll, within the deadline and the bound Context */
+			if (deadline > 0 && rg_now() >= deadline)
+				return -ETIMEDOUT;
+			int e = use_ctx ? rg__ctx_bound_err() : 0;
+			if (e)
+				return e;
+			sched_yield();
 			old = atomic_load_explicit(&m->state, memory_order_relaxed);
 			continue;
 		}
