@@ -269,9 +269,11 @@ void rg_sema_release(rg_sema *sv, int64_t n)
 {
 	struct wsema *s = (struct wsema *)sv;
 	rg__sudog *list = NULL;
+	if (n < 0) /* before the subtraction, which could overflow */
+		rg__fatal("sync: semaphore release of a negative weight (%lld)", (long long)n);
 	rg__spin_lock(&s->lock);
 	s->cur -= n;
-	if (s->cur < 0 || n < 0) {
+	if (s->cur < 0) {
 		rg__spin_unlock(&s->lock);
 		rg__fatal("sync: semaphore released more than held");
 	}

@@ -306,7 +306,7 @@ RG_API void rg_sema_init(rg_sema *s, int64_t size);
  * size: could never succeed). */
 RG_API int rg_sema_acquire(rg_sema *s, int64_t n, int64_t deadline);
 RG_API bool rg_sema_try_acquire(rg_sema *s, int64_t n);
-/* Aborts if more is released than held. */
+/* Aborts if more is released than held, or if n < 0. */
 RG_API void rg_sema_release(rg_sema *s, int64_t n);
 
 /* --- Context ---------------------------------------------------------------- */

@@ -254,6 +254,21 @@ static void unlock_unlocked(void)
 	rg_mutex_unlock(&m);
 }
 
+static void sema_over_release(void)
+{
+	rg_sema s;
+	rg_sema_init(&s, 4);
+	CHECK(rg_sema_try_acquire(&s, 2));
+	rg_sema_release(&s, 3);
+}
+
+static void sema_negative_release(void)
+{
+	rg_sema s;
+	rg_sema_init(&s, 4);
+	rg_sema_release(&s, INT64_MIN); /* was s->cur -= n first: overflow */
+}
+
 static void destroy_read_locked(void)
 {
 	rg_rwmutex rw = RG_RWMUTEX_INIT;
@@ -276,6 +291,8 @@ static void test_mutex_misuse(void)
 	expect_abort(unlock_unlocked, "unlock of unlocked mutex");
 	expect_abort(destroy_read_locked, "while it is held or awaited");
 	expect_abort(destroy_write_locked, "while it is held or awaited");
+	expect_abort(sema_over_release, "semaphore released more than held");
+	expect_abort(sema_negative_release, "semaphore release of a negative weight");
 	rg_rwmutex rw = RG_RWMUTEX_INIT;
 	rg_rwmutex_destroy(&rw);
 	rg_rwmutex_lock(&rw);
