@@ -322,7 +322,10 @@ RG_API rg_ctx *rg_ctx_background(void);
 /* 0, -EINVAL (NULL parent or out), -ENOMEM. */
 RG_API int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out);
 /* The child's deadline is min(deadline, the parent's).  A past deadline
- * gives a context already done with -ETIMEDOUT. */
+ * gives a context already done with -ETIMEDOUT; so does -1, which here is
+ * a time long past, not "forever" as for a blocking call's deadline (a
+ * context with no deadline of its own: rg_ctx_with_cancel).  A timeout of
+ * 0 or less, likewise. */
 RG_API int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out);
 RG_API int rg_ctx_with_timeout(rg_ctx *parent, int64_t ns, rg_ctx **out);
 /* Carries key -> val (compared by address); lookups walk to the root. */

@@ -219,9 +219,20 @@ static void test_deadline(void)
 	test_deadline_one(c, "WithDeadline+now");
 	rg_ctx_release(c);
 
+	/* -1 is a time long past here, not "forever" (ringo/sync.h) */
+	CHECK_EQ(rg_ctx_with_deadline(rg_ctx_background(), -1, &c), 0);
+	CHECK_EQ(rg_ctx_err(c), -ETIMEDOUT);
+	rg_ctx_release(c);
+
 	/* TestTimeout */
 	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), SHORT, &c), 0);
 	test_deadline_one(c, "WithTimeout");
+	rg_ctx_release(c);
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 0, &c), 0);
+	CHECK_EQ(rg_ctx_err(c), -ETIMEDOUT);
+	rg_ctx_release(c);
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), INT64_MIN, &c), 0);
+	CHECK_EQ(rg_ctx_err(c), -ETIMEDOUT);
 	rg_ctx_release(c);
 }
 
