@@ -33,7 +33,9 @@
  * Allocation step by step (rg_gc_alloc, small):
  *   1. size -> size class with one table load; span class = class|noscan.
  *   2. the P's mcache (rg__getp_inline, then a per-thread (P, mcache)
- *      pair; the P's GC slot when the pair does not match).
+ *      pair; the P's GC slot when the pair does not match).  Inline
+ *      reads of the thread only where no safepoint comes between them
+ *      and their use (the fast paths); the slow path reads by calls.
  *   3. mcache->alloc[span class]: if its free mask is non-zero, take the
  *      lowest bit, clear it, compute base + index * size, zero the object
  *      if the span needzero.  Done.
@@ -545,8 +547,11 @@ static inline rg__mcache *mcache_of(rg__p *p)
 
 #define MAX_REQUEST ((size_t)1 << 46) /* 64 TiB: anything above is a bug */
 
-/* The mcache of P p, made at its first allocation; NULL: no memory. */
-static rg__mcache *mcache_get(rg__p *p)
+/* The mcache of P p, made at its first allocation; NULL: no memory.
+ * Never inlined: its callers may have passed a safepoint, after which the
+ * task may run on another thread, and tl_cache must be this thread's
+ * (see alloc_slow). */
+__attribute__((noinline)) static rg__mcache *mcache_get(rg__p *p)
 {
 	rg__mcache *c = mcache_of(p); /* (caches the pair for the fast path) */
 	if (c)
@@ -574,8 +579,8 @@ static void retry_stopped(void *arg)
 {
 	struct retry *r = arg;
 	/* the P again: waiting for the collector's lock passes safepoints,
-	 * where the task may have moved */
-	rg__mcache *c = mcache_get(rg__getp_inline());
+	 * where the task may have moved (read by a call: see alloc_slow) */
+	rg__mcache *c = mcache_get(rg__getp());
 	if (c)
 		r->obj = alloc_in(c, r->size, r->noscan, r->type);
 }
@@ -590,7 +595,16 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 		return NULL;
 	pthread_once(&central_once, central_init);
 	for (int attempt = 0;; attempt++) {
-		rg__p *p = rg__getp_inline();
+		/* The P is read by a call (rg__getp), never inline, here and
+		 * in mcache_get: the calls below may move the task to another
+		 * thread, and within one function the compiler may keep the
+		 * thread pointer it read before them (aarch64 code did, in a
+		 * callee-saved register): the task then allocated from the
+		 * old thread's P and mcache, which the task now running there
+		 * was using too — objects handed out twice, or not zeroed
+		 * (tests/gc/test_migrate_alloc under qemu-aarch64; x86-64
+		 * reads %fs at every access). */
+		rg__p *p = rg__getp();
 		void *o;
 		if (p) {
 			rg__safepoint();
@@ -603,7 +617,7 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 			 * may have resumed on another P: read the P again (a
 			 * collection also flushed every mcache, so nothing read
 			 * from the old one may be reused) */
-			p = rg__getp_inline();
+			p = rg__getp();
 		}
 		if (p) {
 			rg__mcache *c = mcache_get(p);

@@ -4,6 +4,7 @@
  * objects.  Every structure is checked after being built and again after
  * more garbage; the heap must stay within a bound of the live data. */
 // ctest-timeout: 300
+// ctest-qemu: also run on aarch64 under qemu-user (scripts/test.sh)
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
