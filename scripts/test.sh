@@ -3,8 +3,8 @@
 #   1. RelWithDebInfo build, whole ctest suite (gcc)
 #   2. ASan+UBSan build (fiber annotations), whole suite (clang)
 #   3. TSan build (fiber annotations), whole suite (clang)
-#   4. aarch64 cross build (no io/), core's context-switch/stack tests and
-#      sync's suite under qemu-user
+#   4. aarch64 cross build (no io/), core's context-switch/stack tests,
+#      sync's suite and two of gc's under qemu-user
 #   5. valgrind (memcheck, leaks) on core tests
 #   6. on two-node QEMU guests (x86-64; scripts/numa_qemu.sh): gc_numa and heap
 #      tests; core_topo and scheduler/sync tests with two CPUs a node
@@ -77,7 +77,7 @@ if [ "${1:-}" != quick ]; then
     fi
     if build out/arm64 -DCMAKE_TOOLCHAIN_FILE=scripts/aarch64.cmake -DRINGO_CROSS_NO_URING=ON \
              -DRINGO_MIMALLOC=OFF -DRINGO_BENCH=OFF -DRINGO_EXAMPLES=OFF; then
-        RINGO_PROCS=2 suite aarch64-qemu out/arm64 -R 'core_(ctx|yield|overflow|tls|sleep|badinput|shutdown|stw|blocking|spawn)|sync_'
+        RINGO_PROCS=2 suite aarch64-qemu out/arm64 -R 'core_(ctx|yield|overflow|tls|sleep|badinput|shutdown|stw|blocking|spawn)|sync_|gc_'
     fi
     # NUMA placement needs two nodes, these machines have one: gc_numa and
     # the heap tests whose arenas then sit on two nodes, in a QEMU guest
