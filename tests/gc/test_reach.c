@@ -1,8 +1,9 @@
 /* What keeps an object alive, inside rg_run: a root, a parked task's stack,
- * a callee-saved register of a parked task, a typed pointer field, a
+ * a callee-saved register of a parked task (x86-64, aarch64), a typed pointer field, a
  * conservatively scanned object.  What does not: a typed non-pointer field,
  * a noscan object, a removed root, nothing at all. */
 // ctest-timeout: 120
+// ctest-qemu: also run on aarch64 under qemu-user (scripts/test.sh)
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -106,6 +107,30 @@ __asm__(".text\n"
         "  ret\n"
         ".size park_in_rbx, .-park_in_rbx\n");
 
+#elif defined(__aarch64__)
+/* park_in_reg(ptr, ns): keeps ptr only in x19 (callee-saved) while the
+ * task sleeps; returns it. */
+uintptr_t park_in_reg(uintptr_t ptr, int64_t ns);
+void sleep_for_test(int64_t ns);
+void sleep_for_test(int64_t ns) { rg_sleep(ns); }
+__asm__(".text\n"
+        ".globl park_in_reg\n"
+        ".type park_in_reg,%function\n"
+        "park_in_reg:\n"
+        "  stp x29, x30, [sp, #-32]!\n"
+        "  mov x29, sp\n"
+        "  str x19, [sp, #16]\n"
+        "  mov x19, x0\n"
+        "  mov x0, x1\n"
+        "  bl sleep_for_test\n"
+        "  mov x0, x19\n"
+        "  ldr x19, [sp, #16]\n"
+        "  ldp x29, x30, [sp], #32\n"
+        "  ret\n"
+        ".size park_in_reg, .-park_in_reg\n");
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
 static volatile uintptr_t reg_hidden;
 __attribute__((noinline)) static void make_reg_obj(void)
 {
@@ -119,7 +144,11 @@ static void holder_reg(void *arg)
 	make_reg_obj();
 	clobber_stack();
 	atomic_fetch_add(&holders_parked, 1);
+#if defined(__x86_64__)
 	uintptr_t v = park_in_rbx(reg_hidden ^ KEY, 300 * 1000000LL);
+#else
+	uintptr_t v = park_in_reg(reg_hidden ^ KEY, 300 * 1000000LL);
+#endif
 	unsigned char *p = (unsigned char *)v;
 	wait_churn_done();
 	if (rg__gc_allocated(p) && check_fill(p, 96, 0x33))
@@ -197,7 +226,7 @@ static int main_fn(void *arg)
 
 	int nholders = 1;
 	CHECK(rg_go(holder_stack, NULL) > 0);
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 	nholders++;
 	CHECK(rg_go(holder_reg, NULL) > 0);
 #endif
