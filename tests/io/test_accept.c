@@ -198,7 +198,8 @@ static void storm(void)
 
 struct two {
 	int l;
-	_Atomic int n;
+	_Atomic int n;        /* slots taken in ports */
+	_Atomic int recorded; /* slots written: the main task reads ports by this */
 	_Atomic int finished;
 	int ports[MAXC];
 	_Atomic int64_t id[2];
@@ -221,6 +222,7 @@ static void two_task(void *arg)
 		CHECK(k < MAXC);
 		w->ports[k] = port_of(r, true);
 		w->each[me]++;
+		atomic_fetch_add(&w->recorded, 1); /* after the writes: n alone raced them */
 		CHECK_EQ(rg_close(r), 0);
 	}
 	atomic_fetch_add(&w->finished, 1);
@@ -247,8 +249,9 @@ static void two(void)
 	struct clients *c = clients_start(port, NTWO, 50);
 	clients_wait(c);
 	int64_t until = rg_now() + 5000 * MS;
-	while (atomic_load(&w.n) < NTWO + 2 && rg_now() < until)
+	while (atomic_load(&w.recorded) < NTWO + 2 && rg_now() < until)
 		rg_sleep(MS);
+	CHECK_EQ(atomic_load(&w.recorded), NTWO + 2);
 	CHECK_EQ(atomic_load(&w.n), NTWO + 2);
 	bool seen[MAXC] = { 0 };
 	for (int i = 2; i < NTWO + 2; i++) {
