@@ -302,10 +302,15 @@ int rg__io_park_op(rg__task *t, rg__io_op *op, int64_t deadline)
 int rg__io_take_cancel(rg__task *t)
 {
 	_Atomic uintptr_t *s = slotp(t);
-	uintptr_t v = S_CANCEL;
-	if (atomic_load_explicit(s, memory_order_relaxed) == S_CANCEL &&
-	    atomic_compare_exchange_strong_explicit(s, &v, 0, memory_order_relaxed, memory_order_relaxed))
-		return -ECANCELED;
+	/* CANCEL with no op in flight, alone or beside the call's CTX: the
+	 * multishot accept, ended by both an rg_cancel and its Context,
+	 * consumes the CANCEL here (CTX is run()'s to clear).  Taken only
+	 * when alone, it stayed and ended the task's next call too. */
+	uintptr_t v = atomic_load_explicit(s, memory_order_relaxed);
+	while ((v & ~S_CTX) == S_CANCEL)
+		if (atomic_compare_exchange_weak_explicit(s, &v, v & ~S_CANCEL, memory_order_relaxed,
+		                                          memory_order_relaxed))
+			return -ECANCELED;
 	return 0;
 }
 
