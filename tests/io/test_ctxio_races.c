@@ -24,6 +24,17 @@ static void spin_for(int64_t ns)
 
 /* ---- send blocked on a full socket, cancelled while the peer drains --------- */
 
+/* A worker's wait for the main task's next round: its number, or -1 to
+ * stop. */
+static int next_round(_Atomic int *round, int *last)
+{
+	int k;
+	while ((k = atomic_load(round)) == *last)
+		rg_yield();
+	*last = k;
+	return k;
+}
+
 struct sender {
 	int fd;
 	rg_ctx *_Atomic ctx;
@@ -38,13 +49,7 @@ static void sender_fn(void *arg)
 {
 	struct sender *s = arg;
 	int last = 0;
-	for (;;) {
-		int k;
-		while ((k = atomic_load(&s->round)) == last)
-			rg_yield();
-		if (k < 0)
-			break;
-		last = k;
+	for (int k; (k = next_round(&s->round, &last)) >= 0;) {
 		rg_ctx_bind(atomic_load(&s->ctx));
 		int64_t r = rg_send(s->fd, s->data, s->len, 0, -1);
 		rg_ctx_bind(NULL);
@@ -237,13 +242,7 @@ static void writer_fn(void *arg)
 {
 	struct writer *w = arg;
 	int last = 0;
-	for (;;) {
-		int k;
-		while ((k = atomic_load(&w->round)) == last)
-			rg_yield();
-		if (k < 0)
-			break;
-		last = k;
+	for (int k; (k = next_round(&w->round, &last)) >= 0;) {
 		int64_t at = atomic_load(&w->at);
 		while (rg_now() < at)
 			;
@@ -319,13 +318,7 @@ static void acceptor_fn(void *arg)
 {
 	struct acceptor *a = arg;
 	int last = 0;
-	for (;;) {
-		int k;
-		while ((k = atomic_load(&a->round)) == last)
-			rg_yield();
-		if (k < 0)
-			break;
-		last = k;
+	for (int k; (k = next_round(&a->round, &last)) >= 0;) {
 		rg_ctx_bind(atomic_load(&a->ctx));
 		for (;;) {
 			int fd = rg_accept(a->l, NULL, NULL, -1);
@@ -411,13 +404,7 @@ static void late_fn(void *arg)
 {
 	struct late *x = arg;
 	int last = 0;
-	for (;;) {
-		int k;
-		while ((k = atomic_load(&x->go)) == last)
-			rg_yield();
-		if (k < 0)
-			break;
-		last = k;
+	for (int k; (k = next_round(&x->go, &last)) >= 0;) {
 		spin_for((int64_t)(k % 9) * 3000);
 		if (k & 1) {
 			rg_ctx_cancel(atomic_load(&x->ctx));
@@ -667,6 +654,6 @@ int main(void)
 	CHECK_EQ(t_run(main_fn, 1), 0);
 	g_procs = 2;
 	CHECK_EQ(t_run(main_fn, 2), 0);
-	printf("ctxio_review: ok\n");
+	printf("ctxio_races: ok\n");
 	return T_PASS;
 }
