@@ -81,6 +81,21 @@ const char *rg__wait_name(int reason);
 /* Task states, as Go's _Grunnable/_Grunning/_Gwaiting/_Gdead. */
 enum rg__state { RG__RUNNABLE = 1, RG__RUNNING, RG__WAITING, RG__DEAD };
 
+/* For a function that reads thread-local state, errno included, on
+ * behalf of a caller that may have parked (and so moved to another
+ * thread) since its own last read: callers must not see into it.  Within
+ * one function the compiler keeps what it derived from the thread
+ * pointer across calls (aarch64 GCC keeps tpidr_el0 in a register), and
+ * glibc's __errno_location is const, so &errno is computed once per
+ * function on every architecture: read after a park, it is the old
+ * thread's errno.  GCC's noipa also stops it from treating the function
+ * as pure; clang has no noipa, and its noinline suffices for this. */
+#if defined(__clang__)
+#define RG__NOIPA __attribute__((noinline))
+#else
+#define RG__NOIPA __attribute__((noipa))
+#endif
+
 /* The calling task, or NULL on a thread that runs no task. */
 rg__task *rg__self(void);
 /* The calling thread's P, or NULL (blocking pool, foreign thread). */

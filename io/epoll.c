@@ -334,8 +334,9 @@ static intptr_t blocking_call(void *arg)
 	return r < 0 ? -errno : r;
 }
 
-/* One attempt; -EAGAIN: would block. */
-static int64_t attempt(rg__io_req *q, bool blocking_ok)
+/* One attempt; -EAGAIN: would block.  RG__NOIPA: rg__epoll_exec calls it
+ * again after parking, and must not reuse an &errno from before. */
+static RG__NOIPA int64_t attempt(rg__io_req *q, bool blocking_ok)
 {
 	ssize_t r;
 	switch (q->op) {
@@ -402,6 +403,20 @@ static uint32_t wants(const rg__io_req *q)
 	}
 }
 
+/* The connect's outcome once the socket is writable: -errno if even
+ * asking fails.  Called after a park, so RG__NOIPA: inline, the errno
+ * read was through the &errno connect_op computed before parking, the
+ * old thread's if the task had moved (rg_connect returned that thread's
+ * errno, even 0). */
+static RG__NOIPA int64_t so_error(int fd)
+{
+	int err = 0;
+	socklen_t l = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+		return -errno;
+	return -err;
+}
+
 static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 {
 	int r = set_nonblock(q->fd);
@@ -420,11 +435,7 @@ static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 		struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
 		if (w == 0 && poll(&pfd, 1, 0) == 0)
 			continue;
-		int err = 0;
-		socklen_t l = sizeof err;
-		if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-			return -errno;
-		return -err;
+		return so_error(q->fd);
 	}
 }
 

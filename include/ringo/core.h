@@ -9,7 +9,13 @@
  * Thread-local storage moves.  A task may resume on another OS thread after
  * any call that can park it (rg_yield, rg_sleep, channel and I/O calls, ...).
  * Never keep &errno, a __thread variable's address or a value cached from
- * one across such a call: use task-local storage (rg_tls_*) instead.
+ * one across such a call: use task-local storage (rg_tls_*) instead.  The
+ * compiler may keep them for you: within one function GCC computes &errno
+ * once (glibc declares __errno_location const), and aarch64 code keeps the
+ * thread pointer in a register across calls.  So in a function that can
+ * park, read errno (or any __thread variable) after the park only through
+ * a function the compiler cannot see into (noinline, and GCC's noipa), or
+ * save what you need before parking.
  */
 #ifndef RINGO_CORE_H
 #define RINGO_CORE_H
