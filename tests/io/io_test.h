@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/core.h"
 #include "ringo.h"
 #include "ringo/io.h"
 
@@ -99,6 +100,24 @@ static inline int t_run(rg_main_fn fn, int procs)
 {
 	rg_config c = { .procs = procs, .quiet = 1 };
 	return rg_run(fn, NULL, &c);
+}
+
+/* Until task id is parked (or gone, or 10 s), for a caller that knows the
+ * task's next park is the io call under test: a sleep was not enough on a
+ * loaded machine (a cancel meant for the call came before it and ended
+ * the call after, or an fd was closed before the task reached rg_recv).
+ * The state read orders nothing (wait_reason is not atomic: TSan). */
+static inline void t_wait_parked(int64_t id)
+{
+	for (int64_t end = rg_now() + 10000 * MS; rg_now() < end; rg_sleep(MS / 10)) {
+		rg__task *t = rg__task_pin(id);
+		if (!t)
+			return;
+		bool parked = rg__task_state(t) == RG__WAITING;
+		rg__task_unpin(t);
+		if (parked)
+			return;
+	}
 }
 
 /* A simple task join: counter + spin-sleep. */

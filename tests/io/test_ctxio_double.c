@@ -49,7 +49,10 @@ static void one(bool accept, int order)
 	CHECK(rg_go(victim_fn, v) > 0);
 	while (!atomic_load(&v->started))
 		rg_sleep(MS / 2);
-	rg_sleep(20 * MS); /* parked in the kernel's op */
+	/* its next park is the call's: both cancels must find it there (one
+	 * that came first would end the call after it, under load) */
+	t_wait_parked(atomic_load(&v->id));
+	rg_sleep(2 * MS);
 	CHECK(!atomic_load(&v->finished));
 	if (order) {
 		CHECK_EQ(rg_cancel(atomic_load(&v->id)), 0);

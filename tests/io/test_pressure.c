@@ -444,28 +444,11 @@ struct cr {
 	_Atomic int64_t r;
 };
 
-/* Until task id is parked in its io call (or gone, or 10 s): a sleep was
- * not enough on a loaded machine (close_parked closed the fd before the
- * task had reached rg_recv, and the peer's send then got -EPIPE).  The
- * state read orders nothing.  close_parked: io_uring only (the fd goes to
- * the kernel in an SQE, which TSan does not see); on epoll TSan would pair
- * the task's epoll_ctl with our close.  cancel_reuse cancels before it
- * closes: rg_cancel's claim of the published op (acquire) orders them. */
-static void wait_parked_io(int64_t id)
-{
-	for (int64_t end = rg_now() + 10000 * MS; rg_now() < end; rg_sleep(MS / 10)) {
-		rg__task *t = rg__task_pin(id);
-		if (!t)
-			return;
-		/* after x->state 1 the task's only park is its io call's
-		 * (wait_reason is not atomic: TSan) */
-		bool parked = rg__task_state(t) == RG__WAITING;
-		rg__task_unpin(t);
-		if (parked)
-			return;
-	}
-}
-
+/* close_parked: io_uring only (the fd goes to the kernel in an SQE,
+ * which TSan does not see); on epoll TSan would pair the task's
+ * epoll_ctl with our close.  cancel_reuse cancels before it closes:
+ * rg_cancel's claim of the published op (acquire) orders them.  Both wait
+ * for the task to park in its io call first (t_wait_parked). */
 static void cr_task(void *arg)
 {
 	struct cr *x = arg;
@@ -595,7 +578,7 @@ static int c_cancel_reuse(void *arg)
 			 * stayed pending, our close came before their syscall,
 			 * which said -EBADF; a caller's race, not a lost cancel) */
 			rg_sleep(2 * MS);
-			wait_parked_io(atomic_load(&x.id));
+			t_wait_parked(atomic_load(&x.id));
 		} else {
 			uint32_t d = rnd32() % 4;
 			if (d == 1)
@@ -665,7 +648,7 @@ static int c_close_parked(void *arg)
 		 * on its way into rg_recv; a call made after the close is the
 		 * caller's race, not the library's: let it get there. */
 		if ((round & 1) || rg_procs() > 1)
-			wait_parked_io(atomic_load(&x.id));
+			t_wait_parked(atomic_load(&x.id));
 		CHECK_EQ(rg_close(sv[0]), 0); /* the parked recv keeps the old file */
 		check_new_pair(round);
 		if (atomic_load(&x.state) != 1)
