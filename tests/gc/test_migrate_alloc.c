@@ -29,6 +29,7 @@ static rg_gc_type node_type = { "node", sizeof(struct node), node_ptrs, 2, NULL 
 
 #define KEEP 64
 #define RUN_NS (T_EMULATED || T_SANITIZED ? 3000000000LL : 1000000000LL)
+#define MAX_NS (10 * RUN_NS) /* longer only until a task has moved */
 
 static _Atomic int left;
 static _Atomic long dirty, stolen, moved, total;
@@ -38,11 +39,12 @@ static void worker(void *arg)
 	long me = (long)(intptr_t)arg;
 	struct node *keep[KEEP] = { 0 };
 	int p = rg_proc_id();
-	int64_t end = rg_now() + RUN_NS;
+	int64_t start = rg_now();
 	long i;
 	for (i = 0;; i++) {
 		if (!(i & 1023)) {
-			if (rg_now() > end)
+			int64_t el = rg_now() - start;
+			if (el > MAX_NS || (el > RUN_NS && atomic_load(&moved) > 0))
 				break;
 			int q = rg_proc_id();
 			if (q != p)
@@ -88,16 +90,20 @@ static int main_fn(void *arg)
 	printf("%d tasks, %ld objects: %ld not zeroed, %ld handed out twice; %ld moves between Ps seen; %llu collections\n",
 	       n, atomic_load(&total), atomic_load(&dirty), atomic_load(&stolen), atomic_load(&moved),
 	       (unsigned long long)st.num_gc);
-	CHECK(atomic_load(&moved) > 0); /* else this tested nothing */
 	CHECK_EQ(atomic_load(&dirty), 0);
 	CHECK_EQ(atomic_load(&stolen), 0);
-	return 0;
+	/* no task moved (a loaded machine may keep each on its P): nothing
+	 * was tested, say so rather than pass */
+	return atomic_load(&moved) > 0 ? 0 : 77;
 }
 
 int main(void)
 {
 	rg_config cfg = { .procs = 2 };
-	CHECK_EQ(rg_run(main_fn, NULL, &cfg), 0);
+	int r = rg_run(main_fn, NULL, &cfg);
+	if (r == 77)
+		SKIP("no task moved between Ps within the time allowed");
+	CHECK_EQ(r, 0);
 	printf("migrate_alloc: ok\n");
 	return T_PASS;
 }
