@@ -548,10 +548,10 @@ static inline rg__mcache *mcache_of(rg__p *p)
 #define MAX_REQUEST ((size_t)1 << 46) /* 64 TiB: anything above is a bug */
 
 /* The mcache of P p, made at its first allocation; NULL: no memory.
- * Never inlined: its callers may have passed a safepoint, after which the
+ * RG__NOIPA: its callers may have passed a safepoint, after which the
  * task may run on another thread, and tl_cache must be this thread's
  * (see alloc_slow). */
-__attribute__((noinline)) static rg__mcache *mcache_get(rg__p *p)
+static RG__NOIPA rg__mcache *mcache_get(rg__p *p)
 {
 	rg__mcache *c = mcache_of(p); /* (caches the pair for the fast path) */
 	if (c)

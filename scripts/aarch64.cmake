@@ -1,7 +1,7 @@
 # Cross build for aarch64, run under qemu-user (scripts/test.sh).  No
 # liburing for aarch64 here and no io_uring under qemu-user: the build
 # leaves io/ out, uses core's eventfd waiter and runs core's and sync's
-# tests.
+# tests, and gc's that opt in (// ctest-qemu).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)

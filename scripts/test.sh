@@ -4,7 +4,7 @@
 #   2. ASan+UBSan build (fiber annotations), whole suite (clang)
 #   3. TSan build (fiber annotations), whole suite (clang)
 #   4. aarch64 cross build (no io/), core's context-switch/stack tests,
-#      sync's suite and two of gc's under qemu-user
+#      sync's suite and gc's ctest-qemu tests under qemu-user
 #   5. valgrind (memcheck, leaks) on core tests
 #   6. on two-node QEMU guests (x86-64; scripts/numa_qemu.sh): gc_numa and heap
 #      tests; core_topo and scheduler/sync tests with two CPUs a node
