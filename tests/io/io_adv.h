@@ -5,7 +5,8 @@
  * Each case runs in its own rg_run on 1 P, then on 2 Ps, with the case's
  * RINGO_FAULTS if it names some; RG_ADV_CASE=name runs that case only.  A
  * case that found a bug names it for each backend (the including file's
- * comment above its table says what each fix-N was). */
+ * comment above its table says what each fix-N was).  Cases that
+ * qemu-user cannot run as the kernel would are skipped there (T_EMULATED). */
 #ifndef RG_TESTS_IO_ADV_H
 #define RG_TESTS_IO_ADV_H
 
@@ -19,7 +20,14 @@ struct tcase {
 	const char *bug_epoll; /* the same on the epoll backend */
 };
 
-static void adv_run_cases(const struct tcase *cases, size_t ncases)
+/* A case whose syscalls qemu-user translates differently from the kernel,
+ * skipped there (T_EMULATED), and why. */
+struct tskip {
+	const char *name;
+	const char *why;
+};
+
+static void adv_run_cases(const struct tcase *cases, size_t ncases, const struct tskip *not_qemu, size_t nskip)
 {
 	const char *only = getenv("RG_ADV_CASE");
 	bool epoll_env = getenv("RINGO_IO") && !strcmp(getenv("RINGO_IO"), "epoll");
@@ -27,6 +35,14 @@ static void adv_run_cases(const struct tcase *cases, size_t ncases)
 		const struct tcase *c = &cases[i];
 		if (only && *only && strcmp(only, c->name))
 			continue;
+		const char *why = NULL;
+		for (size_t k = 0; T_EMULATED && k < nskip; k++)
+			if (!strcmp(not_qemu[k].name, c->name))
+				why = not_qemu[k].why;
+		if (why) {
+			printf("%s: skipped under qemu-user: %s\n", c->name, why);
+			continue;
+		}
 		const char *bug = epoll_env ? c->bug_epoll : c->bug_uring;
 		if (bug)
 			printf("%s: found %s\n", c->name, bug);

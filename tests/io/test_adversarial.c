@@ -1362,7 +1362,11 @@ int main(void)
 	snprintf(pool, sizeof pool, "%dx%d", POOL_N, POOL_SZ);
 	setenv("RINGO_BUFRING", pool, 1);
 	const char *only = getenv("RG_ADV_CASE");
-	if (!only || !*only || !strcmp(only, "badptr")) {
+	if (T_EMULATED) {
+		/* qemu-user: the forked child hangs in qemu itself (a dup3 in
+		 * the child sees EINTR, then nothing runs) */
+		printf("badptr: skipped under qemu-user\n");
+	} else if (!only || !*only || !strcmp(only, "badptr")) {
 		/* fix-2: rg_readv/rg_writev/rg_recvmsg/rg_sendmsg read the
 		 * caller's iovec array / msghdr in user space to validate it
 		 * and crashed (SIGSEGV) where readv(2)/recvmsg(2) return
@@ -1372,7 +1376,11 @@ int main(void)
 		printf("badptr: %d of 5 calls crashed or did not say -EFAULT\n", n);
 		CHECK_EQ(n, 0);
 	}
-	adv_run_cases(cases, sizeof cases / sizeof cases[0]);
+	static const struct tskip not_qemu[] = {
+		{ "msg", "its recvmsg drops MSG_CTRUNC when it cuts SCM_RIGHTS short" },
+		{ "badvec", "its preadv2 of no vectors fails with EOPNOTSUPP" },
+	};
+	adv_run_cases(cases, sizeof cases / sizeof cases[0], not_qemu, sizeof not_qemu / sizeof not_qemu[0]);
 	unlink(g_path);
 	return T_PASS;
 }

@@ -288,6 +288,6 @@ int main(void)
 	char pool[32];
 	snprintf(pool, sizeof pool, "%dx%d", POOL_N, POOL_SZ);
 	setenv("RINGO_BUFRING", pool, 1);
-	adv_run_cases(cases, sizeof cases / sizeof cases[0]);
+	adv_run_cases(cases, sizeof cases / sizeof cases[0], NULL, 0);
 	return T_PASS;
 }
