@@ -8,6 +8,11 @@ PKGS=(build-essential cmake pkg-config liburing-dev libnuma-dev libmimalloc-dev
       clang libclang-rt-14-dev valgrind
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
       qemu-system-x86 busybox-static cpio)
+# the aarch64 cross build's liburing and libnuma (and libc: qemu-user runs
+# it on the host's /lib/ld-linux-aarch64.so.1), from Debian's arm64 archive
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+    PKGS+=(libc6:arm64 liburing-dev:arm64 libnuma-dev:arm64)
+fi
 if [ "${1:-}" = bench ]; then
     PKGS+=(linux-perf strace hyperfine)
 fi
@@ -24,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     # by itself (DPkg::Lock::Timeout); update ignores that option in apt
     # 2.6 and is retried
     LOCK=(-o DPkg::Lock::Timeout=600)
+    if [[ " ${missing[*]}" == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        $SUDO dpkg --add-architecture arm64
+    fi
     for try in $(seq 60); do
         $SUDO apt-get update -qq && break
         [ "$try" = 60 ] && exit 1
