@@ -5,7 +5,10 @@
  * Start: validate the configuration, probe io_uring (one clear line and
  * -errno if it cannot be used), start one thread per P.  Each P thread pins
  * itself, allocates its P (node-local: after pinning, from its own thread),
- * sets up its ring, and waits at a barrier; then P0 queues the main task.
+ * sets up its ring, and waits at the start gate; then P0 queues the main
+ * task.  If a thread cannot be created, or a P cannot be set up, or the main
+ * task cannot get a stack, the Ps that started leave at once and rg_run
+ * returns -errno.
  * Stop: when main returns, `stopping` is set and every P is woken; each P
  * leaves its loop at its next scheduling point.  rg_run then joins them,
  * stops sysmon and the blocking pool, closes the rings and unmaps every
@@ -34,10 +37,18 @@ struct pstart {
 	int err;
 };
 
+/* The start gate: each P thread counts itself in `nready` and waits for
+ * `go`, which rg_run opens once every thread it managed to create is in.
+ * (Barriers need their count up front: when a pthread_create failed, those
+ * that had started waited for ever.) */
 static struct {
-	pthread_barrier_t ready, go;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int nready;      /* mu */
+	bool go;         /* mu */
 	struct pstart *ps;
-	bool failed;
+	bool failed;     /* written before go opens, read after */
+	int main_err;    /* P0: the main task's spawn failed (-errno) */
 	rg_main_fn main_fn;
 	void *main_arg;
 	bool nopin;
@@ -67,6 +78,16 @@ void rg__m_fini_thread(rg__m *m)
 {
 	rg__altstack_fini(m);
 	rg__tls_m = NULL;
+}
+
+static void gate_wait(void)
+{
+	pthread_mutex_lock(&boot.mu);
+	boot.nready++;
+	pthread_cond_broadcast(&boot.cv);
+	while (!boot.go)
+		pthread_cond_wait(&boot.cv, &boot.mu);
+	pthread_mutex_unlock(&boot.mu);
 }
 
 static void main_task(void *arg)
@@ -105,8 +126,7 @@ static void *p_main(void *arg)
 		ps->err = -ENOMEM;
 		rg__free(p);
 		rg__free(m);
-		pthread_barrier_wait(&boot.ready);
-		pthread_barrier_wait(&boot.go);
+		gate_wait();
 		return NULL;
 	}
 	memset(p, 0, sizeof *p);
@@ -123,13 +143,17 @@ static void *p_main(void *arg)
 	rg__m_init_thread(m);
 	ps->err = rg__sched.waiter->init(p);
 	rg__sched.allp[ps->id] = p;
-	pthread_barrier_wait(&boot.ready);
-	pthread_barrier_wait(&boot.go);
+	gate_wait();
 	if (!boot.failed) {
 		if (p->id == 0) {
 			int64_t id = rg__spawn(main_task, NULL, &(rg_task_opts){ .name = "main" }, true);
-			if (id < 0)
-				rg__fatal("cannot start the main task: %s", strerror((int)-id));
+			if (id < 0) {
+				/* no stack for it (a stack_size the address space
+				 * cannot hold): every P leaves, rg_run says why */
+				rg__log("cannot start: the main task: %s", strerror((int)-id));
+				boot.main_err = (int)id;
+				rg__sched_stop(p);
+			}
 		}
 		rg__p_loop(m);
 		/* No P tears down its per-P state (p_shutdown: the slots'
@@ -318,8 +342,11 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	}
 	boot.main_arg = arg;
 	boot.failed = false;
-	pthread_barrier_init(&boot.ready, NULL, (unsigned)n + 1);
-	pthread_barrier_init(&boot.go, NULL, (unsigned)n + 1);
+	boot.main_err = 0;
+	boot.nready = 0;
+	boot.go = false;
+	pthread_mutex_init(&boot.mu, NULL);
+	pthread_cond_init(&boot.cv, NULL);
 	int started = 0, err = 0;
 	for (int i = 0; i < n; i++) {
 		boot.ps[i].id = i;
@@ -333,19 +360,21 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		}
 		started++;
 	}
+	pthread_mutex_lock(&boot.mu);
+	while (boot.nready < started)
+		pthread_cond_wait(&boot.cv, &boot.mu);
+	pthread_mutex_unlock(&boot.mu);
 	if (started < n) {
-		/* release the threads that did start: they wait for n + 1 */
 		boot.failed = true;
-		rg__log("rg_run: cannot start P threads: %s", strerror(-err));
-		rg__fatal("partial P start is not recoverable");
+		rg__log("cannot start: P thread %d of %d: %s", started, n, strerror(-err));
 	}
-	pthread_barrier_wait(&boot.ready);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < started; i++)
 		if (boot.ps[i].err && !err)
 			err = boot.ps[i].err;
 	if (err) {
+		if (!boot.failed)
+			rg__log("cannot start: setting up a P failed: %s", strerror(-err));
 		boot.failed = true;
-		rg__log("cannot start: setting up a P failed: %s", strerror(-err));
 	} else if (rg__sysmon_start() != 0) {
 		boot.failed = true;
 		err = -EAGAIN;
@@ -357,8 +386,11 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		atomic_store_explicit(&rg__sched.flush_allp, rg__sched.allp, memory_order_release);
 	if (boot.failed)
 		atomic_store(&rg__sched.accepting, 0);
-	pthread_barrier_wait(&boot.go);
-	for (int i = 0; i < n; i++)
+	pthread_mutex_lock(&boot.mu);
+	boot.go = true;
+	pthread_cond_broadcast(&boot.cv);
+	pthread_mutex_unlock(&boot.mu);
+	for (int i = 0; i < started; i++)
 		pthread_join(boot.ps[i].thread, NULL);
 	/* main cleared `accepting`; spawns from threads without a P that
 	 * checked it before finish before stacks and queues go (their tasks
@@ -395,14 +427,14 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.gq_cap = rg__sched.gq_head = 0;
 	rg__sched.gq_size = 0;
 	rg__stacks_fini();
-	pthread_barrier_destroy(&boot.ready);
-	pthread_barrier_destroy(&boot.go);
+	pthread_cond_destroy(&boot.cv);
+	pthread_mutex_destroy(&boot.mu);
 	rg__free(boot.ps);
 	boot.ps = NULL;
 	rg__p **allp = rg__sched.allp;
 	rg__sched.allp = NULL;
 	rg__free(allp);
-	int result = err ? err : rg__sched.main_result;
+	int result = err ? err : boot.main_err ? boot.main_err : rg__sched.main_result;
 	/* a stale count must not show during the next run's start */
 	__atomic_store_n(&rg__sched.nprocs, 0, __ATOMIC_RELAXED);
 	atomic_store(&rg__sched.running, 0);

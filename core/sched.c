@@ -1371,13 +1371,8 @@ static void task_exit(rg__m *m, rg__task *t)
 		pin_wait(t);
 	if (m->p)
 		counter_inc(&m->p->n_exited);
-	if (t->is_main) {
-		atomic_store(&rg__sched.accepting, 0);
-		atomic_store(&rg__sched.stopping, 1);
-		for (int i = 0; i < rg__sched.nprocs; i++)
-			if (rg__sched.allp[i] != m->p)
-				rg__waiter_eventfd_wake(rg__sched.allp[i]);
-	}
+	if (t->is_main)
+		rg__sched_stop(m->p);
 	if (t->canary && *t->canary != RG_CANARY)
 		rg__overflow_abort(t);
 	m->post = post_exit;
@@ -1520,6 +1515,17 @@ static int64_t new_id(rg__p *p)
 		p->id_end = p->id_next + RG_ID_BATCH;
 	}
 	return p->id_next++;
+}
+
+/* The run ends (main returned, or could not start): no more spawns, and
+ * every P but `self` is woken to see `stopping`. */
+void rg__sched_stop(rg__p *self)
+{
+	atomic_store(&rg__sched.accepting, 0);
+	atomic_store(&rg__sched.stopping, 1);
+	for (int i = 0; i < rg__sched.nprocs; i++)
+		if (rg__sched.allp[i] != self)
+			rg__waiter_eventfd_wake(rg__sched.allp[i]);
 }
 
 int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main)

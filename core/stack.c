@@ -226,7 +226,10 @@ static void slab_unlink(struct slab *s)
 		s->next->prev = s->prev;
 }
 
-/* A new slab of default-size slots; st.lock held. */
+/* A new slab of default-size slots; st.lock held.  If the address space
+ * will not hold a full slab (RLIMIT_AS, overcommit_memory=2, which counts
+ * MAP_NORESERVE too; or large stacks: 1024 of 1 GiB), fewer slots, down
+ * to one. */
 static struct slab *slab_new(bool guarded)
 {
 	size_t S = st.stack_size;
@@ -234,16 +237,19 @@ static struct slab *slab_new(bool guarded)
 	if (!s)
 		return NULL;
 	s->kind = guarded ? RG__STACK_GUARDED : RG__STACK_CANARY;
-	s->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
 	s->slot = guarded ? S + pagesz : S;
-	/* A canary slab: one guard page below its slots, half a page of slack
-	 * below the first canary and above the last record. */
-	s->len = (size_t)s->nslots * s->slot + (guarded ? 0 : 2 * pagesz);
-	s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (s->base == MAP_FAILED) {
-		rg__free(s);
-		return NULL;
+	for (s->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;; s->nslots /= 2) {
+		/* A canary slab: one guard page below its slots, half a page
+		 * of slack below the first canary and above the last record. */
+		s->len = (size_t)s->nslots * s->slot + (guarded ? 0 : 2 * pagesz);
+		s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (s->base != MAP_FAILED)
+			break;
+		if (s->nslots == 1) {
+			rg__free(s);
+			return NULL;
+		}
 	}
 	/* Huge pages would turn one touched page per stack into 2 MiB. */
 	madvise(s->base, s->len, MADV_NOHUGEPAGE);
