@@ -1,7 +1,11 @@
 /* rg_cancel and the bound Context's end reaching the same blocked call:
  * the call returns once, and neither leaves a cancel behind for the
  * task's next call.  rg_recv (any backend) and the multishot rg_accept
- * (io_uring: the task's second rg_accept in a row on the listener). */
+ * (io_uring: the task's second rg_accept in a row on the listener).
+ * On 1 P both reach the blocked call (main does not yield between them).
+ * On 2 Ps the task may return between a Context's end and an rg_cancel
+ * after it, which then rightly cancels its next call (it waits for main
+ * before making it, so it is still there to be cancelled). */
 // ctest-timeout: 60
 #include "io_test.h"
 #include "ringo/sync.h"
@@ -11,7 +15,7 @@ struct victim {
 	bool accept;
 	rg_ctx *ctx;
 	_Atomic int64_t id;
-	_Atomic int started;
+	_Atomic int started, go_next;
 	_Atomic int64_t res, next;
 	_Atomic int finished;
 };
@@ -28,6 +32,8 @@ static void victim_fn(void *arg)
 	int64_t r = v->accept ? rg_accept(v->fd, NULL, NULL, -1) : rg_recv(v->fd, c, sizeof c, 0, -1);
 	rg_ctx_bind(NULL);
 	atomic_store(&v->res, r);
+	while (!atomic_load(&v->go_next))
+		rg_sleep(MS / 2);
 	/* the next call, unbound: nothing to read, so -EAGAIN -- unless a
 	 * cancel was left pending */
 	atomic_store(&v->next, rg_recv(v->sock, c, sizeof c, 0, 0));
@@ -61,12 +67,16 @@ static void one(bool accept, int order)
 		rg_ctx_cancel(v->ctx);
 		CHECK_EQ(rg_cancel(atomic_load(&v->id)), 0);
 	}
+	atomic_store(&v->go_next, 1);
 	while (!atomic_load(&v->finished))
 		rg_sleep(MS / 2);
 	printf("  %s, %s first: call %lld, next call %lld\n", accept ? "rg_accept (multishot)" : "rg_recv",
 	       order ? "rg_cancel" : "context", (long long)atomic_load(&v->res), (long long)atomic_load(&v->next));
 	CHECK_EQ(atomic_load(&v->res), -ECANCELED);
-	CHECK_EQ(atomic_load(&v->next), -EAGAIN);
+	if (rg_procs() > 1 && order == 0 && atomic_load(&v->next) == -ECANCELED)
+		printf("  (the task returned before rg_cancel came)\n");
+	else
+		CHECK_EQ(atomic_load(&v->next), -EAGAIN);
 	rg_ctx_release(v->ctx);
 	free(v);
 	rg_close(l);
