@@ -118,6 +118,9 @@ static inline rg__p *rg__getp_inline(void)
 	return m ? *(rg__p **)m : NULL;
 }
 int rg__nprocs(void);
+/* The run is ending (main returned or could not start): set, seq_cst,
+ * before any P leaves its loop; cleared when the next rg_run starts. */
+bool rg__run_stopping(void);
 rg__p *rg__p_at(int index); /* NULL if out of range or not running */
 
 int64_t rg__task_id(const rg__task *t);

@@ -109,6 +109,7 @@ __attribute__((noinline)) rg__task *rg__self_parkable(void)
 }
 
 int rg__p_index(const rg__p *p) { return p->id; }
+bool rg__run_stopping(void) { return atomic_load(&rg__sched.stopping) != 0; }
 int rg__nprocs(void)
 {
 	/* any thread: 0 while rg_run starts, until it stores this run's

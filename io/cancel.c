@@ -96,6 +96,28 @@ struct pio {
 };
 static struct pio g_pio[RG_IO_MAXP];
 
+/* Cancellers (rg_cancel, a Context's end) at work.  A thread outside the
+ * runtime may cancel while rg_run ends: once the run is stopping, a
+ * canceller backs off; each P's pio_fini waits out those that came in
+ * before, so none reads an acceptor (freed there), a P record or a task's
+ * slot (freed and unmapped by rg_run after) once they are gone.  seq_cst
+ * on both sides (Dekker): a canceller that saw `stopping` clear is counted
+ * before pio_fini looks.  (The review's reproducer: heap-use-after-free in
+ * cancel_mark on an acceptor, and on epoll a SEGV on an unmapped slot;
+ * tests/io/test_shutdown_cancel.c.) */
+static _Atomic int g_cancellers;
+
+static bool cancellers_enter(void)
+{
+	atomic_fetch_add(&g_cancellers, 1);
+	if (!rg__run_stopping())
+		return true;
+	atomic_fetch_sub(&g_cancellers, 1);
+	return false;
+}
+
+static void cancellers_leave(void) { atomic_fetch_sub(&g_cancellers, 1); }
+
 /* p's io state is set up, and for this run (a pio outlives its P) */
 static inline bool pio_live(const struct pio *pio, const rg__p *p) { return pio->ready && pio->p == p; }
 
@@ -194,6 +216,8 @@ static void efd_arm(struct pio *pio)
 static void pio_fini(void *arg)
 {
 	struct pio *pio = arg;
+	while (atomic_load(&g_cancellers)) /* the run is stopping: no new ones */
+		sched_yield();
 	drain(pio);
 	if (!rg__io_use_epoll)
 		rg__accept_p_fini(pio->p);
@@ -413,11 +437,6 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
 	rg__free(req);
 }
 
-void rg__io_cancel_task(rg__task *t)
-{
-	cancel_mark(t, S_CANCEL);
-}
-
 /* ---- the bound Context (sync/ctx_hook.h) ---------------------------------------
  *
  * An I/O call made under a context that can end registers a watch for the
@@ -431,7 +450,10 @@ void rg__io_cancel_task(rg__task *t)
  * set after the clear). */
 void rg__io_ctx_fire(void *task)
 {
+	if (!cancellers_enter())
+		return;
 	cancel_mark(task, S_CTX);
+	cancellers_leave();
 }
 
 void rg__io_ctx_clear(rg__task *t)
@@ -443,12 +465,15 @@ int rg_cancel(int64_t id)
 {
 	if (id <= 0 || !rg__nprocs())
 		return -ESRCH;
+	if (!cancellers_enter())
+		return -ESRCH; /* the run is ending: its tasks are discarded */
 	rg__task *t = rg__task_pin(id);
-	if (!t)
-		return -ESRCH;
-	rg__io_cancel_task(t);
-	rg__task_unpin(t);
-	return 0;
+	if (t) {
+		cancel_mark(t, S_CANCEL);
+		rg__task_unpin(t);
+	}
+	cancellers_leave();
+	return t ? 0 : -ESRCH;
 }
 
 int rg__io_post(rg__p *target, void (*fn)(void *), void *arg)

@@ -93,8 +93,6 @@ int rg__io_take_cancel(rg__task *t);
  * consumed is true). */
 bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed);
 uint32_t rg__io_next_seq(void);
-/* rg_cancel's work: interrupt t's I/O call, or its next one. */
-void rg__io_cancel_task(rg__task *t);
 /* The bound Context ended (the watch's fn, any thread): cancel task's
  * current call only.  rg__io_ctx_clear: the call's end (after the watch). */
 void rg__io_ctx_fire(void *task);
