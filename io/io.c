@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,115 @@
 
 bool rg__io_use_epoll;
 
+/* ---- writes to terminals ------------------------------------------------
+ *
+ * A terminal's write waits for room in its output buffer unless the file
+ * is O_NONBLOCK: RWF_NOWAIT does not stop it, nor does io_uring's inline
+ * attempt, so a write to a terminal nobody drains blocked the P's thread
+ * (both backends, and deadline 0 too; kernel 6.x, found by the io review).
+ * O_NONBLOCK cannot be set for the caller: it belongs to the open file,
+ * shared with the shell.  Nor does io_uring's worker help (IOSQE_ASYNC):
+ * its linked timeout never fired there (6.18, a liburing-only program),
+ * only an explicit ASYNC_CANCEL stopped it.  So a write to a terminal
+ * (fstat says a character device, and isatty) waits for the fd to poll
+ * writable, which the deadline and rg_cancel end on either backend, and is
+ * then made on rg_blocking's pool, which runs it to the end, as the epoll
+ * backend's open and fsync: the task waits, the P runs on.  fstat costs
+ * 0.8 us here (a pipe write and read 2 us), so the answer is kept per fd
+ * number until rg_close or a new fd from rg_open, rg_socket or rg_accept;
+ * a number closed with close(2) and reused for a terminal keeps the old
+ * answer. */
+enum { KIND_UNKNOWN, KIND_PLAIN, KIND_TTY };
+#define KIND_FDS (1 << 20) /* fs.nr_open's default; above: fstat each time */
+static _Atomic(_Atomic uint8_t *) g_kind;
+
+static _Atomic uint8_t *kind_table(void)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&g_kind, memory_order_acquire);
+	if (k)
+		return k;
+	/* 1 MiB of address space, pages committed as fds are seen */
+	void *m = mmap(NULL, KIND_FDS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	_Atomic uint8_t *none = NULL;
+	if (atomic_compare_exchange_strong_explicit(&g_kind, &none, (_Atomic uint8_t *)m, memory_order_acq_rel,
+	                                            memory_order_acquire))
+		return m;
+	munmap(m, KIND_FDS);
+	return none;
+}
+
+static bool fd_is_tty(int fd)
+{
+	_Atomic uint8_t *k = fd < KIND_FDS ? kind_table() : NULL;
+	if (k) {
+		uint8_t v = atomic_load_explicit(&k[fd], memory_order_relaxed);
+		if (v != KIND_UNKNOWN)
+			return v == KIND_TTY;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return false; /* the call says why */
+	/* a terminal; not /dev/null and the like, which never wait and go
+	 * through the ring as any file (io_fairness writes /dev/null) */
+	bool tty = S_ISCHR(st.st_mode) && isatty(fd);
+	if (k)
+		atomic_store_explicit(&k[fd], tty ? KIND_TTY : KIND_PLAIN, memory_order_relaxed);
+	return tty;
+}
+
+static void fd_forget(int fd)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&g_kind, memory_order_acquire);
+	if (k && fd >= 0 && fd < KIND_FDS && atomic_load_explicit(&k[fd], memory_order_relaxed))
+		atomic_store_explicit(&k[fd], KIND_UNKNOWN, memory_order_relaxed);
+}
+
+/* A write to a terminal, on rg_blocking's pool: the fd polls
+ * writable (tty_write checked), but a terminal may still take less than
+ * asked and wait for the rest. */
+static intptr_t tty_write_call(void *arg)
+{
+	rg__io_req *q = arg;
+	struct iovec one = { q->buf, q->len };
+	const struct iovec *iov = q->op == RG__OP_WRITE ? &one : q->buf;
+	int cnt = q->op == RG__OP_WRITE ? 1 : (int)q->len;
+	ssize_t r = pwritev2(q->fd, iov, cnt, q->off, 0);
+	return r < 0 ? -errno : r;
+}
+
+static RG__NOIPA int64_t tty_write_try(rg__io_req *q)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	int n = poll(&pfd, 1, 0);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EAGAIN;
+	if (pfd.revents & POLLNVAL)
+		return -EBADF;
+	return rg_blocking(tty_write_call, q);
+}
+
+static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb);
+
+/* rg_write/rg_writev to a terminal (q->worker): until the fd
+ * polls writable, a poll op of the backend's waits (deadline 0: -EAGAIN);
+ * then the pool writes. */
+static int64_t tty_write(rg__io_req *q, int64_t deadline, bool nb)
+{
+	for (;;) {
+		int64_t r = tty_write_try(q);
+		if (r != -EAGAIN || nb)
+			return r;
+		rg__io_req p = { .op = RG__OP_POLL, .fd = q->fd, .flags = POLLOUT };
+		r = backend_exec(&p, deadline, false);
+		if (r < 0)
+			return r;
+	}
+}
+
 /* Steps 4-5 of the path above. */
 static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 {
@@ -38,11 +148,18 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 		if (r != 1)
 			return r;
 	}
+	if (__builtin_expect(q->worker, 0) && (q->op == RG__OP_WRITE || q->op == RG__OP_WRITEV))
+		return tty_write(q, deadline, nb);
 	if (nb) {
 		int64_t r = rg__io_try(q);
 		if (r != -ENOSYS)
 			return r;
 	}
+	return backend_exec(q, deadline, nb);
+}
+
+static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb)
+{
 	if (rg__io_use_epoll)
 		return rg__epoll_exec(q, deadline, nb);
 	return q->op == RG__OP_ACCEPT ? rg__accept_exec(q, deadline, nb) : rg__uring_exec(q, deadline, nb);
@@ -160,7 +277,10 @@ int64_t rg__io_try(rg__io_req *q)
 int rg_socket(int domain, int type, int protocol)
 {
 	int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	fd_forget(fd);
+	return fd;
 }
 
 int rg_sockaddr(const char *host, int port, struct sockaddr_storage *ss)
@@ -241,7 +361,9 @@ int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadlin
 	if (addr && !addrlen)
 		return -EFAULT;
 	rg__io_req q = { .op = RG__OP_ACCEPT, .fd = fd, .buf = addr, .aux = addr ? addrlen : NULL };
-	return (int)run(&q, deadline);
+	int r = (int)run(&q, deadline);
+	fd_forget(r);
+	return r;
 }
 
 int rg_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline)
@@ -364,7 +486,7 @@ ssize_t rg_recv_exact(int fd, void *buf, size_t len, int64_t deadline, size_t *d
 
 /* ---- files ------------------------------------------------------------------ */
 
-int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline)
+static int openat_run(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline)
 {
 	if (!path)
 		return -EFAULT;
@@ -410,6 +532,13 @@ int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadl
 	return r2;
 }
 
+int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline)
+{
+	int r = openat_run(dirfd, path, flags, mode, deadline);
+	fd_forget(r);
+	return r;
+}
+
 int rg_open(const char *path, int flags, mode_t mode, int64_t deadline)
 {
 	return rg_openat(AT_FDCWD, path, flags, mode, deadline);
@@ -430,6 +559,7 @@ int rg_close(int fd)
 	 * number next.  Let every queued SQE reach the kernel first (one
 	 * submit when this P has some queued; a wait for other Ps that do). */
 	rg__ring_flush_all(); /* nothing to do on epoll: no rings */
+	fd_forget(fd);
 	if (close(fd) == 0 || errno == EINTR)
 		return 0;
 	return -errno;
@@ -450,7 +580,7 @@ ssize_t rg_write(int fd, const void *buf, size_t len, int64_t deadline)
 	if (e)
 		return e;
 	rg__io_req q = { .op = RG__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = (size_t)rg__io_clamp(len),
-	                 .off = -1 };
+	                 .off = -1, .worker = fd_is_tty(fd) };
 	return run(&q, deadline);
 }
 
@@ -481,7 +611,8 @@ ssize_t rg_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
 	int e = check_iov(fd, iov, iovcnt);
 	if (e)
 		return e;
-	rg__io_req q = { .op = RG__OP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt, .off = -1 };
+	rg__io_req q = { .op = RG__OP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt, .off = -1,
+	                 .worker = fd_is_tty(fd) };
 	return run(&q, deadline);
 }
 

@@ -1,0 +1,4 @@
+/* The terminal-write test on the epoll backend. */
+// ctest-env: RINGO_IO=epoll
+// ctest-timeout: 60
+#include "test_tty.c"
