@@ -178,6 +178,11 @@ int rg__type_bitmap(rg_gc_type *t)
 	uint64_t *bm = __atomic_load_n((uint64_t **)&t->priv_, __ATOMIC_ACQUIRE);
 	if (bm)
 		return 0;
+	/* no bigger than an allocation may be (malloc.c's MAX_REQUEST, 64
+	 * TiB): (size + 7) / 8 wrapped to 0 words for sizes near SIZE_MAX,
+	 * and any offset below such a size wrote past the bitmap */
+	if (t->size == 0 || t->size > ((size_t)1 << 46))
+		return -EINVAL;
 	size_t words = (t->size + 7) / 8;
 	if (t->nptrs && !t->ptr_offsets)
 		return -EINVAL;
@@ -186,7 +191,8 @@ int rg__type_bitmap(rg_gc_type *t)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nptrs; i++) {
 		size_t off = t->ptr_offsets[i];
-		if (off % sizeof(void *) || off + sizeof(void *) > t->size) {
+		/* (off + 8 > size wrapped for off near SIZE_MAX) */
+		if (off % sizeof(void *) || off >= t->size || t->size - off < sizeof(void *)) {
 			rg__free(bm);
 			return -EINVAL;
 		}

@@ -52,6 +52,15 @@ static const size_t node_ptrs[] = {offsetof(struct node, next)};
 static rg_gc_type node_type = {"node", sizeof(struct node), node_ptrs, 1, NULL};
 static const size_t bad_ptrs[] = {3};
 static rg_gc_type bad_type = {"bad", 16, bad_ptrs, 1, NULL};
+/* layouts whose checks wrapped (found by the gc review): an offset of -8
+ * passed "off + 8 > size" and was written 2^55 words past the bitmap; a
+ * size near SIZE_MAX made a one-word bitmap that offset 4096 overflowed */
+static const size_t wrap_ptrs[] = {(size_t)-8};
+static rg_gc_type wrap_off_type = {"wrap_off", 16, wrap_ptrs, 1, NULL};
+static const size_t far_ptrs[] = {4096};
+static rg_gc_type huge_type = {"huge", SIZE_MAX, far_ptrs, 1, NULL};
+static rg_gc_type huge2_type = {"huge2", SIZE_MAX - 6, far_ptrs, 1, NULL};
+static rg_gc_type zero_type = {"zero", 0, NULL, 0, NULL};
 
 static void *thread_main(void *arg)
 {
@@ -76,6 +85,10 @@ int main(void)
 	CHECK_EQ(rg_gc_stats_get(NULL), -EINVAL);
 	CHECK(rg_gc_alloc_typed(16, NULL) == NULL);
 	CHECK(rg_gc_alloc_typed(16, &bad_type) == NULL);
+	CHECK(rg_gc_alloc_typed(16, &wrap_off_type) == NULL);
+	CHECK(rg_gc_alloc_typed(SIZE_MAX, &huge_type) == NULL);
+	CHECK(rg_gc_alloc_typed(SIZE_MAX - 6, &huge2_type) == NULL);
+	CHECK(rg_gc_alloc_typed(16, &zero_type) == NULL);
 	CHECK(rg_gc_alloc_typed(sizeof(struct node) + 1, &node_type) == NULL);
 	CHECK(rg_gc_alloc_typed(0, &node_type) == NULL);
 	int local;
