@@ -105,13 +105,16 @@ struct recent {
 };
 static struct recent *recents; /* shared_lock */
 /* Threads without a P that have allocated and not exited (counted once per
- * thread, uncounted by recent_dtor: an exited thread has no stack left to
- * hide objects in, so it no longer stops automatic collections outside
- * rg_run; the blocking pool's threads exit with each rg_run). */
+ * thread, uncounted by count_dtor at its exit: an exited thread has no
+ * stack left to hide objects in, so it no longer stops automatic
+ * collections outside rg_run; the blocking pool's threads exit with each
+ * rg_run).  The count has its own key: tied to the ring's, a thread whose
+ * first allocation failed (no ring made) stayed counted after it exited,
+ * and no collection ran outside rg_run again (found by the gc review). */
 static _Atomic int foreign_threads;
 static __thread bool tl_counted;
 static __thread struct recent *tl_recent;
-static pthread_key_t recent_key;
+static pthread_key_t recent_key, count_key;
 static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
 
 /* At thread exit.  Other key destructors may run after this one and
@@ -128,12 +131,22 @@ static void recent_dtor(void *v)
 		tl_recent = NULL;
 	pthread_mutex_unlock(&shared_lock);
 	rg__free(r);
+}
+
+/* At thread exit (again if a later destructor allocated: it counted the
+ * thread anew and set the key again, for a later destructor round). */
+static void count_dtor(void *v)
+{
 	if (tl_counted) {
 		tl_counted = false;
 		atomic_fetch_sub_explicit(&foreign_threads, 1, memory_order_relaxed);
 	}
 }
-static void recent_init(void) { pthread_key_create(&recent_key, recent_dtor); }
+static void recent_init(void)
+{
+	pthread_key_create(&recent_key, recent_dtor);
+	pthread_key_create(&count_key, count_dtor);
+}
 
 /* shared_lock held: remembers o for the calling thread; false: no memory */
 static bool recent_note(uintptr_t o)
@@ -637,12 +650,15 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 			return r.obj;
 		}
 		/* a thread without a P: the shared cache */
+		pthread_once(&recent_once, recent_init);
 		if (!tl_counted) {
 			tl_counted = true;
 			atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
+			/* (without memory for it the thread stays counted: safe,
+			 * only automatic collection outside rg_run stops) */
+			pthread_setspecific(count_key, (void *)1);
 		}
 		rg__gc_maybe_trigger();
-		pthread_once(&recent_once, recent_init);
 		pthread_mutex_lock(&shared_lock);
 		if (!shared_ready) {
 			mcache_init(&shared_cache);
