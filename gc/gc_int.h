@@ -218,5 +218,6 @@ int rg__type_bitmap(rg_gc_type *t);       /* build once; 0 or -errno */
 bool rg__gc_allocated(const void *p);     /* object allocated right now? */
 int rg__gc_verify(void);                  /* heap invariants; problems found */
 extern size_t rg__gc_debug_mark_cap;      /* >0: mark stack limit (injection) */
+extern bool rg__gc_debug_overflow_nocopy; /* the overflow rescan's copy fails */
 
 #endif

@@ -277,8 +277,10 @@ static struct {
 	uint64_t root_bytes;        /* roots and stacks scanned: pacing */
 } mk;
 
-/* Tests: a mark stack limit (entries), to drive the overflow recovery. */
+/* Tests: a mark stack limit (entries), to drive the overflow recovery;
+ * and its copy of the span list made to fail, as out of memory would. */
 size_t rg__gc_debug_mark_cap;
+bool rg__gc_debug_overflow_nocopy;
 
 static void push(uintptr_t obj, rg__span *s)
 {
@@ -393,22 +395,28 @@ static void recover_overflow(void)
 		rg__heap_lock();
 		size_t n;
 		rg__span **all = rg__heap_allspans(&n);
-		rg__span **copy = rg__malloc(n * sizeof *copy);
+		rg__span **copy = RG__UNLIKELY(rg__gc_debug_overflow_nocopy) ? NULL : rg__malloc(n * sizeof *copy);
 		if (copy)
 			memcpy(copy, all, n * sizeof *copy);
 		rg__heap_unlock();
 		if (!copy) {
-			mk.overflow = true; /* cannot even copy: try harder below */
+			/* Out of memory: the same pass over the list itself,
+			 * under the heap lock (marking takes none).  It set
+			 * overflow itself and looped for ever, world stopped,
+			 * and left what it pushed undrained (found by the gc
+			 * review).  A pass ends the loop unless a push failed,
+			 * and a push fails only for an object it has just
+			 * marked: the marked set grows each time round. */
 			rg__heap_lock();
 			all = rg__heap_allspans(&n);
 			for (size_t i = 0; i < n; i++)
 				for (size_t j = 0; j < all[i]->nelems; j++)
-					if (!(all[i]->spanclass & 1) && all[i]->mark_bits[j / 64] >> (j % 64) & 1)
+					if (!(all[i]->spanclass & 1) && all[i]->mark_bits[j / 64] >> (j % 64) & 1) {
 						scan_object(all[i]->base + j * all[i]->elemsize, all[i]);
+						drain();
+					}
 			rg__heap_unlock();
-			if (mk.overflow)
-				continue;
-			break;
+			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
 			rg__span *s = copy[i];
