@@ -32,6 +32,10 @@ static struct {
 	bool stop;
 } bp = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
+/* A pool thread exists this run (never fewer after: they live until
+ * rg_run's end); read without bp.lock by rg__blocking_ready. */
+static _Atomic bool bp_started;
+
 void rg__m_init_thread(rg__m *m);
 void rg__m_fini_thread(rg__m *m);
 
@@ -62,6 +66,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* bp.lock held: one more pool thread; false if none could be made. */
+static bool worker_start(void)
+{
+	rg__m *m = rg__calloc(1, sizeof *m);
+	if (!m || pthread_create(&m->thread, NULL, worker_main, m) != 0) {
+		rg__free(m);
+		return false;
+	}
+	m->next = bp.all;
+	bp.all = m;
+	bp.nthreads++;
+	atomic_store_explicit(&bp_started, true, memory_order_release);
+	return true;
+}
+
+/* Before a task leaves its P for the pool: there is a pool thread, or one
+ * could be made now; false: none can be (out of threads or memory), and
+ * rg_blocking runs fn where it is, on the P's thread.  Past this point the
+ * submit never finds the pool empty: it aborted ("cannot start a
+ * blocking-pool thread") with the task's context already handed over
+ * (found by the core review). */
+bool rg__blocking_ready(void)
+{
+	if (atomic_load_explicit(&bp_started, memory_order_acquire))
+		return true;
+	pthread_mutex_lock(&bp.lock);
+	bool ok = bp.nthreads > 0 || worker_start();
+	pthread_mutex_unlock(&bp.lock);
+	return ok;
+}
+
 /* Post-switch on the P: hand t (whose context is saved) to the pool. */
 void rg__blocking_submit(rg__task *t)
 {
@@ -76,17 +111,9 @@ void rg__blocking_submit(rg__task *t)
 	/* Every queued task needs a thread: a signalled idle thread has not
 	 * taken its task yet, so compare with the queue, not with zero. */
 	if (bp.queued > bp.idle) {
-		rg__m *m = rg__calloc(1, sizeof *m);
-		if (m && pthread_create(&m->thread, NULL, worker_main, m) == 0) {
-			m->next = bp.all;
-			bp.all = m;
-			bp.nthreads++;
-		} else {
-			rg__free(m);
-			if (bp.nthreads == 0)
-				rg__fatal("cannot start a blocking-pool thread");
-			/* an existing thread will get to it */
-		}
+		/* if none can be made, an existing thread (rg__blocking_ready
+		 * saw to one) will get to it */
+		(void)worker_start();
 	} else {
 		pthread_cond_signal(&bp.cond);
 	}
@@ -100,6 +127,7 @@ int rg__blocking_init(void)
 	bp.queued = 0;
 	bp.all = NULL;
 	bp.idle = bp.nthreads = 0;
+	atomic_store_explicit(&bp_started, false, memory_order_relaxed);
 	return 0;
 }
 

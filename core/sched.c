@@ -1620,6 +1620,14 @@ intptr_t rg_blocking(intptr_t (*fn)(void *), void *arg)
 	rg__task *t = m ? m->cur : NULL;
 	if (!t || !m->p)
 		return fn(arg);
+	if (__builtin_expect(!rg__blocking_ready(), 0)) {
+		/* no pool thread can be made: here, blocking the P, rather
+		 * than not at all */
+		static _Atomic bool said;
+		if (!atomic_exchange(&said, true))
+			rg__log("rg_blocking: no blocking-pool thread can be started: running on the P's thread");
+		return fn(arg);
+	}
 	__builtin_unwind_init();
 	void *volatile keep_arg = arg;
 	atomic_fetch_add_explicit(&rg__sched.blocking_calls, 1, memory_order_relaxed);

@@ -285,6 +285,7 @@ void rg__p_leave(rg__p *p); /* out of its loop: wait for the other Ps' */
 void rg__p_dead(rg__p *p); /* its thread exits: no stop-the-world waits for it */
 int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main);
 void rg__sched_stop(rg__p *self);
+bool rg__blocking_ready(void);
 void rg__task_entry(rg__task *t, rg__m *m);
 rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg);
 bool rg__claim_timeout(rg__task *t, uint64_t ticket);

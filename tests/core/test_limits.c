@@ -12,6 +12,11 @@
  *              rg_go says -ENOMEM once no stack fits.
  *   nostack    the same with 512 MiB of headroom: not even main's stack
  *              fits: rg_run returns -ENOMEM.
+ *   pool       the first rg_blocking of a run when no thread can be made
+ *              (the limit lowered to the usage of the moment, inside the
+ *              run): it aborted ("cannot start a blocking-pool thread")
+ *              with the task already handed over; now fn runs on the P's
+ *              thread.
  * Not under ASan/TSan (their shadow memory needs more address space than
  * any limit here) nor qemu-user (it ignores the guest's RLIMIT_AS). */
 // ctest-timeout: 120
@@ -55,6 +60,21 @@ static int main_spawn(void *arg)
 	printf("  bigstack: %d tasks of 1 GiB besides main, then %lld\n", n, (long long)r);
 	CHECK_EQ(r, -ENOMEM);
 	return 7;
+}
+
+static intptr_t forty_two(void *arg) { return 42; }
+
+static int main_pool(void *arg)
+{
+	limit_as(64 << 10); /* no room for a thread's stack */
+	CHECK_EQ(rg_blocking(forty_two, NULL), 42);
+	CHECK_EQ(rg_blocking(forty_two, NULL), 42);
+	return 7;
+}
+
+static void c_pool(void)
+{
+	CHECK_EQ(rg_run(main_pool, NULL, &(rg_config){ .procs = 1 }), 7);
 }
 
 static void c_threads(void)
@@ -111,5 +131,6 @@ int main(void)
 	in_child("threads", c_threads);
 	in_child("bigstack", c_bigstack);
 	in_child("nostack", c_nostack);
+	in_child("pool", c_pool);
 	return T_PASS;
 }
