@@ -189,7 +189,9 @@ RG_API int rg_cancel(int64_t id);
  * backend a stream is a plain rg_recv into buffers it owns (at most
  * RG_STREAM_HELD held: -ENOBUFS beyond).
  * A stream belongs to the task that uses it: one task at a time; close it
- * before closing its fd.  Deadlines and rg_cancel work as for rg_recv;
+ * before closing its fd.  rg_stream_release and rg_stream_close return
+ * nothing: called outside a task (another thread, inside rg_blocking) they
+ * abort with a message, as a misuse of a lock does.  Deadlines and rg_cancel work as for rg_recv;
  * data that arrives after a timeout stays queued for the next call. */
 typedef struct rg_stream rg_stream;
 typedef struct rg_buf {
