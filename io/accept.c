@@ -320,6 +320,20 @@ static void exit_retire(void *arg)
 	unref(a);
 }
 
+/* rg_close(fd) from a thread that cannot park (request run on the home
+ * P): as the closer on a task does, but without waiting for the final CQE.
+ * It used exit_retire, which neither marked the acceptor closed nor woke
+ * its owner: woken by the multishot's end, the owner re-armed on the fd
+ * number, which by then could name another listener, and accepted from it
+ * (tests/io/test_accept_close_foreign.c). */
+static void close_retire(void *arg)
+{
+	struct acc *a = arg;
+	a->closed = true;
+	retire(a, true);
+	unref(a); /* the registry's reference, ours since reg_del */
+}
+
 static void tacc_dtor(void *v)
 {
 	struct tacc *ta = v;
@@ -371,7 +385,8 @@ void rg__accept_close(int fd)
 		return;
 	rg__task *t = rg__self();
 	if (!t || !rg__getp()) { /* cannot park: the home P finishes it */
-		rg__io_post(a->home, exit_retire, a); /* drops our (the registry's) reference */
+		if (rg__io_post(a->home, close_retire, a)) /* out of memory: */
+			atomic_fetch_sub_explicit(&a->refs, 1, memory_order_relaxed); /* ends with rg_run */
 		return;
 	}
 	rg__io_hop(a->home);
