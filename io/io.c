@@ -109,9 +109,12 @@ static intptr_t tty_write_call(void *arg)
 	return r < 0 ? -errno : r;
 }
 
-static RG__NOIPA int64_t tty_write_try(rg__io_req *q)
+/* poll(2) of one fd, not waiting: its revents, or -EAGAIN (none), -EBADF,
+ * -errno.  RG__NOIPA: tty_write calls it again after parking, and must not
+ * reuse an &errno from before. */
+static RG__NOIPA int poll_now(int fd, short events)
 {
-	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	struct pollfd pfd = { .fd = fd, .events = events };
 	int n = poll(&pfd, 1, 0);
 	if (n < 0)
 		return -errno;
@@ -119,7 +122,13 @@ static RG__NOIPA int64_t tty_write_try(rg__io_req *q)
 		return -EAGAIN;
 	if (pfd.revents & POLLNVAL)
 		return -EBADF;
-	return rg_blocking(tty_write_call, q);
+	return pfd.revents;
+}
+
+static int64_t tty_write_try(rg__io_req *q)
+{
+	int r = poll_now(q->fd, POLLOUT);
+	return r < 0 ? r : rg_blocking(tty_write_call, q);
 }
 
 static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb);
@@ -253,17 +262,8 @@ int64_t rg__io_try(rg__io_req *q)
 		if (r < 0 && errno == EOPNOTSUPP)
 			return -ENOSYS;
 		break;
-	case RG__OP_POLL: {
-		struct pollfd pfd = { .fd = q->fd, .events = (short)q->flags };
-		int n = poll(&pfd, 1, 0);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EAGAIN;
-		if (pfd.revents & POLLNVAL)
-			return -EBADF;
-		return pfd.revents;
-	}
+	case RG__OP_POLL:
+		return poll_now(q->fd, (short)q->flags);
 	default:
 		return -ENOSYS;
 	}
