@@ -551,7 +551,14 @@ size_t rg__heap_scavenge(size_t bytes)
 static uint64_t scavenge_excess(void)
 {
 	uint64_t goal = atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed);
-	uint64_t retain = goal + goal / 10;
+	/* saturating: with GOGC off the goal is UINT64_MAX, and goal + goal/10
+	 * wrapped to 1.8e18 (found by the gc review); and no more than a
+	 * memory limit, as Go's scavenger (else, GOGC off, it kept every
+	 * page the heap ever had under RINGO_MEMLIMIT) */
+	uint64_t retain = goal > UINT64_MAX - goal / 10 ? UINT64_MAX : goal + goal / 10;
+	uint64_t limit = rg__memlimit();
+	if (limit && retain > limit - limit / 20)
+		retain = limit - limit / 20;
 	pthread_mutex_lock(&heap.lock);
 	uint64_t rss = (heap.inuse_pages + heap.free_dirty_pages) * RG__PAGE_SIZE;
 	pthread_mutex_unlock(&heap.lock);
