@@ -92,7 +92,7 @@ static void gate_wait(void)
 
 static void main_task(void *arg)
 {
-	rg__sched.main_result = boot.main_fn(boot.main_arg);
+	rg__sched.main_result = boot.main_fn(arg);
 }
 
 static void p_shutdown(rg__p *p)
@@ -146,7 +146,9 @@ static void *p_main(void *arg)
 	gate_wait();
 	if (!boot.failed) {
 		if (p->id == 0) {
-			int64_t id = rg__spawn(main_task, NULL, &(rg_task_opts){ .name = "main" }, true);
+			/* the argument goes with the task (a GC root until it
+			 * runs, as any task's: boot is not scanned) */
+			int64_t id = rg__spawn(main_task, boot.main_arg, &(rg_task_opts){ .name = "main" }, true);
 			if (id < 0) {
 				/* no stack for it (a stack_size the address space
 				 * cannot hold): every P leaves, rg_run says why */
