@@ -8,35 +8,53 @@ PKGS=(build-essential cmake pkg-config liburing-dev libnuma-dev libmimalloc-dev
       clang libclang-rt-14-dev valgrind
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
       qemu-system-x86 busybox-static cpio)
-# the aarch64 cross build's liburing and libnuma (and libc: qemu-user runs
+# The aarch64 cross build's liburing and libnuma (and libc: qemu-user runs
 # it on the host's /lib/ld-linux-aarch64.so.1), from Debian's arm64 archive
+# (multiarch).  Optional: without them the cross build leaves io/ out
+# (scripts/aarch64.cmake, scripts/test.sh).
+ARM=()
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
-    PKGS+=(libc6:arm64 liburing-dev:arm64 libnuma-dev:arm64)
+    ARM=(libc6:arm64 liburing-dev:arm64 libnuma-dev:arm64)
 fi
 if [ "${1:-}" = bench ]; then
     PKGS+=(linux-perf strace hyperfine)
 fi
-missing=()
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing ${missing[*]}"
-    SUDO=
-    [ "$(id -u)" = 0 ] || SUDO=sudo
-    # wait (up to 10 min) for an apt run already going, as on a machine
-    # that runs apt at boot, instead of failing on its lock: install waits
-    # by itself (DPkg::Lock::Timeout); update ignores that option in apt
-    # 2.6 and is retried
-    LOCK=(-o DPkg::Lock::Timeout=600)
-    if [[ " ${missing[*]}" == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        $SUDO dpkg --add-architecture arm64
-    fi
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+# wait (up to 10 min) for an apt run already going, as on a machine that
+# runs apt at boot, instead of failing on its lock: install waits by itself
+# (DPkg::Lock::Timeout); update ignores that option in apt 2.6 and is
+# retried
+LOCK=(-o DPkg::Lock::Timeout=600)
+missing_of() { # packages... -> those not installed, on stdout
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+    done
+}
+apt_update() {
     for try in $(seq 60); do
-        $SUDO apt-get update -qq && break
-        [ "$try" = 60 ] && exit 1
+        $SUDO apt-get update -qq && return 0
+        [ "$try" = 60 ] && return 1
         echo "setup: apt-get update failed (lock held?), retrying in 10 s"; sleep 10
     done
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${LOCK[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${LOCK[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
+}
+mapfile -t missing < <(missing_of "${PKGS[@]}")
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt_update
+    apt_install "${missing[@]}"
+fi
+mapfile -t missing < <(missing_of "${ARM[@]}")
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (arm64 multiarch, for the aarch64 io tests)"
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        $SUDO dpkg --add-architecture arm64
+    fi
+    if ! { apt_update && apt_install "${missing[@]}"; }; then
+        echo "setup: WARNING: the arm64 packages did not install; the aarch64 run leaves io/ out"
+    fi
 fi
 echo "setup: dependencies present"
