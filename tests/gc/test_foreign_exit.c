@@ -5,7 +5,6 @@
  * exited, and no collection ran by itself again: 200 MB of garbage made
  * 0 collections and a 196 MiB heap (found by the gc review). */
 // ctest-timeout: 60
-// ctest-qemu
 #include <pthread.h>
 #include <stdio.h>
 
