@@ -191,7 +191,7 @@ bool rg__outside_begin(void)
 
 void rg__outside_end(void) { pthread_mutex_unlock(&outside_mu); }
 
-static void (*stop_hooks[4])(void);
+static void (*stop_hooks[8])(void);
 static _Atomic int nstop_hooks;
 
 void rg__at_stop(void (*fn)(void))

@@ -375,20 +375,29 @@ void rg__accept_close(int fd)
 {
 	if (!reg_maybe(fd))
 		return;
+	rg__task *t = rg__self();
+	bool park = t && rg__getp();
+	/* A thread that cannot park may race rg_run's end, whose P teardown
+	 * frees every acceptor (rg__accept_p_fini): it counts as a canceller,
+	 * which that teardown waits out, and keeps away once the run stops
+	 * (the teardown retires the acceptor).  It read a->home after that
+	 * free (found by a review of the fix below). */
+	if (!park && !rg__io_cancellers_enter())
+		return;
 	lock();
 	int i = reg_find(fd);
 	struct acc *a = i >= 0 ? g_reg[i] : NULL;
 	if (a)
 		reg_del(i); /* its reference is ours now */
 	unlock();
-	if (!a)
-		return;
-	rg__task *t = rg__self();
-	if (!t || !rg__getp()) { /* cannot park: the home P finishes it */
-		if (rg__io_post(a->home, close_retire, a)) /* out of memory: */
+	if (!park) { /* the home P finishes it */
+		if (a && rg__io_post(a->home, close_retire, a)) /* out of memory: */
 			atomic_fetch_sub_explicit(&a->refs, 1, memory_order_relaxed); /* ends with rg_run */
+		rg__io_cancellers_leave();
 		return;
 	}
+	if (!a)
+		return;
 	rg__io_hop(a->home);
 	a->closed = true;
 	retire(a, true);

@@ -96,18 +96,21 @@ struct pio {
 };
 static struct pio g_pio[RG_IO_MAXP];
 
-/* Cancellers (rg_cancel, a Context's end) at work.  A thread outside the
+/* Cancellers (rg_cancel, a Context's end, rg_close of a listener from a
+ * thread that cannot park: accept.c) at work.  A thread outside the
  * runtime may cancel while rg_run ends: once the run is stopping, a
  * canceller backs off; each P's pio_fini waits out those that came in
- * before, so none reads an acceptor (freed there), a P record or a task's
- * slot (freed and unmapped by rg_run after) once they are gone.  seq_cst
- * on both sides (Dekker): a canceller that saw `stopping` clear is counted
- * before pio_fini looks.  (The review's reproducer: heap-use-after-free in
- * cancel_mark on an acceptor, and on epoll a SEGV on an unmapped slot;
- * tests/io/test_shutdown_cancel.c.) */
+ * before, so none reads an acceptor (freed there), and so does a stop hook
+ * (a run in which no P made an I/O call has no pio_fini), before rg_run
+ * frees the P records and unmaps the tasks' slots.  seq_cst on both sides
+ * (Dekker): a canceller that saw `stopping` clear is counted before the
+ * waits look.  (The reviews' reproducers: heap-use-after-free in
+ * cancel_mark on an acceptor, on epoll a SEGV on an unmapped slot,
+ * tests/io/test_shutdown_cancel.c; with no I/O in the run, a SEGV in
+ * cancel_mark when the canceller stalled after its pin.) */
 static _Atomic int g_cancellers;
 
-static bool cancellers_enter(void)
+bool rg__io_cancellers_enter(void)
 {
 	atomic_fetch_add(&g_cancellers, 1);
 	if (!rg__run_stopping())
@@ -116,7 +119,15 @@ static bool cancellers_enter(void)
 	return false;
 }
 
-static void cancellers_leave(void) { atomic_fetch_sub(&g_cancellers, 1); }
+void rg__io_cancellers_leave(void) { atomic_fetch_sub(&g_cancellers, 1); }
+
+static void cancellers_wait(void)
+{
+	while (atomic_load(&g_cancellers)) /* the run is stopping: no new ones */
+		sched_yield();
+}
+
+__attribute__((constructor)) static void cancel_init(void) { rg__at_stop(cancellers_wait); }
 
 /* p's io state is set up, and for this run (a pio outlives its P) */
 static inline bool pio_live(const struct pio *pio, const rg__p *p) { return pio->ready && pio->p == p; }
@@ -216,8 +227,7 @@ static void efd_arm(struct pio *pio)
 static void pio_fini(void *arg)
 {
 	struct pio *pio = arg;
-	while (atomic_load(&g_cancellers)) /* the run is stopping: no new ones */
-		sched_yield();
+	cancellers_wait();
 	drain(pio);
 	if (!rg__io_use_epoll)
 		rg__accept_p_fini(pio->p);
@@ -450,10 +460,10 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
  * set after the clear). */
 void rg__io_ctx_fire(void *task)
 {
-	if (!cancellers_enter())
+	if (!rg__io_cancellers_enter())
 		return;
 	cancel_mark(task, S_CTX);
-	cancellers_leave();
+	rg__io_cancellers_leave();
 }
 
 void rg__io_ctx_clear(rg__task *t)
@@ -465,14 +475,14 @@ int rg_cancel(int64_t id)
 {
 	if (id <= 0 || !rg__nprocs())
 		return -ESRCH;
-	if (!cancellers_enter())
+	if (!rg__io_cancellers_enter())
 		return -ESRCH; /* the run is ending: its tasks are discarded */
 	rg__task *t = rg__task_pin(id);
 	if (t) {
 		cancel_mark(t, S_CANCEL);
 		rg__task_unpin(t);
 	}
-	cancellers_leave();
+	rg__io_cancellers_leave();
 	return t ? 0 : -ESRCH;
 }
 

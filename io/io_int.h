@@ -94,6 +94,10 @@ int rg__io_take_cancel(rg__task *t);
  * was asked for while it was in flight (which stays pending unless
  * consumed is true). */
 bool rg__io_op_end(rg__task *t, rg__io_op *op, bool consumed);
+/* A thread that may race rg_run's end reaching io state (io/cancel.c):
+ * false, the run is stopping (stay away); else leave when done. */
+bool rg__io_cancellers_enter(void);
+void rg__io_cancellers_leave(void);
 uint32_t rg__io_next_seq(void);
 /* The bound Context ended (the watch's fn, any thread): cancel task's
  * current call only.  rg__io_ctx_clear: the call's end (after the watch). */
