@@ -142,10 +142,15 @@ static void count_dtor(void *v)
 		atomic_fetch_sub_explicit(&foreign_threads, 1, memory_order_relaxed);
 	}
 }
+/* Whether each key was made: out of keys (PTHREAD_KEYS_MAX), key 0 would
+ * be set, which is somebody else's.  Without it the ring stays a root and
+ * the thread counted after exit: safe, as without memory below. */
+static bool recent_key_ok, count_key_ok;
+
 static void recent_init(void)
 {
-	pthread_key_create(&recent_key, recent_dtor);
-	pthread_key_create(&count_key, count_dtor);
+	recent_key_ok = pthread_key_create(&recent_key, recent_dtor) == 0;
+	count_key_ok = pthread_key_create(&count_key, count_dtor) == 0;
 }
 
 /* shared_lock held: remembers o for the calling thread; false: no memory */
@@ -162,7 +167,8 @@ static bool recent_note(uintptr_t o)
 			recents->prev = &r->next;
 		recents = r;
 		tl_recent = r;
-		pthread_setspecific(recent_key, r);
+		if (recent_key_ok)
+			pthread_setspecific(recent_key, r);
 	}
 	r->obj[r->pos++ % RG__RECENT] = o;
 	return true;
@@ -656,7 +662,8 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 			atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
 			/* (without memory for it the thread stays counted: safe,
 			 * only automatic collection outside rg_run stops) */
-			pthread_setspecific(count_key, (void *)1);
+			if (count_key_ok)
+				pthread_setspecific(count_key, (void *)1);
 		}
 		rg__gc_maybe_trigger();
 		pthread_mutex_lock(&shared_lock);
