@@ -42,13 +42,15 @@ bool rg__io_use_epoll;
  * its linked timeout never fired there (6.18, a liburing-only program),
  * only an explicit ASYNC_CANCEL stopped it.  So a write to a terminal
  * (fstat says a character device, and isatty) waits for the fd to poll
- * writable, which the deadline and rg_cancel end on either backend, and is
- * then made on rg_blocking's pool, which runs it to the end, as the epoll
- * backend's open and fsync: the task waits, the P runs on.  fstat costs
- * 0.8 us here (a pipe write and read 2 us), so the answer is kept per fd
- * number until rg_close or a new fd from rg_open, rg_socket or rg_accept;
- * a number closed with close(2) and reused for a terminal keeps the old
- * answer. */
+ * writable -- the deadline and rg_cancel end that wait, on either backend
+ * -- and is then made on rg_blocking's pool, which runs it to the end, as
+ * the epoll backend's open and fsync: the task waits (past its deadline,
+ * and deadline 0 too, for as long as the terminal takes the rest), the P
+ * runs on; a terminal nobody drains holds rg_run's end, which waits for
+ * the pool.  fstat costs 0.8 us here (a pipe write and read 2 us), so the
+ * answer is kept per fd number until rg_close or a new fd from rg_open,
+ * rg_socket, rg_listen or rg_accept; a number closed with close(2), or
+ * dup2'd over, and reused for a terminal keeps the old answer. */
 enum { KIND_UNKNOWN, KIND_PLAIN, KIND_TTY };
 #define KIND_FDS (1 << 20) /* fs.nr_open's default; above: fstat each time */
 static _Atomic(_Atomic uint8_t *) g_kind;
@@ -347,6 +349,7 @@ int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog, int f
 		goto fail;
 	if (rg__io_use_epoll)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fd_forget(fd);
 	return fd;
 fail:;
 	int e = errno;
