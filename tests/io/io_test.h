@@ -66,6 +66,21 @@ static inline void t_tcp_pair(int family, int fds[2])
 	rg_close(l); /* stops a multishot accept, if the caller armed one */
 }
 
+/* A connected AF_UNIX stream pair (close-on-exec). */
+static inline void t_unix_pair(int sp[2])
+{
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+}
+
+/* Closes a pair whose sp[0] must have nothing left to read. */
+static inline void t_pair_close_empty(int sp[2])
+{
+	char c[8];
+	CHECK_EQ(rg_recv(sp[0], c, sizeof c, 0, 0), -EAGAIN);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 static inline void t_raise_nofile(rlim_t want)
 {
 	struct rlimit rl;

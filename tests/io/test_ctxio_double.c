@@ -43,7 +43,7 @@ static void victim_fn(void *arg)
 static void one(bool accept, int order)
 {
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	int port;
 	int l = t_listen(AF_INET, &port);
 	CHECK(l >= 0);

@@ -22,6 +22,19 @@ static void spin_for(int64_t ns)
 		;
 }
 
+/* Reads fd until it has had `want` bytes in all (`got` so far): what the
+ * cancelled or timed-out calls did not take is still there, no more. */
+static void take_rest(int fd, int got, int want)
+{
+	char c[64];
+	while (got < want) {
+		int64_t n = rg_recv(fd, c, sizeof c, 0, rg_now() + 2000 * MS);
+		CHECK(n > 0);
+		got += (int)n;
+	}
+	CHECK_EQ(got, want);
+}
+
 /* send/recv with MSG_DONTWAIT: the count, or -errno.  errno is read in a
  * function of its own: test_send_cancel parks between its calls, and in
  * one function the compiler computes &errno once (ringo/core.h); on
@@ -79,7 +92,7 @@ static void test_send_cancel(void)
 {
 	enum { ROUNDS = 300, CHUNK = 64 * 1024 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	int small = 4096;
 	CHECK(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
 	CHECK(setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
@@ -195,7 +208,7 @@ static void test_foreign_cancel(void)
 {
 	enum { ROUNDS = 400 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	static struct foreign f;
 	memset(&f, 0, sizeof f);
 	f.fd = sp[1];
@@ -231,18 +244,10 @@ static void test_foreign_cancel(void)
 	atomic_store(&f.go, -1);
 	pthread_join(th, NULL);
 	/* what the cancelled calls did not take is still there */
-	char c[64];
-	while (ngot < nwritten) {
-		int64_t n = rg_recv(sp[0], c, sizeof c, 0, rg_now() + 2000 * MS);
-		CHECK(n > 0);
-		ngot += (int)n;
-	}
-	CHECK_EQ(ngot, nwritten);
-	CHECK_EQ(rg_recv(sp[0], c, sizeof c, 0, 0), -EAGAIN);
+	take_rest(sp[0], ngot, nwritten);
 	printf("  foreign_cancel (%d P): %d cancelled, worst %.2f ms\n", g_procs, ncancel, worst / 1e6);
 	CHECK(worst < 2000 * MS);
-	close(sp[0]);
-	close(sp[1]);
+	t_pair_close_empty(sp);
 }
 
 /* ---- a deadline Context racing the data ----------------------------------- */
@@ -273,7 +278,7 @@ static void test_deadline_race(void)
 {
 	enum { ROUNDS = 600 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	static struct writer w;
 	memset(&w, 0, sizeof w);
 	w.fd = sp[1];
@@ -311,11 +316,8 @@ static void test_deadline_race(void)
 	while (atomic_load(&w.done) != -1)
 		rg_yield();
 	CHECK_EQ(expect, ROUNDS + 1);
-	unsigned char c[4];
-	CHECK_EQ(rg_recv(sp[0], c, sizeof c, 0, 0), -EAGAIN);
 	printf("  deadline_race (%d P): %d timed out\n", g_procs, ntmo);
-	close(sp[0]);
-	close(sp[1]);
+	t_pair_close_empty(sp);
 }
 
 /* ---- the multishot accept cancelled while clients connect ------------------- */
@@ -457,7 +459,7 @@ static void test_late_write(void)
 {
 	enum { ROUNDS = 300 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	static struct late x;
 	memset(&x, 0, sizeof x);
 	x.fd = sp[1];
@@ -525,7 +527,7 @@ static void test_release_race(void)
 {
 	enum { ROUNDS = 200 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	for (int i = 0; i < ROUNDS; i++) {
 		struct rel *x = calloc(1, sizeof *x);
 		x->fd = sp[0];
@@ -544,10 +546,7 @@ static void test_release_race(void)
 		CHECK_EQ(atomic_load(&x->res), -ECANCELED);
 		free(x);
 	}
-	char c[8];
-	CHECK_EQ(rg_recv(sp[0], c, sizeof c, 0, 0), -EAGAIN);
-	close(sp[0]);
-	close(sp[1]);
+	t_pair_close_empty(sp);
 }
 
 /* ---- a deadline context that ends right at the call's submit ---------------- */
@@ -556,7 +555,7 @@ static void test_deadline_at_submit(void)
 {
 	enum { ROUNDS = 2000 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	int got = 0, sent = 0;
 	for (int i = 0; i < ROUNDS; i++) {
 		rg_ctx *ctx;
@@ -579,16 +578,8 @@ static void test_deadline_at_submit(void)
 			got += (int)n;
 		rg_ctx_release(ctx);
 	}
-	char c[64];
-	while (got < sent) {
-		int64_t n = rg_recv(sp[0], c, sizeof c, 0, rg_now() + 2000 * MS);
-		CHECK(n > 0);
-		got += (int)n;
-	}
-	CHECK_EQ(got, sent);
-	CHECK_EQ(rg_recv(sp[0], c, sizeof c, 0, 0), -EAGAIN);
-	close(sp[0]);
-	close(sp[1]);
+	take_rest(sp[0], got, sent);
+	t_pair_close_empty(sp);
 }
 
 
@@ -598,7 +589,7 @@ static void test_stream_race(void)
 {
 	enum { ROUNDS = 400 };
 	int sp[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t_unix_pair(sp);
 	static struct late x; /* its racer: cancel and send 16 bytes, in either order */
 	memset(&x, 0, sizeof x);
 	x.fd = sp[1];

@@ -49,7 +49,7 @@ static int main_fn(void *arg)
 		ids[i] = rg_go(acc_owner, (void *)(intptr_t)listeners[i]);
 	}
 	for (int i = 0; i < NRECV; i++) {
-		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) == 0);
+		t_unix_pair(pairs[i]);
 		ids[NACC + i] = rg_go(recv_owner, (void *)(intptr_t)pairs[i][0]);
 	}
 	for (int i = 0; i < NACC + NRECV; i++)
