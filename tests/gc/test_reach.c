@@ -87,16 +87,16 @@ static void holder_stack(void *arg)
 		fprintf(stderr, "object on a parked task's stack was lost\n");
 }
 
-#if defined(__x86_64__)
-/* park_in_rbx(ptr, ns): keeps ptr only in rbx (callee-saved) while the task
- * sleeps; returns it. */
-uintptr_t park_in_rbx(uintptr_t ptr, int64_t ns);
+/* park_in_reg(ptr, ns): keeps ptr only in a callee-saved register (rbx on
+ * x86-64, x19 on aarch64) while the task sleeps; returns it. */
+uintptr_t park_in_reg(uintptr_t ptr, int64_t ns);
 void sleep_for_test(int64_t ns);
 void sleep_for_test(int64_t ns) { rg_sleep(ns); }
+#if defined(__x86_64__)
 __asm__(".text\n"
-        ".globl park_in_rbx\n"
-        ".type park_in_rbx,@function\n"
-        "park_in_rbx:\n"
+        ".globl park_in_reg\n"
+        ".type park_in_reg,@function\n"
+        "park_in_reg:\n"
         "  push %rbx\n"
         "  mov %rdi, %rbx\n"
         "  mov %rsi, %rdi\n"
@@ -105,14 +105,9 @@ __asm__(".text\n"
         "  mov %rbx, %rax\n"
         "  pop %rbx\n"
         "  ret\n"
-        ".size park_in_rbx, .-park_in_rbx\n");
+        ".size park_in_reg, .-park_in_reg\n");
 
 #elif defined(__aarch64__)
-/* park_in_reg(ptr, ns): keeps ptr only in x19 (callee-saved) while the
- * task sleeps; returns it. */
-uintptr_t park_in_reg(uintptr_t ptr, int64_t ns);
-void sleep_for_test(int64_t ns);
-void sleep_for_test(int64_t ns) { rg_sleep(ns); }
 __asm__(".text\n"
         ".globl park_in_reg\n"
         ".type park_in_reg,%function\n"
@@ -144,11 +139,7 @@ static void holder_reg(void *arg)
 	make_reg_obj();
 	clobber_stack();
 	atomic_fetch_add(&holders_parked, 1);
-#if defined(__x86_64__)
-	uintptr_t v = park_in_rbx(reg_hidden ^ KEY, 300 * 1000000LL);
-#else
 	uintptr_t v = park_in_reg(reg_hidden ^ KEY, 300 * 1000000LL);
-#endif
 	unsigned char *p = (unsigned char *)v;
 	wait_churn_done();
 	if (rg__gc_allocated(p) && check_fill(p, 96, 0x33))
