@@ -48,7 +48,7 @@ static struct {
 	bool go;         /* mu */
 	struct pstart *ps;
 	bool failed;     /* written before go opens, read after */
-	int main_err;    /* P0: the main task's spawn failed (-errno) */
+	int main_err;    /* P0 writes it (the main task's spawn failed: -errno); rg_run reads it after the joins */
 	rg_main_fn main_fn;
 	void *main_arg;
 	bool nopin;

@@ -135,7 +135,7 @@ static int64_t tty_write_try(rg__io_req *q)
 
 static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb);
 
-/* rg_write/rg_writev to a terminal (q->worker): until the fd
+/* rg_write/rg_writev to a terminal (q->tty): until the fd
  * polls writable, a poll op of the backend's waits (deadline 0: -EAGAIN);
  * then the pool writes. */
 static int64_t tty_write(rg__io_req *q, int64_t deadline, bool nb)
@@ -159,7 +159,7 @@ static int64_t exec(rg__io_req *q, int64_t deadline, bool nb)
 		if (r != 1)
 			return r;
 	}
-	if (__builtin_expect(q->worker, 0) && (q->op == RG__OP_WRITE || q->op == RG__OP_WRITEV))
+	if (__builtin_expect(q->tty, 0))
 		return tty_write(q, deadline, nb);
 	if (nb) {
 		int64_t r = rg__io_try(q);
@@ -583,7 +583,7 @@ ssize_t rg_write(int fd, const void *buf, size_t len, int64_t deadline)
 	if (e)
 		return e;
 	rg__io_req q = { .op = RG__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = (size_t)rg__io_clamp(len),
-	                 .off = -1, .worker = fd_is_tty(fd) };
+	                 .off = -1, .tty = fd_is_tty(fd) };
 	return run(&q, deadline);
 }
 
@@ -615,7 +615,7 @@ ssize_t rg_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
 	if (e)
 		return e;
 	rg__io_req q = { .op = RG__OP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt, .off = -1,
-	                 .worker = fd_is_tty(fd) };
+	                 .tty = fd_is_tty(fd) };
 	return run(&q, deadline);
 }
 

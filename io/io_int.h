@@ -42,9 +42,9 @@ typedef struct rg__io_req {
 	unsigned mode;     /* open mode, statx mask */
 	void *aux;         /* accept: socklen_t *; statx: struct statx * */
 	bool worker;       /* io_uring: IOSQE_ASYNC, straight to the kernel's
-	                      worker, which may block as the system call would;
-	                      rg_write/rg_writev: to a terminal, written
-	                      on rg_blocking's pool (io/io.c) */
+	                      worker, which may block as the system call would */
+	bool tty;          /* rg_write/rg_writev to a terminal: on rg_blocking's
+	                      pool once it polls writable (io/io.c) */
 } rg__io_req;
 
 /* The in-flight record of an operation, on the task's stack.  Published in
