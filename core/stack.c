@@ -182,6 +182,13 @@ static void slab_unmap(struct slab *s)
 	munmap(s->base, s->len);
 }
 
+static void restore_if_ours(int sig, const struct sigaction *old)
+{
+	struct sigaction cur;
+	if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == overflow_handler)
+		sigaction(sig, old, NULL);
+}
+
 void rg__stacks_fini(void)
 {
 	pthread_mutex_lock(&st.lock);
@@ -200,8 +207,10 @@ void rg__stacks_fini(void)
 	memset(&st.clean, 0, sizeof st.clean);
 	st.dirty_low = 0;
 	if (st.handler_installed) {
-		sigaction(SIGSEGV, &st.old_segv, NULL);
-		sigaction(SIGBUS, &st.old_bus, NULL);
+		/* give back what was there at start, unless the program has
+		 * installed a handler of its own since: that one stays */
+		restore_if_ours(SIGSEGV, &st.old_segv);
+		restore_if_ours(SIGBUS, &st.old_bus);
 		st.handler_installed = false;
 	}
 	pthread_mutex_unlock(&st.lock);
