@@ -96,6 +96,41 @@ struct pio {
 };
 static struct pio g_pio[RG_IO_MAXP];
 
+/* Cancel requests when the heap has no room for one: a cancel is never
+ * dropped (a Context's end has nobody to tell).  Each is queued on one P
+ * and freed by that P's next drain, so they come back within a P's turn;
+ * a canceller that finds all SPARES out waits for one. */
+#define SPARES 64
+static struct creq g_spare[SPARES];
+static _Atomic uint64_t g_spare_used;
+
+static struct creq *creq_new(void)
+{
+	struct creq *r = rg__malloc(sizeof *r);
+	if (r)
+		return r;
+	uint64_t u = atomic_load_explicit(&g_spare_used, memory_order_relaxed);
+	for (;;) {
+		if (~u) {
+			int i = __builtin_ctzll(~u);
+			if (atomic_compare_exchange_weak_explicit(&g_spare_used, &u, u | (uint64_t)1 << i,
+			                                          memory_order_acquire, memory_order_relaxed))
+				return &g_spare[i];
+			continue;
+		}
+		sched_yield();
+		u = atomic_load_explicit(&g_spare_used, memory_order_relaxed);
+	}
+}
+
+static void creq_free(struct creq *r)
+{
+	if (r >= g_spare && r < g_spare + SPARES)
+		atomic_fetch_and_explicit(&g_spare_used, ~((uint64_t)1 << (r - g_spare)), memory_order_release);
+	else
+		rg__free(r);
+}
+
 /* Cancellers (rg_cancel, a Context's end, rg_close of a listener from a
  * thread that cannot park: accept.c) at work.  A thread outside the
  * runtime may cancel while rg_run ends: once the run is stopping, a
@@ -201,7 +236,7 @@ static void drain(struct pio *pio)
 			rg__free(r);
 		} else {
 			handle(pio, r);
-			rg__free(r);
+			creq_free(r);
 		}
 		r = next;
 	}
@@ -413,8 +448,8 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
 				break;
 			continue;
 		}
-		if (!req && !(req = rg__malloc(sizeof *req)))
-			return; /* out of memory: the cancel is lost */
+		if (!req)
+			req = creq_new();
 		if (!atomic_compare_exchange_weak_explicit(s, &v, v | S_LOCK, memory_order_acquire,
 		                                           memory_order_relaxed))
 			continue;
@@ -444,7 +479,8 @@ static void cancel_mark(rg__task *t, uintptr_t mark)
 		atomic_store_explicit(s, v | mark, memory_order_release);
 		break;
 	}
-	rg__free(req);
+	if (req)
+		creq_free(req);
 }
 
 /* ---- the bound Context (sync/ctx_hook.h) ---------------------------------------
