@@ -784,6 +784,16 @@ bool rg__chan_closed(rg_chan *c)
 	return (atomic_load_explicit(&c->tail, memory_order_acquire) & c->mark) != 0;
 }
 
+void rg__chan_forget_waiters(rg_chan *c)
+{
+	rg__spin_lock(&c->lock);
+	atomic_store_explicit(&c->recvq.first, NULL, memory_order_relaxed);
+	c->recvq.last = NULL;
+	atomic_store_explicit(&c->sendq.first, NULL, memory_order_relaxed);
+	c->sendq.last = NULL;
+	rg__spin_unlock(&c->lock);
+}
+
 int rg__chan_close_q(rg_chan *c, rg__readyq *q)
 {
 	if (!c)

@@ -101,6 +101,9 @@ struct rg_ctx {
 	rg__spin lock;         /* guards the fields below (cancel kind) */
 	_Atomic int err;       /* lock to write; read lock-free, acquire */
 	rg_chan *_Atomic done; /* lock to create; read lock-free, acquire */
+	_Atomic uint64_t done_epoch; /* lock to write: ctx_epoch when done's
+	                                queues were last known to list only
+	                                tasks of this run (done_fresh) */
 	rg_ctx *children;      /* lock: children registered here */
 	struct ctxwait *waiters; /* lock: tasks parked under this context */
 	struct rg__ctx_watch *watches; /* lock: io/ operations watching it */
@@ -153,6 +156,22 @@ static inline void lists_fresh(rg_ctx *o)
 		o->waiters = NULL;
 		o->watches = NULL;
 		o->epoch = e;
+	}
+}
+
+/* o's lock held: the done channel, made before the last stop, may list
+ * tasks rg_run discarded (a receive or select on it, not bound to o:
+ * their records are on unmapped stacks, or select's, freed by
+ * sel_at_stop); the cancel's close would claim them.  Forget them.  No
+ * task of this run can hold done's lock meanwhile: it gets the channel
+ * only from rg_ctx_done, which comes here first (under o's lock). */
+static inline void done_fresh(rg_ctx *o)
+{
+	rg_chan *d = atomic_load_explicit(&o->done, memory_order_relaxed);
+	uint64_t e = atomic_load_explicit(&ctx_epoch, memory_order_relaxed);
+	if (d && atomic_load_explicit(&o->done_epoch, memory_order_relaxed) != e) {
+		rg__chan_forget_waiters(d);
+		atomic_store_explicit(&o->done_epoch, e, memory_order_release);
 	}
 }
 
@@ -276,6 +295,7 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 	}
 	atomic_store_explicit(&c->err, err, memory_order_release);
 	lists_fresh(c);
+	done_fresh(c);
 	rg_ctx *kids = c->children;
 	c->children = NULL;
 	for (rg_ctx *k = kids; k; k = k->sib_next)
@@ -612,11 +632,15 @@ rg_chan *rg_ctx_done(rg_ctx *c)
 		return NULL;
 	rg_ctx *o = c->owner;
 	rg_chan *d = atomic_load_explicit(&o->done, memory_order_acquire);
-	if (d)
+	if (d && atomic_load_explicit(&o->done_epoch, memory_order_acquire) ==
+	                 atomic_load_explicit(&ctx_epoch, memory_order_relaxed))
 		return d;
 	rg__spin_lock(&o->lock);
+	done_fresh(o);
 	d = atomic_load_explicit(&o->done, memory_order_relaxed);
 	if (!d) {
+		atomic_store_explicit(&o->done_epoch, atomic_load_explicit(&ctx_epoch, memory_order_relaxed),
+		                      memory_order_relaxed);
 		d = rg_chan_make(0, 0);
 		if (!d)
 			rg__fatal("sync: out of memory for a context's done channel");

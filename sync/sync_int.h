@@ -192,6 +192,9 @@ static inline void rg__readyq_add(rg__readyq *q, rg__task *t)
 int rg__chan_close_q(rg_chan *c, rg__readyq *q);
 /* Has c been closed?  (acquire: what the closer wrote before is seen) */
 bool rg__chan_closed(rg_chan *c);
+/* Empties c's wait queues without reading them: they list only tasks
+ * that rg_run discarded (a Context's done channel that outlived rg_run). */
+void rg__chan_forget_waiters(rg_chan *c);
 
 /* Per-P pool of waiter records, for select. */
 rg__sudog *rg__sudog_get(void);
