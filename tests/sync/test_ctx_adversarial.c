@@ -1751,8 +1751,7 @@ static void case_outside_runtime(void)
 	rg_ctx_release(d);
 	/* a future one does: an error, and nothing to release */
 	d = (rg_ctx *)&key;
-	int r = rg_ctx_with_timeout(rg_ctx_background(), 10 * MS, &d);
-	CHECK(r < 0);
+	CHECK_EQ(rg_ctx_with_timeout(rg_ctx_background(), 10 * MS, &d), -ESHUTDOWN);
 	CHECK(d == NULL);
 	rg_ctx_release(k);
 	rg_ctx_release(v);
