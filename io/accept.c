@@ -92,6 +92,7 @@ struct acc {
 	_Atomic bool shared;      /* another task accepts on fd */
 	struct acc *all_next, *all_prev; /* g_all, under g_lock */
 	struct acc *tnext;        /* the owner's list: the owner only */
+	struct acc *fnext;        /* rg__accept_p_fini's list of its P's */
 	/* home P's thread only */
 	rg__io_op op;             /* op.h: the multishot's user_data; op.pending: armed */
 	bool armed, stopping, nomulti, accepted, closed, waiting;
@@ -417,29 +418,33 @@ void rg__accept_close(int fd)
  * whoever still references them (no task runs any more). */
 void rg__accept_p_fini(rg__p *p)
 {
-	struct acc *mine[ACC_MAX * 2];
-	int n = 0;
+	/* every acceptor of p, however many: retired ones stay in g_all
+	 * while their owner's list holds them (a task that accepted on many
+	 * listeners), and with a fixed cap (128 once) a registered one past
+	 * it kept its registry entry into the next run, naming this freed P
+	 * (io_accept_many_fini) */
+	struct acc *mine = NULL;
 	lock();
 	g_fini = true;
-	for (struct acc *a = g_all; a && n < (int)(sizeof mine / sizeof mine[0]); a = a->all_next)
-		if (a->home == p)
-			mine[n++] = a;
-	for (int i = 0; i < n; i++) {
-		int r = reg_find(mine[i]->fd);
-		if (r >= 0 && g_reg[r] == mine[i])
-			reg_del(r);
-	}
+	for (struct acc *a = g_all; a; a = a->all_next)
+		if (a->home == p) {
+			a->fnext = mine;
+			mine = a;
+			int r = reg_find(a->fd);
+			if (r >= 0 && g_reg[r] == a)
+				reg_del(r);
+		}
 	unlock();
-	if (!n)
+	if (!mine)
 		return;
 	struct io_uring *ring = rg__p_ring(p);
 	bool any = false;
-	for (int i = 0; i < n; i++) {
-		mine[i]->waiting = false;
-		mine[i]->closer = NULL;
-		atomic_fetch_add_explicit(&mine[i]->refs, 1, memory_order_relaxed); /* keep it */
-		retire(mine[i], false);
-		any |= mine[i]->armed;
+	for (struct acc *a = mine; a; a = a->fnext) {
+		a->waiting = false;
+		a->closer = NULL;
+		atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed); /* keep it */
+		retire(a, false);
+		any |= a->armed;
 	}
 	for (int round = 0; any && round < 20; round++) {
 		struct io_uring_cqe *cqe;
@@ -448,20 +453,22 @@ void rg__accept_p_fini(rg__p *p)
 		unsigned head, seen = 0;
 		io_uring_for_each_cqe(ring, head, cqe) {
 			seen++;
-			for (int i = 0; i < n; i++)
-				if (cqe->user_data == (uint64_t)(uintptr_t)&mine[i]->op.h) {
-					acc_cqe(&mine[i]->op.h, cqe->res, cqe->flags);
+			for (struct acc *a = mine; a; a = a->fnext)
+				if (cqe->user_data == (uint64_t)(uintptr_t)&a->op.h) {
+					acc_cqe(&a->op.h, cqe->res, cqe->flags);
 					break;
 				}
 		}
 		/* the runtime has stopped: nobody else will read these */
 		io_uring_cq_advance(ring, seen);
 		any = false;
-		for (int i = 0; i < n; i++)
-			any |= mine[i]->armed;
+		for (struct acc *a = mine; a; a = a->fnext)
+			any |= a->armed;
 	}
-	for (int i = 0; i < n; i++)
-		acc_free(mine[i]);
+	for (struct acc *a = mine, *n; a; a = n) {
+		n = a->fnext;
+		acc_free(a);
+	}
 }
 
 /* ---- the owner's call ---------------------------------------------------------- */
