@@ -296,10 +296,20 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 	atomic_store_explicit(&c->err, err, memory_order_release);
 	lists_fresh(c);
 	done_fresh(c);
-	rg_ctx *kids = c->children;
-	c->children = NULL;
-	for (rg_ctx *k = kids; k; k = k->sib_next)
+	/* the children onto *work in one walk (a list of 10,000 is 10,000
+	 * cache misses; a second walk after the unlock cost as much again:
+	 * bench_sync ctx_cancel_10k_fanout10000, 0.93 -> 0.79 ms).
+	 * registered_in cleared under our lock: their own release no longer
+	 * touches the sibling links (detach), and only this cancel took the
+	 * list. */
+	for (rg_ctx *k = c->children, *n; k; k = n) {
+		n = k->sib_next;
 		k->registered_in = NULL;
+		k->sib_next = k->sib_prev = NULL;
+		k->work_next = *work;
+		*work = k;
+	}
+	c->children = NULL;
 	struct ctxwait *wake = NULL;
 	for (struct ctxwait *w = c->waiters, *n; w; w = n) {
 		n = w->next;
@@ -349,13 +359,6 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 		struct after *n = afters->next;
 		after_start(afters);
 		afters = n;
-	}
-	while (kids) {
-		rg_ctx *n = kids->sib_next;
-		kids->sib_next = kids->sib_prev = NULL;
-		kids->work_next = *work;
-		*work = kids;
-		kids = n;
 	}
 	if (timer_ref)
 		ctx_unref(c); /* the timer's; never the last: the caller holds one */
