@@ -99,7 +99,10 @@ static struct pio g_pio[RG_IO_MAXP];
 /* Cancel requests when the heap has no room for one: a cancel is never
  * dropped (a Context's end has nobody to tell).  Each is queued on one P
  * and freed by that P's next drain, so they come back within a P's turn;
- * a canceller that finds all SPARES out waits for one. */
+ * a canceller that finds all SPARES out waits for one.  (Left: a
+ * canceller on a P's thread, with the heap still full and all 64 spares
+ * queued on its own P, would wait for ever; only cross-P requests take
+ * one, and each P drains its own.) */
 #define SPARES 64
 static struct creq g_spare[SPARES];
 static _Atomic uint64_t g_spare_used;
