@@ -400,6 +400,18 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	atomic_store(&rg__sched.accepting, 0);
 	while (atomic_load(&rg__sched.pless_spawners))
 		sched_yield();
+	/* Before the modules let go of the tasks left, nothing of the
+	 * runtime's may still act on them: sysmon stops (it fires the timers
+	 * of a P stuck in one task: a Context's deadline, whose cancel closed
+	 * its done channel and claimed the records of selects discarded
+	 * there, which sel_at_stop frees: tests/sync/
+	 * test_life_sysmon_fire.c), and the blocking sections still in
+	 * progress end (their functions may use channels without waiting: a
+	 * send to a select discarded there claimed its freed record,
+	 * test_life_blocking_send.c).  A task back from the pool is
+	 * discarded with the rest. */
+	rg__sysmon_stop();
+	rg__blocking_fini();
 	/* no task runs any more: modules let go of the ones left (before
 	 * their stacks, which hold the task records, are unmapped), and of
 	 * their runtime timers */
@@ -412,8 +424,6 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	atomic_store(&rg__sched.flush_allp, NULL);
 	while (atomic_load(&rg__sched.flushers))
 		sched_yield();
-	rg__sysmon_stop();
-	rg__blocking_fini();
 	for (int i = 0; i < n; i++) {
 		rg__p *p = rg__sched.allp[i];
 		if (!p)
