@@ -1067,7 +1067,11 @@ static void sel_free_parked(rg__task *t, void *arg)
 /* rg_run's stop hook: no task runs any more, the discarded ones' stacks
  * (where sel_parked lives) are still mapped.  The channels still link the
  * records: "free its memory only" (rg_run), and rg_chan_free reads none. */
-static void sel_at_stop(void) { rg__for_each_task(sel_free_parked, NULL); }
+static void sel_at_stop(void)
+{
+	rg__ctx_at_stop(); /* first: no cancel may claim what is freed here */
+	rg__for_each_task(sel_free_parked, NULL);
+}
 
 __attribute__((constructor)) static void chan_init(void) { rg__at_stop(sel_at_stop); }
 

@@ -44,6 +44,7 @@
  * is never held while taking a channel lock.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,10 +149,23 @@ static struct after *started_afters;
  * discarded tasks and is dropped unread. */
 static _Atomic uint64_t ctx_epoch;
 
+/* cancel_one calls between their reading of ctx_epoch (lists_fresh,
+ * done_fresh) and the end of their claims (the done channel's close, the
+ * waiters').  rg_run's stop hooks run while a thread of the program's
+ * own may still cancel (a Context is safe from any thread; sysmon and
+ * the blocking sections are done by then).  A cancel that had read the
+ * old epoch went on claiming the discarded selects' records that
+ * sel_at_stop had freed meanwhile
+ * (tests/sync/test_life_teardown_cancel.c, mode 1).
+ * rg__ctx_at_stop moves the epoch, then
+ * waits these out (Dekker with the count: both seq_cst), before
+ * sel_at_stop frees anything. */
+static _Atomic int ctx_cancelling;
+
 /* o's lock held: forget waiters and watches linked before the last stop. */
 static inline void lists_fresh(rg_ctx *o)
 {
-	uint64_t e = atomic_load_explicit(&ctx_epoch, memory_order_relaxed);
+	uint64_t e = atomic_load(&ctx_epoch); /* seq_cst: ctx_cancelling */
 	if (o->epoch != e) {
 		o->waiters = NULL;
 		o->watches = NULL;
@@ -168,7 +182,7 @@ static inline void lists_fresh(rg_ctx *o)
 static inline void done_fresh(rg_ctx *o)
 {
 	rg_chan *d = atomic_load_explicit(&o->done, memory_order_relaxed);
-	uint64_t e = atomic_load_explicit(&ctx_epoch, memory_order_relaxed);
+	uint64_t e = atomic_load(&ctx_epoch); /* seq_cst: ctx_cancelling */
 	if (d && atomic_load_explicit(&o->done_epoch, memory_order_relaxed) != e) {
 		rg__chan_forget_waiters(d);
 		atomic_store_explicit(&o->done_epoch, e, memory_order_release);
@@ -261,11 +275,15 @@ static void after_start(struct after *a)
 	}
 }
 
-/* rg_run's stop hook: the after-func tasks still queued are discarded;
- * free their records. */
-static void ctx_at_stop(void)
+/* rg_run's stop hook (called by sel_at_stop first: the epoch moves, and
+ * cancels that read the old one are done, before it frees select
+ * records): the after-func tasks still queued are discarded; free their
+ * records. */
+void rg__ctx_at_stop(void)
 {
-	atomic_fetch_add_explicit(&ctx_epoch, 1, memory_order_relaxed);
+	atomic_fetch_add(&ctx_epoch, 1);
+	while (atomic_load(&ctx_cancelling))
+		sched_yield();
 	rg__spin_lock(&afters_lock);
 	struct after *a = started_afters;
 	started_afters = NULL;
@@ -277,20 +295,17 @@ static void ctx_at_stop(void)
 	}
 }
 
-__attribute__((constructor)) static void ctx_init(void)
-{
-	rg__at_stop(ctx_at_stop);
-}
-
 /* Cancel one context: mark it, wake what waits on it (the tasks go to q,
  * readied in batches: a cancel that wakes 10,000 waiters checks for idle
  * Ps once per batch, not once per task), and append its children (each
  * carrying the list's reference) to *work. */
 static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 {
+	atomic_fetch_add(&ctx_cancelling, 1); /* before the epoch is read */
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
 		rg__spin_unlock(&c->lock);
+		atomic_fetch_sub(&ctx_cancelling, 1);
 		return;
 	}
 	atomic_store_explicit(&c->err, err, memory_order_release);
@@ -346,6 +361,7 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 		rg__readyq_add(q, t);
 		wake = n;
 	}
+	atomic_fetch_sub(&ctx_cancelling, 1); /* no record of a waiter read after */
 	if (watches || afters)
 		rg__readyq_flush(q); /* woken before the callbacks run, as before */
 	while (watches) {

@@ -195,6 +195,9 @@ bool rg__chan_closed(rg_chan *c);
 /* Empties c's wait queues without reading them: they list only tasks
  * that rg_run discarded (a Context's done channel that outlived rg_run). */
 void rg__chan_forget_waiters(rg_chan *c);
+/* rg_run's end (chan.c's stop hook calls it before it frees anything):
+ * Contexts forget discarded waiters, cancels in flight finish first. */
+void rg__ctx_at_stop(void);
 
 /* Per-P pool of waiter records, for select. */
 rg__sudog *rg__sudog_get(void);
