@@ -117,6 +117,9 @@ struct rg_chan {
 	                             after a claim, relaxed in fast paths) */
 	_Atomic uint32_t wakers;  /* lock-free operations that saw a waiter and
 	                             are still to wake it (see rg_chan_free) */
+	uint64_t q_epoch;         /* lock: 0, or (a Context's done channel)
+	                             rg__ctx_epoch_now() when the queues were
+	                             last known to hold this run's tasks only */
 	/* line 2: senders.  Unbuffered channels end after it. */
 	_Alignas(CL) _Atomic uint64_t tail; /* stamp of the next send | mark once
 	                                       closed (seq_cst) */
@@ -274,6 +277,24 @@ static inline uint64_t stamp_next(rg_chan *c, uint64_t s)
 static inline bool is_closed(rg_chan *c)
 {
 	return (atomic_load_explicit(&c->tail, memory_order_relaxed) & c->mark) != 0;
+}
+
+/* c's lock held, before a waiter is linked or claimed: a tracked channel
+ * (a Context's done channel, which may outlive rg_run) forgets the
+ * waiters of runs that have ended, unread (their records are on unmapped
+ * stacks or freed: ctx.c, rg__ctx_epoch_now). */
+static inline void q_fresh(rg_chan *c)
+{
+	if (__builtin_expect(c->q_epoch != 0, 0)) {
+		uint64_t e = rg__ctx_epoch_now();
+		if (c->q_epoch != e) {
+			atomic_store_explicit(&c->recvq.first, NULL, memory_order_relaxed);
+			c->recvq.last = NULL;
+			atomic_store_explicit(&c->sendq.first, NULL, memory_order_relaxed);
+			c->sendq.last = NULL;
+			c->q_epoch = e;
+		}
+	}
 }
 
 /* Receives free their slots in the order they claimed them: the receive
@@ -581,6 +602,7 @@ static int buf_wait(rg_chan *c, rg__waitq *q, int reason, int64_t deadline, rg__
 	sg.sole = rg__park_sole(bound, deadline);
 	rg__spin_lock(&c->lock);
 	sg.ticket = rg__park_prepare_self(self);
+	q_fresh(c);
 	if (front)
 		rg__waitq_push_front(q, &sg);
 	else
@@ -702,6 +724,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	sg.success = sg.fired = sg.dup = false;
 	rg_ctx *bound = rg__bound_ctx(sg.task);
 	sg.sole = rg__park_sole(bound, deadline);
+	q_fresh(c);
 	rg__waitq_push(&c->sendq, &sg);
 	r = rg__park_in(bound, sg.task, RG__WAIT_CHAN_SEND, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0)
@@ -758,6 +781,7 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	sg.success = sg.fired = sg.dup = false;
 	rg_ctx *bound = rg__bound_ctx(sg.task);
 	sg.sole = rg__park_sole(bound, deadline);
+	q_fresh(c);
 	rg__waitq_push(&c->recvq, &sg);
 	int r = rg__park_in(bound, sg.task, RG__WAIT_CHAN_RECV, deadline, sg.ticket, rg__spin_unlock_cb, &c->lock);
 	if (r == 0) {
@@ -784,13 +808,10 @@ bool rg__chan_closed(rg_chan *c)
 	return (atomic_load_explicit(&c->tail, memory_order_acquire) & c->mark) != 0;
 }
 
-void rg__chan_forget_waiters(rg_chan *c)
+void rg__chan_track_epoch(rg_chan *c)
 {
 	rg__spin_lock(&c->lock);
-	atomic_store_explicit(&c->recvq.first, NULL, memory_order_relaxed);
-	c->recvq.last = NULL;
-	atomic_store_explicit(&c->sendq.first, NULL, memory_order_relaxed);
-	c->sendq.last = NULL;
+	c->q_epoch = rg__ctx_epoch_now();
 	rg__spin_unlock(&c->lock);
 }
 
@@ -803,6 +824,7 @@ int rg__chan_close_q(rg_chan *c, rg__readyq *q)
 		rg__spin_unlock(&c->lock);
 		return -EPIPE;
 	}
+	q_fresh(c);
 	atomic_fetch_or(&c->tail, c->mark);
 	/* claimed waiters in wake order (oldest first), readied after unlock */
 	rg__sudog *list = NULL, **tail = &list, *sg;
@@ -1191,6 +1213,7 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 				sg->success = sg->fired = sg->sole = false;
 				sg->arg = cs->ch->cap != 0; /* read again only here: see pass 3 */
 				sg->dup = (k > 0 && order[k - 1].c == cs->ch) || (k + 1 < np && order[k + 1].c == cs->ch);
+				q_fresh(cs->ch);
 				rg__waitq_push(case_queue(cs), sg);
 				sgs[k] = sg;
 			}

@@ -102,9 +102,6 @@ struct rg_ctx {
 	rg__spin lock;         /* guards the fields below (cancel kind) */
 	_Atomic int err;       /* lock to write; read lock-free, acquire */
 	rg_chan *_Atomic done; /* lock to create; read lock-free, acquire */
-	_Atomic uint64_t done_epoch; /* lock to write: ctx_epoch when done's
-	                                queues were last known to list only
-	                                tasks of this run (done_fresh) */
 	rg_ctx *children;      /* lock: children registered here */
 	struct ctxwait *waiters; /* lock: tasks parked under this context */
 	struct rg__ctx_watch *watches; /* lock: io/ operations watching it */
@@ -150,7 +147,7 @@ static struct after *started_afters;
 static _Atomic uint64_t ctx_epoch;
 
 /* cancel_one calls between their reading of ctx_epoch (lists_fresh,
- * done_fresh) and the end of their claims (the done channel's close, the
+ * the done channel's q_fresh) and the end of their claims (its close, the
  * waiters').  rg_run's stop hooks run while a thread of the program's
  * own may still cancel (a Context is safe from any thread; sysmon and
  * the blocking sections are done by then).  A cancel that had read the
@@ -173,21 +170,18 @@ static inline void lists_fresh(rg_ctx *o)
 	}
 }
 
-/* o's lock held: the done channel, made before the last stop, may list
- * tasks rg_run discarded (a receive or select on it, not bound to o:
- * their records are on unmapped stacks, or select's, freed by
- * sel_at_stop); the cancel's close would claim them.  Forget them.  No
- * task of this run can hold done's lock meanwhile: it gets the channel
- * only from rg_ctx_done, which comes here first (under o's lock). */
-static inline void done_fresh(rg_ctx *o)
-{
-	rg_chan *d = atomic_load_explicit(&o->done, memory_order_relaxed);
-	uint64_t e = atomic_load(&ctx_epoch); /* seq_cst: ctx_cancelling */
-	if (d && atomic_load_explicit(&o->done_epoch, memory_order_relaxed) != e) {
-		rg__chan_forget_waiters(d);
-		atomic_store_explicit(&o->done_epoch, e, memory_order_release);
-	}
-}
+/* The done channel, made before the last stop, may list tasks rg_run
+ * discarded (a receive or select on it, not bound to the context: their
+ * records are on unmapped stacks, or select's, freed by sel_at_stop).
+ * The channel forgets them itself (chan.c: q_fresh), under its own lock,
+ * before it links a waiter or claims one, once ctx_epoch has moved past
+ * the one it was stamped with (rg__chan_track_epoch).  It was done here,
+ * lazily, at the first rg_ctx_done or cancel after a stop; but a task
+ * that kept the channel's pointer from the last run (the context "stays
+ * usable") parked on it without either: linked after the discarded
+ * records (on an unmapped stack: SIGSEGV), or forgotten with them by the
+ * cancel (never woken): tests/sync/test_life_done_cached.c. */
+uint64_t rg__ctx_epoch_now(void) { return atomic_load(&ctx_epoch) + 1; /* never 0 */ }
 
 rg_ctx *rg_ctx_background(void) { return &background; }
 
@@ -310,7 +304,6 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 	}
 	atomic_store_explicit(&c->err, err, memory_order_release);
 	lists_fresh(c);
-	done_fresh(c);
 	/* the children onto *work in one walk (a list of 10,000 is 10,000
 	 * cache misses; a second walk after the unlock cost as much again:
 	 * bench_sync ctx_cancel_10k_fanout10000, 0.93 -> 0.79 ms).
@@ -651,18 +644,15 @@ rg_chan *rg_ctx_done(rg_ctx *c)
 		return NULL;
 	rg_ctx *o = c->owner;
 	rg_chan *d = atomic_load_explicit(&o->done, memory_order_acquire);
-	if (d && atomic_load_explicit(&o->done_epoch, memory_order_acquire) ==
-	                 atomic_load_explicit(&ctx_epoch, memory_order_relaxed))
+	if (d)
 		return d;
 	rg__spin_lock(&o->lock);
-	done_fresh(o);
 	d = atomic_load_explicit(&o->done, memory_order_relaxed);
 	if (!d) {
-		atomic_store_explicit(&o->done_epoch, atomic_load_explicit(&ctx_epoch, memory_order_relaxed),
-		                      memory_order_relaxed);
 		d = rg_chan_make(0, 0);
 		if (!d)
 			rg__fatal("sync: out of memory for a context's done channel");
+		rg__chan_track_epoch(d); /* its waiters may outlive a run */
 		/* closed before it is published: nobody else can hold it */
 		if (atomic_load_explicit(&o->err, memory_order_relaxed))
 			rg_chan_close(d);

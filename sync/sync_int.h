@@ -192,9 +192,10 @@ static inline void rg__readyq_add(rg__readyq *q, rg__task *t)
 int rg__chan_close_q(rg_chan *c, rg__readyq *q);
 /* Has c been closed?  (acquire: what the closer wrote before is seen) */
 bool rg__chan_closed(rg_chan *c);
-/* Empties c's wait queues without reading them: they list only tasks
- * that rg_run discarded (a Context's done channel that outlived rg_run). */
-void rg__chan_forget_waiters(rg_chan *c);
+/* c is a Context's done channel: its waiters may outlive a run (chan.c,
+ * q_fresh; ctx.c, rg__ctx_epoch_now). */
+void rg__chan_track_epoch(rg_chan *c);
+uint64_t rg__ctx_epoch_now(void);
 /* rg_run's end (chan.c's stop hook calls it before it frees anything):
  * Contexts forget discarded waiters, cancels in flight finish first. */
 void rg__ctx_at_stop(void);
