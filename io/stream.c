@@ -61,6 +61,7 @@ static struct pool *g_pool[RG_IO_MAXP];
 struct rg_stream {
 	int fd;
 	rg__p *home;             /* NULL: plain mode */
+	uint64_t run;            /* g_runs when opened (ring mode) */
 	struct pool *pool;
 	rg__cqe_handler h;
 	bool armed, ended, starving, closing;
@@ -81,6 +82,27 @@ struct rg_stream {
 	                            (a release may run on another P than a recv) */
 	_Atomic(rg__task *) reader; /* plain mode: the task in rg_stream_recv */
 };
+
+/* rg_runs ended so far.  A stream in ring mode lives on its home P: its
+ * P record, ring (the multishot with it) and pool go when its rg_run
+ * ends.  Opened in one run, it was closed (or used) in the next through
+ * the freed P: "hop to a P without io state", or, when the new P got the
+ * old one's address, a wait for the final CQE of a multishot the closed
+ * ring had taken with it (a hang); and outside a run rg_stream_close
+ * aborted, so such a stream could never be freed
+ * (tests/io/test_life_stream.c).  Now it is stale: rg_stream_recv says
+ * -ESHUTDOWN, rg_stream_release forgets the buffer, rg_stream_close frees
+ * the record only, from anywhere. */
+static _Atomic uint64_t g_runs;
+
+static void streams_at_stop(void) { atomic_fetch_add(&g_runs, 1); }
+
+__attribute__((constructor)) static void stream_init(void) { rg__at_stop(streams_at_stop); }
+
+static inline bool stale(const rg_stream *s)
+{
+	return s->home && s->run != atomic_load_explicit(&g_runs, memory_order_relaxed);
+}
 
 static void pool_config(unsigned *n, size_t *sz)
 {
@@ -302,6 +324,7 @@ int rg_stream_open(rg_stream **out, int fd)
 		if (!pl->plain) {
 			s->home = p;
 			s->pool = pl;
+			s->run = atomic_load_explicit(&g_runs, memory_order_relaxed);
 		}
 		s->bsz = pl->bsz;
 	} else {
@@ -433,6 +456,8 @@ ssize_t rg_stream_recv(rg_stream *s, rg_buf *b, int64_t deadline)
 		return -EPERM;
 	if (deadline < -1)
 		return -EINVAL;
+	if (stale(s))
+		return -ESHUTDOWN; /* its run ended */
 	if (!s->home) /* rg_recv: it checks the deadline and the bound context */
 		return plain_recv(s, b, deadline);
 	rg__task *t = rg__self();
@@ -455,6 +480,10 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 {
 	if (!s || !b || !b->data)
 		return;
+	if (stale(s)) { /* the pool went with its run */
+		b->data = NULL;
+		return;
+	}
 	if (!s->home) {
 		plock(s);
 		if (b->id >= RG_STREAM_HELD || s->heldp[b->id] != b->data)
@@ -491,7 +520,7 @@ void rg_stream_close(rg_stream *s)
 {
 	if (!s)
 		return;
-	if (s->home) {
+	if (s->home && !stale(s)) {
 		if (!on_task())
 			rg__fatal("io: rg_stream_close outside a task");
 		rg__io_hop(s->home);

@@ -192,7 +192,11 @@ RG_API int rg_cancel(int64_t id);
  * before closing its fd.  rg_stream_release and rg_stream_close return
  * nothing: called outside a task (another thread, inside rg_blocking) they
  * abort with a message, as a misuse of a lock does.  Deadlines and rg_cancel work as for rg_recv;
- * data that arrives after a timeout stays queued for the next call. */
+ * data that arrives after a timeout stays queued for the next call.
+ * On io_uring a stream lives as long as the rg_run it was opened in:
+ * once that run has ended, rg_stream_recv returns -ESHUTDOWN,
+ * rg_stream_release only forgets the buffer (its memory went with the
+ * run) and rg_stream_close only frees the stream, also outside a task. */
 typedef struct rg_stream rg_stream;
 typedef struct rg_buf {
 	void *data;
