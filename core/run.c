@@ -319,7 +319,14 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.preempt_requests = 0;
 	rg__sched.blocking_calls = 0;
 	rg__sched.foreign_spawned = 0;
-	atomic_store(&rg__sched.next_id, 1);
+	/* Task ids are unique in the process, not per run: an id kept from
+	 * an earlier run (rg_go's result, in a table that outlives it) must
+	 * not name a task of this one, which rg_cancel would then interrupt
+	 * (tests/io/test_life_ids.c).  The first run starts them at 1. */
+	{
+		int64_t none = 0;
+		atomic_compare_exchange_strong(&rg__sched.next_id, &none, 1);
+	}
 	rg__sched.start_ns = rg__mono();
 	rg__sched.allp = rg__calloc((size_t)n, sizeof(rg__p *));
 	boot.ps = rg__calloc((size_t)n, sizeof *boot.ps);
