@@ -88,6 +88,7 @@ struct pio {
 	_Alignas(64) struct creq *_Atomic head;
 	int efd;
 	bool efd_made;  /* efd is ours (kept from run to run: pio_fini) */
+	pid_t efd_pid;  /* the process that made it */
 	rg__p *p;
 	uint32_t seq;
 	bool ready;
@@ -290,7 +291,14 @@ void rg__io_p_init(rg__p *p)
 	if (!rg__io_use_epoll) { /* epoll: cancels wake the task directly */
 		/* a previous run's (pio_fini): its count, if any, only makes
 		 * the first read complete at once */
-		if (!pio->efd_made) {
+		/* A child forked after a run inherits the number, which names
+		 * its parent's eventfd: both processes' Ps read it then, and a
+		 * request's write woke whichever read first (the child's
+		 * cancels were lost: tests/io/test_life_fork_efd.c).  Not
+		 * closed: the child may have closed it and reused the number
+		 * (its own, then; and it no longer names ours either way). */
+		if (!pio->efd_made || pio->efd_pid != getpid()) {
+			pio->efd_pid = getpid();
 			pio->efd = eventfd(0, EFD_CLOEXEC);
 			if (pio->efd < 0)
 				rg__fatal("io: eventfd: out of file descriptors");
