@@ -82,8 +82,9 @@ typedef struct rg_task_opts {
 	                        in the stack-overflow message */
 } rg_task_opts;
 
-/* Spawns a task.  Returns its id (> 0) or -EINVAL (NULL fn, bad options),
- * -ENOMEM, -ESHUTDOWN (the runtime is stopping or not running). */
+/* Spawns a task.  Returns its id (> 0; never reused in the process, also
+ * across rg_runs) or -EINVAL (NULL fn, bad options), -ENOMEM, -ESHUTDOWN
+ * (the runtime is stopping or not running). */
 RG_API int64_t rg_go(rg_task_fn fn, void *arg);
 RG_API int64_t rg_go_opts(rg_task_fn fn, void *arg, const rg_task_opts *opts);
 
