@@ -692,7 +692,7 @@ __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *o
 	}
 }
 
-int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
+static inline int chan_send(rg_chan *c, const void *ep, int64_t deadline)
 {
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_SEND, deadline);
@@ -736,7 +736,7 @@ int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	return r;
 }
 
-int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
+static inline int chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 {
 	bool ok_dummy;
 	bool *ok = okp ? okp : &ok_dummy;
@@ -795,11 +795,31 @@ int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 	return r;
 }
 
+/* The public calls: counted when made by a thread without a P (see
+ * rg__pless_wake_begin). */
+int rg_chan_send(rg_chan *c, const void *ep, int64_t deadline)
+{
+	bool pl = rg__pless_wake_begin();
+	int r = chan_send(c, ep, deadline);
+	rg__pless_wake_end(pl);
+	return r;
+}
+
+int rg_chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
+{
+	bool pl = rg__pless_wake_begin();
+	int r = chan_recv(c, ep, okp, deadline);
+	rg__pless_wake_end(pl);
+	return r;
+}
+
 int rg_chan_close(rg_chan *c)
 {
+	bool pl = rg__pless_wake_begin();
 	rg__readyq q = RG__READYQ_INIT;
 	int r = rg__chan_close_q(c, &q);
 	rg__readyq_flush(&q);
+	rg__pless_wake_end(pl);
 	return r;
 }
 
@@ -990,14 +1010,14 @@ static inline int select_one(rg_select_case *k, int idx, int64_t deadline)
 {
 	int r;
 	if (k->dir == RG_SELECT_SEND) {
-		r = rg_chan_send(k->ch, k->val, deadline);
+		r = chan_send(k->ch, k->val, deadline);
 		if (r == 0 || r == -EPIPE) {
 			k->ok = r == 0;
 			return idx;
 		}
 		return r;
 	}
-	r = rg_chan_recv(k->ch, k->val, &k->ok, deadline);
+	r = chan_recv(k->ch, k->val, &k->ok, deadline);
 	return r == 0 ? idx : r;
 }
 
@@ -1007,7 +1027,17 @@ static int select_slow(rg_select_case *cases, int n, int64_t deadline);
  * calls when it cannot decide. */
 int rg__select(rg_select_case *cases, int n, int64_t deadline) __attribute__((alias("rg_select")));
 
+static inline int select_impl(rg_select_case *cases, int n, int64_t deadline);
+
 int rg_select(rg_select_case *cases, int n, int64_t deadline)
+{
+	bool pl = rg__pless_wake_begin();
+	int r = select_impl(cases, n, deadline);
+	rg__pless_wake_end(pl);
+	return r;
+}
+
+static inline int select_impl(rg_select_case *cases, int n, int64_t deadline)
 {
 	/* select { case ch <- v: ... default: }: on a buffered channel the
 	 * send itself (what the inline check of ringo/sync.h calls when it
@@ -1091,6 +1121,7 @@ static void sel_free_parked(rg__task *t, void *arg)
  * records: "free its memory only" (rg_run), and rg_chan_free reads none. */
 static void sel_at_stop(void)
 {
+	rg__pless_wakers_wait(); /* a thread's wake in progress: done first */
 	rg__ctx_at_stop(); /* first: no cancel may claim what is freed here */
 	rg__for_each_task(sel_free_parked, NULL);
 }

@@ -247,7 +247,17 @@ bool rg_mutex_trylock(rg_mutex *mu)
 	return false;
 }
 
+static inline void mutex_unlock_slow_(struct mutex_impl *m, uint32_t old);
+
+/* Counted when made by a thread without a P (sync_int.h). */
 __attribute__((noinline)) static void mutex_unlock_slow(struct mutex_impl *m, uint32_t old)
+{
+	bool pl = rg__pless_wake_begin();
+	mutex_unlock_slow_(m, old);
+	rg__pless_wake_end(pl);
+}
+
+static inline void mutex_unlock_slow_(struct mutex_impl *m, uint32_t old)
 {
 	bool starving;
 	for (unsigned spins = 0;;) {
@@ -365,6 +375,7 @@ static void csema_acquire(struct csema *s, int reason)
  * releases would: the newest lands in runnext, the rest queue in order). */
 static void csema_release_n(struct csema *s, uint32_t n)
 {
+	bool pl = rg__pless_wake_begin();
 	rg__sudog *list = NULL, **tail = &list;
 	rg__spin_lock(&s->lock);
 	for (; n > 0; n--) {
@@ -382,6 +393,7 @@ static void csema_release_n(struct csema *s, uint32_t n)
 		rg__ready(list->task);
 		list = next;
 	}
+	rg__pless_wake_end(pl);
 }
 
 /* --- RWMutex ----------------------------------------------------------------- */
@@ -548,10 +560,12 @@ void rg_cond_signal(rg_cond *cv)
 		if (atomic_load(&c->wait) == atomic_load(&c->notify))
 			return;
 	}
+	bool pl = rg__pless_wake_begin();
 	rg__spin_lock(&c->lock);
 	uint32_t n = atomic_load_explicit(&c->notify, memory_order_relaxed);
 	if (atomic_load_explicit(&c->wait, memory_order_relaxed) == n) {
 		rg__spin_unlock(&c->lock);
+		rg__pless_wake_end(pl);
 		return;
 	}
 	atomic_store_explicit(&c->notify, n + 1, memory_order_relaxed);
@@ -566,6 +580,7 @@ void rg_cond_signal(rg_cond *cv)
 	rg__spin_unlock(&c->lock);
 	if (t)
 		rg__ready(t);
+	rg__pless_wake_end(pl);
 }
 
 void rg_cond_broadcast(rg_cond *cv)
@@ -573,6 +588,7 @@ void rg_cond_broadcast(rg_cond *cv)
 	struct cond_impl *c = (struct cond_impl *)cv;
 	if (atomic_load(&c->wait) == atomic_load(&c->notify))
 		return;
+	bool pl = rg__pless_wake_begin();
 	rg__spin_lock(&c->lock);
 	atomic_store_explicit(&c->notify, atomic_load_explicit(&c->wait, memory_order_relaxed),
 	                      memory_order_relaxed);
@@ -596,6 +612,7 @@ void rg_cond_broadcast(rg_cond *cv)
 		rg__ready(t);
 		rev = n;
 	}
+	rg__pless_wake_end(pl);
 }
 
 /* --- Once ---------------------------------------------------------------------- */

@@ -33,6 +33,14 @@ bool rg__spin_unlock_cb(rg__task *t, void *arg)
 	return true;
 }
 
+_Atomic int rg__pless_wakers;
+
+void rg__pless_wakers_wait(void)
+{
+	while (atomic_load(&rg__pless_wakers))
+		sched_yield();
+}
+
 /* --- waiter records pooled per P --------------------------------------- */
 
 #define POOL_MAX 256

@@ -58,6 +58,37 @@ static inline void rg__sync_backoff(unsigned *n)
 /* Unlock callback for rg__park: releases the rg__spin given as arg. */
 bool rg__spin_unlock_cb(rg__task *t, void *arg);
 
+/* --- wakes from threads without a P ------------------------------------ */
+
+/* A thread of the program's own (or the blocking pool) may wake a parked
+ * task at any time while rg_run runs: the task's record, and the waiter
+ * record on its stack, are then written from outside the runtime.  If
+ * main returns meanwhile rg_run discards that task and unmaps its stack
+ * (and sel_at_stop frees its select records): so such an operation counts
+ * itself here, seq_cst, from before it reads a queue to after its last
+ * ready, and rg_run's end (sel_at_stop, before it frees anything) waits
+ * the count out.  An operation that begins after that wait is one that
+ * raced rg_run's return: outside the contract ("do not use it after
+ * rg_run returned").  Tasks on a P pay one thread-local load. */
+extern _Atomic int rg__pless_wakers;
+
+static inline bool rg__pless_wake_begin(void)
+{
+	if (__builtin_expect(rg__getp_inline() != NULL, 1))
+		return false;
+	atomic_fetch_add(&rg__pless_wakers, 1);
+	return true;
+}
+
+static inline void rg__pless_wake_end(bool counted)
+{
+	if (counted)
+		atomic_fetch_sub_explicit(&rg__pless_wakers, 1, memory_order_release);
+}
+
+/* rg_run's end: every counted operation has finished. */
+void rg__pless_wakers_wait(void);
+
 /* --- waiter records ---------------------------------------------------- */
 
 typedef struct rg__sudog rg__sudog;

@@ -69,12 +69,15 @@ void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 		rg__fatal("sync: negative WaitGroup counter");
 	if (v > 0 || !(s & WG_WAITERS_MASK))
 		return;
-	/* Reached zero with waiters: wake them all. */
+	/* Reached zero with waiters: wake them all (counted when made by a
+	 * thread without a P, sync_int.h) */
+	bool pl = rg__pless_wake_begin();
 	s = wg_lock(wg);
 	if (WG_COUNT(s) != 0) {
 		/* an Add raced with the Wait that is in progress (Go calls this
 		 * misuse); leave the waiters to the next zero */
 		wg_unlock(wg);
+		rg__pless_wake_end(pl);
 		return;
 	}
 	rg__sudog *list = NULL, *w;
@@ -90,6 +93,7 @@ void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 		rg__ready(t);
 		list = n;
 	}
+	rg__pless_wake_end(pl);
 }
 
 void rg_waitgroup_done(rg_waitgroup *wg) { rg_waitgroup_add(wg, -1); }
@@ -271,6 +275,7 @@ void rg_sema_release(rg_sema *sv, int64_t n)
 	rg__sudog *list = NULL;
 	if (n < 0) /* before the subtraction, which could overflow */
 		rg__fatal("sync: semaphore release of a negative weight (%lld)", (long long)n);
+	bool pl = rg__pless_wake_begin(); /* sync_int.h */
 	rg__spin_lock(&s->lock);
 	s->cur -= n;
 	if (s->cur < 0) {
@@ -280,4 +285,5 @@ void rg_sema_release(rg_sema *sv, int64_t n)
 	notify_waiters(s, &list);
 	rg__spin_unlock(&s->lock);
 	ready_list(list);
+	rg__pless_wake_end(pl);
 }
