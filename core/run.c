@@ -287,7 +287,9 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 			return fail(pr, "cannot start (RINGO_IO=io_uring): %s", why);
 		}
 		rg__io_faults_init();
-		rg__io_use_epoll = pr < 0;
+		/* atomic: rg_io_backend reads it from any thread, also while
+		 * this run starts (the Ps read it plainly: they start after) */
+		__atomic_store_n(&rg__io_use_epoll, pr < 0, __ATOMIC_RELAXED);
 		rg__sched.waiter = pr < 0 ? &rg__waiter_epoll : &rg__waiter_uring;
 		if (!c.quiet) {
 			if (force_epoll)

@@ -689,5 +689,6 @@ const char *rg_io_backend(void)
 {
 	if (!rg__nprocs())
 		return NULL;
-	return rg__io_use_epoll ? "epoll" : "io_uring";
+	/* any thread: rg_run writes it while it starts (run.c) */
+	return __atomic_load_n(&rg__io_use_epoll, __ATOMIC_RELAXED) ? "epoll" : "io_uring";
 }
