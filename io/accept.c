@@ -71,6 +71,7 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,6 +91,8 @@ struct acc {
 	_Atomic int refs;
 	_Atomic bool dead;        /* retired */
 	_Atomic bool shared;      /* another task accepts on fd */
+	_Atomic bool quiet;       /* retired and its multishot ended (release):
+	                             what a closer that cannot park waits for */
 	struct acc *all_next, *all_prev; /* g_all, under g_lock */
 	struct acc *tnext;        /* the owner's list: the owner only */
 	struct acc *fnext;        /* rg__accept_p_fini's list of its P's */
@@ -260,6 +263,8 @@ static void acc_cqe(rg__cqe_handler *h, int res, unsigned flags)
 	if (final) {
 		if (a->closer)
 			rg__wake(a->closer, a->closer_ticket);
+		if (dead)
+			atomic_store_explicit(&a->quiet, true, memory_order_release);
 		unref(a); /* the armed reference: a may be gone now */
 	}
 }
@@ -332,6 +337,8 @@ static void close_retire(void *arg)
 	struct acc *a = arg;
 	a->closed = true;
 	retire(a, true);
+	if (!a->armed) /* else the final CQE says it (acc_cqe) */
+		atomic_store_explicit(&a->quiet, true, memory_order_release);
 	unref(a); /* the registry's reference, ours since reg_del */
 }
 
@@ -392,8 +399,24 @@ void rg__accept_close(int fd)
 		reg_del(i); /* its reference is ours now */
 	unlock();
 	if (!park) { /* the home P finishes it */
-		if (a && rg__io_post(a->home, close_retire, a)) /* out of memory: */
-			atomic_fetch_sub_explicit(&a->refs, 1, memory_order_relaxed); /* ends with rg_run */
+		if (a) {
+			/* and we wait for it, polling, as a closer on a task
+			 * waits parked: until the multishot has let go of the
+			 * listening socket, it still completes handshakes (the
+			 * port stays bound) after our close(2).  A reference of
+			 * our own keeps a readable meanwhile.  The run
+			 * stopping ends the wait: its teardown retires a (and
+			 * waits for us, a canceller, before it frees it). */
+			atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+			if (rg__io_post(a->home, close_retire, a)) { /* out of memory: */
+				/* the registry's and ours: ends with rg_run */
+				atomic_fetch_sub_explicit(&a->refs, 2, memory_order_relaxed);
+			} else {
+				while (!atomic_load_explicit(&a->quiet, memory_order_acquire) && !rg__run_stopping())
+					sched_yield();
+				unref(a);
+			}
+		}
 		rg__io_cancellers_leave();
 		return;
 	}
