@@ -485,6 +485,10 @@ void rg_stream_release(rg_stream *s, rg_buf *b)
 		return;
 	}
 	if (!s->home) {
+		/* the header's rule on both backends (while a run runs: a
+		 * plain stream is not tied to one) */
+		if (!on_task() && rg__nprocs())
+			rg__fatal("io: rg_stream_release outside a task");
 		plock(s);
 		if (b->id >= RG_STREAM_HELD || s->heldp[b->id] != b->data)
 			rg__fatal("io: rg_stream_release of a buffer the stream did not hand out");
@@ -520,6 +524,9 @@ void rg_stream_close(rg_stream *s)
 {
 	if (!s)
 		return;
+	/* a plain stream (epoll) too: freed under the task receiving on it */
+	if (!s->home && !on_task() && rg__nprocs())
+		rg__fatal("io: rg_stream_close outside a task");
 	if (s->home && !stale(s)) {
 		if (!on_task())
 			rg__fatal("io: rg_stream_close outside a task");
