@@ -692,7 +692,7 @@ __attribute__((noinline)) static int buf_recv_slow(rg_chan *c, void *ep, bool *o
 	}
 }
 
-static inline int chan_send(rg_chan *c, const void *ep, int64_t deadline)
+static inline __attribute__((always_inline)) int chan_send(rg_chan *c, const void *ep, int64_t deadline)
 {
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_SEND, deadline);
@@ -736,7 +736,7 @@ static inline int chan_send(rg_chan *c, const void *ep, int64_t deadline)
 	return r;
 }
 
-static inline int chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
+static inline __attribute__((always_inline)) int chan_recv(rg_chan *c, void *ep, bool *okp, int64_t deadline)
 {
 	bool ok_dummy;
 	bool *ok = okp ? okp : &ok_dummy;
