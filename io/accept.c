@@ -95,7 +95,7 @@ struct acc {
 	                             what a closer that cannot park waits for */
 	struct acc *all_next, *all_prev; /* g_all, under g_lock */
 	struct acc *tnext;        /* the owner's list: the owner only */
-	struct acc *fnext;        /* rg__accept_p_fini's list of its P's */
+	struct acc *fnext;        /* rg__accept_p_fini's list of its P's acceptors (set under g_lock, then that teardown's own) */
 	/* home P's thread only */
 	rg__io_op op;             /* op.h: the multishot's user_data; op.pending: armed */
 	bool armed, stopping, nomulti, accepted, closed, waiting;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #define T_PASS 0
 #define T_FAIL 1
@@ -138,4 +140,44 @@ static inline int64_t t_lag_ns(void) { return atomic_load(&t_lag_max_); }
 #ifndef T_TSAN
 #define T_TSAN 0
 #endif
+
+/* Runs child(k) in a forked child for each k in [0, n): the child's exit
+ * status is its verdict (0: passed; it calls exit(0) at its end, a CHECK
+ * aborts).  One line a case, named names[k] or "mode k"; SIGALRM is
+ * reported as a hang.  Returns the number of cases that failed. */
+static inline int t_fork_cases(int n, void (*child)(int), const char *const *names)
+{
+	int failed = 0;
+	for (int k = 0; k < n; k++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "fork: %d\n", errno);
+			abort();
+		}
+		if (pid == 0) {
+			child(k);
+			_exit(0);
+		}
+		int st = 0;
+		if (waitpid(pid, &st, 0) != pid) {
+			fprintf(stderr, "waitpid: %d\n", errno);
+			abort();
+		}
+		char label[32];
+		if (!names)
+			snprintf(label, sizeof label, "mode %d", k);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			printf("%s: ok\n", names ? names[k] : label);
+		} else {
+			printf("%s: child %s %d%s\n", names ? names[k] : label,
+			       WIFSIGNALED(st) ? "killed by signal" : "exited with",
+			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			       WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? " (hung)" : "");
+			failed++;
+		}
+	}
+	fflush(stdout);
+	return failed;
+}
 #endif

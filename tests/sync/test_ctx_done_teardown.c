@@ -106,26 +106,14 @@ static void child(int mode, int procs)
 	exit(0);
 }
 
+/* case k: mode k / 2 on k % 2 + 1 Ps */
+static void child_case(int k) { child(k / 2, k % 2 + 1); }
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	int failed = 0;
-	for (int mode = 0; mode < 2; mode++)
-		for (int procs = 1; procs <= 2; procs++) {
-			fflush(NULL);
-			pid_t pid = fork();
-			CHECK(pid >= 0);
-			if (pid == 0)
-				child(mode, procs);
-			int st = 0;
-			CHECK_EQ(waitpid(pid, &st, 0), pid);
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-				printf("mode %d procs %d: child %s %d\n", mode, procs,
-				       WIFSIGNALED(st) ? "killed by signal" : "exited with",
-				       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-				failed = 1;
-			}
-		}
+	static const char *const names[] = { "mode 0, 1 P", "mode 0, 2 Ps", "mode 1, 1 P", "mode 1, 2 Ps" };
+	int failed = t_fork_cases(4, child_case, names);
 	printf(failed ? "ctx_done_teardown: FAILED\n" : "ctx_done_teardown: ok\n");
 	return failed ? T_FAIL : T_PASS;
 }

@@ -133,23 +133,6 @@ static void child(int c)
 
 int main(void)
 {
-	static const char *names[] = { "chan_send", "mutex_unlock", "waitgroup_done", "sema_release" };
-	int failed = 0;
-	for (int c = 0; c < 4; c++) {
-		fflush(stdout);
-		pid_t pid = fork();
-		CHECK(pid >= 0);
-		if (pid == 0)
-			child(c);
-		int st;
-		CHECK_EQ(waitpid(pid, &st, 0), pid);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			printf("%s: ok\n", names[c]);
-		} else {
-			printf("%s: FAILED (%s %d)\n", names[c], WIFSIGNALED(st) ? "signal" : "exit",
-			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			failed++;
-		}
-	}
-	return failed ? T_FAIL : T_PASS;
+	static const char *const names[] = { "chan_send", "mutex_unlock", "waitgroup_done", "sema_release" };
+	return t_fork_cases(4, child, names) ? T_FAIL : T_PASS;
 }

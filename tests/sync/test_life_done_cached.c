@@ -111,23 +111,7 @@ static void child(int mode)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	int failed = 0;
-	for (int mode = 0; mode < 3; mode++) {
-		fflush(NULL);
-		pid_t pid = fork();
-		CHECK(pid >= 0);
-		if (pid == 0)
-			child(mode);
-		int st = 0;
-		CHECK_EQ(waitpid(pid, &st, 0), pid);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			printf("mode %d: child %s %d\n", mode, WIFSIGNALED(st) ? "killed by signal" : "exited with",
-			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			failed = 1;
-		} else {
-			printf("mode %d: ok\n", mode);
-		}
-	}
+	int failed = t_fork_cases(3, child, NULL);
 	printf(failed ? "life_done_cached: FAILED\n" : "life_done_cached: ok\n");
 	return failed ? T_FAIL : T_PASS;
 }
