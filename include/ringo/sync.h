@@ -351,7 +351,10 @@ RG_API bool rg_ctx_deadline(rg_ctx *ctx, int64_t *deadline);
 RG_API void *rg_ctx_value(rg_ctx *ctx, const void *key);
 
 /* Runs fn(arg) in a new task once ctx is done (at once if it is already).
- * Returns an id > 0 for rg_ctx_after_stop, or -ENOMEM. */
+ * Where no task can be made then (no rg_run is running, it is stopping,
+ * or memory is short) fn runs on the thread that ended ctx, before the
+ * call that ended it returns: it is never dropped.  Returns an id > 0 for
+ * rg_ctx_after_stop, or -ENOMEM. */
 RG_API int64_t rg_ctx_after_func(rg_ctx *ctx, void (*fn)(void *arg), void *arg);
 /* true if this stopped fn from being run; false if it ran or is running. */
 RG_API bool rg_ctx_after_stop(rg_ctx *ctx, int64_t id);
