@@ -260,8 +260,12 @@ int rg_sema_acquire(rg_sema *sv, int64_t n, int64_t deadline)
 	if (sg.linked) {
 		bool front = atomic_load_explicit(&s->q.first, memory_order_relaxed) == &sg;
 		rg__waitq_remove(&s->q, &sg);
-		/* we were blocking the head: others may fit now */
-		if (front && s->size > s->cur)
+		/* we were blocking the head: others may fit now.  Not only
+		 * while a unit is free (x/sync's `s.size > s.cur`): a
+		 * zero-weight waiter behind us fits with every unit held, and
+		 * nothing else would wake it before an unrelated release
+		 * (notify_waiters checks the fit itself). */
+		if (front)
 			notify_waiters(s, &list);
 	}
 	rg__spin_unlock(&s->lock);
