@@ -598,7 +598,8 @@ void rg_cond_broadcast(rg_cond *cv)
 		list = s;
 	}
 	rg__spin_unlock(&c->lock);
-	/* oldest first: the list is newest-first */
+	/* readied oldest first, as one signal each would (the list is
+	 * newest-first); the newest lands in runnext and runs first */
 	rg__sudog *rev = NULL;
 	while (list) {
 		rg__sudog *n = list->next;

@@ -74,8 +74,9 @@ extern _Atomic int rg__pless_wakers;
 
 static inline bool rg__pless_wake_begin(void)
 {
-	/* a P's thread (one load: only P threads set rg__tls_m; on a P
-	 * thread with no P no task runs) */
+	/* a runtime thread (one load: only P threads and rg_blocking's
+	 * pool set rg__tls_m, and rg_run joins the pool before its stop
+	 * hooks; on a P thread with no P no task runs) */
 	if (__builtin_expect(rg__tls_m != NULL, 1))
 		return false;
 	atomic_fetch_add(&rg__pless_wakers, 1);

@@ -13,7 +13,8 @@
  * would wait returns -EPERM; rg_mutex_lock(_until), rg_rwmutex_*lock, rg_cond_wait
  * and rg_once_do poll with sched_yield instead).  The lock-like objects
  * (rg_mutex, rg_rwmutex, rg_waitgroup, rg_once, rg_cond, rg_sema) are
- * plain structs: zero them (or use the *_INIT macros) and they are ready;
+ * plain structs: zero them (or use the *_INIT macros) and they are ready
+ * (an rg_sema zeroed has size 0: give it one with rg_sema_init);
  * they need no destroy call and may be freed once no task holds or waits
  * on them — a WaitGroup as soon as rg_waitgroup_wait has returned 0 and
  * no other wait on it is in progress (the WaitGroup on the waiter's stack
@@ -354,7 +355,7 @@ RG_API void *rg_ctx_value(rg_ctx *ctx, const void *key);
  * Where no task can be made then (no rg_run is running, it is stopping,
  * or memory is short) fn runs on the thread that ended ctx, before the
  * call that ended it returns: it is never dropped.  Returns an id > 0 for
- * rg_ctx_after_stop, or -ENOMEM. */
+ * rg_ctx_after_stop, -ENOMEM, or -EINVAL (ctx or fn NULL). */
 RG_API int64_t rg_ctx_after_func(rg_ctx *ctx, void (*fn)(void *arg), void *arg);
 /* true if this stopped fn from being run; false if it ran or is running. */
 RG_API bool rg_ctx_after_stop(rg_ctx *ctx, int64_t id);
