@@ -67,6 +67,13 @@ void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 	int32_t v = WG_COUNT(s);
 	if (v < 0 || delta > INT32_MAX || delta < INT32_MIN)
 		rg__fatal("sync: negative WaitGroup counter");
+	/* Up from zero with waiters counted: only the Done that reached zero
+	 * leaves them there, while it wakes them.  A new round of Adds must
+	 * begin after the last round's Waits have returned (Go panics too);
+	 * going on, that Done would wake them with the counter above zero,
+	 * or leave them to the next zero. */
+	if (delta > 0 && v == delta && (s & WG_WAITERS_MASK))
+		rg__fatal("sync: WaitGroup misuse: Add called concurrently with Wait");
 	if (v > 0 || !(s & WG_WAITERS_MASK))
 		return;
 	/* Reached zero with waiters: wake them all (counted when made by a
@@ -74,8 +81,8 @@ void rg_waitgroup_add(rg_waitgroup *wgv, int64_t delta)
 	bool pl = rg__pless_wake_begin();
 	s = wg_lock(wg);
 	if (WG_COUNT(s) != 0) {
-		/* an Add raced with the Wait that is in progress (Go calls this
-		 * misuse); leave the waiters to the next zero */
+		/* an Add took the counter up again before we had the lock:
+		 * the misuse above, and that Add is aborting */
 		wg_unlock(wg);
 		rg__pless_wake_end(pl);
 		return;

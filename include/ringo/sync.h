@@ -265,7 +265,10 @@ typedef struct rg_waitgroup {
 #define RG_WAITGROUP_INIT {{0}}
 
 /* Adds delta (may be negative) to the counter; aborts if it goes
- * negative.  When it reaches zero every waiter is released. */
+ * negative.  When it reaches zero every waiter is released.  As in Go, a
+ * new round of Adds begins after the last round's Waits have returned:
+ * an Add that takes the counter up from zero while those waiters are
+ * still being released aborts ("Add called concurrently with Wait"). */
 RG_API void rg_waitgroup_add(rg_waitgroup *wg, int64_t delta);
 RG_API void rg_waitgroup_done(rg_waitgroup *wg);
 /* 0 once the counter is zero; -EAGAIN, -ETIMEDOUT, -ECANCELED. */
