@@ -686,6 +686,27 @@ static int64_t owner_accept(struct acc *a, struct tacc *ta, rg__task *t, int64_t
 	}
 }
 
+/* The owner's rg_accept(fd) was cancelled before it started (io/io.c):
+ * stop accepting ahead, as a cancel that finds the owner waiting does
+ * (owner_accept), and wait for the multishot's end so that nothing more
+ * is accepted once the call has returned.  What is queued stays for the
+ * next call. */
+void rg__accept_cancelled(int fd)
+{
+	int k = atomic_load_explicit(&g_key, memory_order_acquire);
+	struct tacc *ta = k >= 0 ? rg_tls_get(k) : NULL;
+	struct acc *a = ta ? ta->list : NULL;
+	while (a && a->fd != fd)
+		a = a->tnext;
+	if (!a || atomic_load_explicit(&a->dead, memory_order_acquire))
+		return;
+	rg__task *t = rg__self();
+	rg__io_hop(a->home);
+	stop(a);
+	while (a->armed)
+		wait_cqe(a, t);
+}
+
 int64_t rg__accept_exec(rg__io_req *q, int64_t deadline, bool nb)
 {
 	if (q->buf)

@@ -190,6 +190,20 @@ int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool 
 	return r;
 }
 
+/* A call that a cancel fails before it starts (pending rg_cancel, a bound
+ * context already ended).  An rg_accept's cancel also stops the task's
+ * accepting ahead (ringo/io.h), as it does when it reaches the call
+ * waiting (io/accept.c): failing here, before the acceptor was looked
+ * at, left the multishot armed, and connections that came after the task
+ * had been told to stop went on into its queue, away from any other task
+ * accepting on the listener (tests/io/test_rev2_accept_cancel_ahead.c). */
+static int cancelled_early(const rg__io_req *q, int c)
+{
+	if (q->op == RG__OP_ACCEPT && !q->buf && !rg__io_use_epoll)
+		rg__accept_cancelled(q->fd);
+	return c;
+}
+
 /* Steps 2-5 of the path above. */
 static int64_t run(rg__io_req *q, int64_t deadline)
 {
@@ -201,7 +215,7 @@ static int64_t run(rg__io_req *q, int64_t deadline)
 	 * publishes its op: a cancel may land in between) */
 	int c = rg__io_take_cancel(t);
 	if (c)
-		return c;
+		return cancelled_early(q, c);
 	if (deadline < -1)
 		return -EINVAL;
 	/* The bound context (rg_ctx_bind): already ended -> its error now;
@@ -211,7 +225,7 @@ static int64_t run(rg__io_req *q, int64_t deadline)
 	if (q->op != RG__OP_CLOSE) {
 		c = rg__ctx_watch_begin(&w, rg__io_ctx_fire, t);
 		if (c)
-			return c;
+			return cancelled_early(q, c);
 	} else {
 		w.owner = NULL;
 	}

@@ -146,6 +146,9 @@ int rg__io_post(rg__p *target, void (*fn)(void *), void *arg);
 int64_t rg__accept_exec(rg__io_req *req, int64_t deadline, bool nonblock);
 void rg__accept_close(int fd);     /* rg_close: stop fd's multishot, if any */
 void rg__accept_p_fini(rg__p *p);  /* rg_run's end, on p's thread */
+/* An rg_accept(fd) failed with a cancel before it started: stop the
+ * calling task's accepting ahead on fd, if it has any (task only). */
+void rg__accept_cancelled(int fd);
 
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;
