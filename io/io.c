@@ -137,18 +137,43 @@ static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb);
 
 /* rg_write/rg_writev to a terminal (q->tty): until the fd
  * polls writable, a poll op of the backend's waits (deadline 0: -EAGAIN);
- * then the pool writes. */
+ * then the pool writes.
+ *
+ * On a duplicate of the fd, so that the call keeps the terminal it was
+ * given (ringo/io.h: calls keep their open file when another task
+ * rg_closes the fd).  The poll op holds the file only while it waits;
+ * the write after it went by number, and when the number had been closed
+ * and reused meanwhile it wrote the terminal's bytes into the new file (a
+ * regular file opened after the close got them; on epoll the poll lost
+ * the closed file and waited out its deadline:
+ * tests/io/test_rev2_tty_close.c).  A dup and a close per terminal write,
+ * which already costs a trip to the pool. */
 static int64_t tty_write(rg__io_req *q, int64_t deadline, bool nb)
 {
+	int fd = fcntl(q->fd, F_DUPFD_CLOEXEC, 0);
+	bool own = fd >= 0;
+	if (!own) {
+		/* out of fds (a server at its limit logging so to its
+		 * terminal): by number, as before, rather than fail */
+		if (errno != EMFILE && errno != ENFILE)
+			return -errno;
+		fd = q->fd;
+	}
+	rg__io_req w = *q;
+	w.fd = fd;
+	int64_t r;
 	for (;;) {
-		int64_t r = tty_write_try(q);
+		r = tty_write_try(&w);
 		if (r != -EAGAIN || nb)
-			return r;
-		rg__io_req p = { .op = RG__OP_POLL, .fd = q->fd, .flags = POLLOUT };
+			break;
+		rg__io_req p = { .op = RG__OP_POLL, .fd = fd, .flags = POLLOUT };
 		r = backend_exec(&p, deadline, false);
 		if (r < 0)
-			return r;
+			break;
 	}
+	if (own)
+		close(fd);
+	return r;
 }
 
 /* Steps 4-5 of the path above. */
