@@ -14,6 +14,8 @@
  *   4. The task parks with no deadline of its own: the kernel's timeout is
  *      the deadline, so the wake always comes from a CQE and the task can
  *      never leave while the kernel may still write to its buffers.
+ *      (A worker op parks with the deadline instead, then cancels the op
+ *      and waits for its CQE: see rg__uring_exec.)
  *   5. Each CQE decrements op.pending on the P; the last one wakes the task.
  *   6. Result: op cancelled by rg_cancel -> -ECANCELED; op cancelled by its
  *      timeout (op -ECANCELED, timeout -ETIME) -> -ETIMEDOUT (-EAGAIN for a
@@ -128,17 +130,26 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	op.direct = false;
 	struct io_uring *ring = rg__p_ring(p);
 	bool timed = deadline >= 0;
+	/* A worker op (IOSQE_ASYNC: rg_openat's FIFO open) gets no
+	 * LINK_TIMEOUT: the kernel arms a worker op's linked timeout only once
+	 * the op's issue has returned, never while it blocks there, so a FIFO
+	 * open waited for its other end whatever its deadline
+	 * (tests/io/test_rev2_fifo_deadline.c).  An ASYNC_CANCEL does
+	 * interrupt it: its deadline is core's park deadline, then a cancel
+	 * and the wait for its CQE (below). */
+	bool linked = timed && !q->worker;
+	bool wtimedout = false;
 	struct __kernel_timespec ts;
 	op.ticket = rg__park_prepare();
 	int r = rg__io_op_begin(t, &op); /* may queue the P's first SQE */
 	if (r)
 		return r;
-	sq_reserve(p, ring, timed ? 2 : 1);
+	sq_reserve(p, ring, linked ? 2 : 1);
 	struct io_uring_sqe *sqe = rg__p_sqe(p); /* publishes the SQ tail for rg_close */
 	prep(sqe, q);
 	io_uring_sqe_set_data(sqe, &op.h);
 	op.pending = 1;
-	if (timed) {
+	if (linked) {
 		sqe->flags |= IOSQE_IO_LINK;
 		ts.tv_sec = deadline / 1000000000;
 		ts.tv_nsec = deadline % 1000000000;
@@ -152,7 +163,24 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	 * convoy).  Every rg__io_batch queued SQEs go in now. */
 	if (io_uring_sq_ready(ring) >= rg__io_batch)
 		rg__p_submit(p);
-	rg__park(RG__WAIT_IO, -1, NULL, NULL);
+	if (timed && !linked) {
+		if (rg__park(RG__WAIT_IO, deadline, NULL, NULL) == -ETIMEDOUT) {
+			/* on the op's P (its ring, pending and ticket are that
+			 * thread's); a CQE that came meanwhile found the park
+			 * already claimed: its result stands */
+			rg__io_hop(p);
+			if (op.pending) {
+				wtimedout = true;
+				op.ticket = rg__park_prepare();
+				struct io_uring_sqe *c = rg__p_sqe(p);
+				io_uring_prep_cancel64(c, (uint64_t)(uintptr_t)&op.h, 0);
+				io_uring_sqe_set_data(c, NULL);
+				rg__park(RG__WAIT_IO, -1, NULL, NULL);
+			}
+		}
+	} else {
+		rg__park(RG__WAIT_IO, -1, NULL, NULL);
+	}
 
 	int res = op.res;
 	/* A worker's blocking call (an open in IOSQE_ASYNC) that ASYNC_CANCEL
@@ -161,7 +189,8 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	if (res <= -512 && res >= -516)
 		res = -EINTR;
 	bool cancelled = op.cancel_issued && (res == -ECANCELED || res == -EINTR);
-	bool timedout = !cancelled && timed && res == -ECANCELED && op.tres == -ETIME;
+	bool timedout = !cancelled && ((linked && res == -ECANCELED && op.tres == -ETIME) ||
+	                               (wtimedout && (res == -ECANCELED || res == -EINTR)));
 	rg__io_op_end(t, &op, cancelled);
 	if (cancelled)
 		return -ECANCELED;
