@@ -189,8 +189,16 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	if (res <= -512 && res >= -516)
 		res = -EINTR;
 	bool cancelled = op.cancel_issued && (res == -ECANCELED || res == -EINTR);
-	bool timedout = !cancelled && ((linked && res == -ECANCELED && op.tres == -ETIME) ||
-	                               (wtimedout && (res == -ECANCELED || res == -EINTR)));
+	/* A linked timeout that fired ends its op -ECANCELED (its own CQE
+	 * -ETIME); or, the op blocking in the kernel's worker (an AF_UNIX
+	 * connect to a full backlog ends up there), interrupts it: -EINTR
+	 * (after the mapping above), while its own CQE says -ENOENT (6.18:
+	 * the cancel's -EALREADY is lost in its fall-through) -- anything but
+	 * the -ECANCELED of a timeout disarmed by its op's completion.  -EINTR
+	 * was handed out for a deadline (tests/io/test_rev2_unix_connect.c). */
+	bool ltimedout = linked && ((res == -ECANCELED && op.tres == -ETIME) ||
+	                            (res == -EINTR && op.tres != -ECANCELED));
+	bool timedout = !cancelled && (ltimedout || (wtimedout && (res == -ECANCELED || res == -EINTR)));
 	rg__io_op_end(t, &op, cancelled);
 	if (cancelled)
 		return -ECANCELED;
