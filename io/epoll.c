@@ -417,17 +417,64 @@ static RG__NOIPA int64_t so_error(int fd)
 	return -err;
 }
 
+/* One non-blocking connect: 0, or -errno.  RG__NOIPA: called again after
+ * a park (connect_op), so no &errno from before it is reused. */
+static RG__NOIPA int connect_once(rg__io_req *q)
+{
+	return connect(q->fd, q->buf, (socklen_t)q->len) == 0 ? 0 : -errno;
+}
+
+/* Parks until `until` (0), or until a cancel or the call's context
+ * ends it (-ECANCELED): the op is published as wait_ready's is, with
+ * nothing to wait for. */
+static int nap(int64_t until)
+{
+	rg__task *t = rg__self();
+	rg__io_op op;
+	memset(&op, 0, sizeof op);
+	op.t = t;
+	op.p = rg__getp();
+	op.direct = true;
+	op.ticket = rg__park_prepare();
+	rg__io_park_op(t, &op, until);
+	if (op.res)
+		return op.res;
+	return rg__io_op_end(t, &op, true) ? -ECANCELED : 0;
+}
+
 static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 {
 	int r = set_nonblock(q->fd);
 	if (r < 0)
 		return r;
-	if (connect(q->fd, q->buf, (socklen_t)q->len) == 0)
+	r = connect_once(q);
+	if (r == 0)
 		return 0;
-	if (errno != EINPROGRESS && errno != EAGAIN)
-		return -errno;
+	if (r != -EINPROGRESS && r != -EAGAIN)
+		return r;
 	if (nonblock)
 		return -EAGAIN;
+	/* -EAGAIN (AF_UNIX: the listener's backlog is full) started nothing:
+	 * the connect must be made again once there is room.  No readiness
+	 * says so (an unconnected socket polls writable at once, and the wait
+	 * below took that for connected: rg_connect returned 0 on a socket
+	 * that was not, tests/io/test_rev2_unix_connect_epoll.c), so try
+	 * again after naps of 1 to 16 ms, up to the deadline. */
+	for (int64_t step = 1000000; r == -EAGAIN; step = step < 16000000 ? step * 2 : step) {
+		int64_t until = rg_now() + step;
+		if (deadline >= 0 && until > deadline)
+			until = deadline;
+		int w = nap(until);
+		if (w)
+			return w;
+		if (deadline >= 0 && rg_now() >= deadline)
+			return -ETIMEDOUT;
+		r = connect_once(q);
+		if (r == 0)
+			return 0;
+		if (r != -EINPROGRESS && r != -EAGAIN)
+			return r;
+	}
 	for (;;) {
 		int w = wait_ready(q->fd, EPOLLOUT, deadline);
 		if (w < 0)

@@ -21,7 +21,8 @@ static struct sockaddr_storage g_ss;
 static int g_len;
 
 struct conn {
-	int how; /* 0 deadline, 1 context deadline, 2 rg_cancel */
+	int how; /* 0 deadline, 1 context deadline, 2 rg_cancel, 3 room made
+	            at 50 ms (deadline 2 s): connected */
 	_Atomic int64_t id, res, took;
 	_Atomic int connected, started, done;
 };
@@ -39,7 +40,8 @@ static void conn_fn(void *arg)
 	CHECK(s >= 0);
 	atomic_store(&c->started, 1);
 	int64_t t0 = rg_now();
-	int r = rg_connect(s, (struct sockaddr *)&g_ss, (socklen_t)g_len, c->how == 0 ? t0 + 200 * MS : -1);
+	int64_t dl = c->how == 0 ? t0 + 200 * MS : c->how == 3 ? t0 + 2000 * MS : -1;
+	int r = rg_connect(s, (struct sockaddr *)&g_ss, (socklen_t)g_len, dl);
 	atomic_store(&c->took, rg_now() - t0);
 	struct sockaddr_un peer;
 	socklen_t pl = sizeof peer;
@@ -53,7 +55,7 @@ static void conn_fn(void *arg)
 	atomic_store(&c->done, 1);
 }
 
-static void one(int how)
+static void one(int how, int l)
 {
 	struct conn c = { .how = how };
 	CHECK(rg_go(conn_fn, &c) > 0);
@@ -63,10 +65,17 @@ static void one(int how)
 		rg_sleep(50 * MS);
 		CHECK_EQ(rg_cancel(atomic_load(&c.id)), 0);
 	}
+	int acc = -1;
+	if (how == 3) { /* room in the backlog */
+		rg_sleep(50 * MS);
+		acc = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(acc >= 0);
+	}
 	while (!atomic_load(&c.done))
 		rg_sleep(MS);
 	int64_t r = atomic_load(&c.res);
-	static const char *const names[] = { "deadline 200 ms", "context 200 ms", "rg_cancel at 50 ms" };
+	static const char *const names[] = { "deadline 200 ms", "context 200 ms", "rg_cancel at 50 ms",
+		                             "room made at 50 ms" };
 	printf("%s, %d P, backlog full, %s: rg_connect = %lld after %.1f ms (%s)\n", rg_io_backend(), rg_procs(),
 	       names[how], (long long)r, atomic_load(&c.took) / 1e6,
 	       atomic_load(&c.connected) ? "connected" : "not connected");
@@ -75,6 +84,17 @@ static void one(int how)
 		CHECK(atomic_load(&c.connected)); /* 0 only when connected */
 	else
 		CHECK_EQ(r, how == 2 ? -ECANCELED : -ETIMEDOUT);
+	if (how == 3) {
+		CHECK_EQ(r, 0);
+		close(acc);
+		/* the connection just made fills the backlog again */
+		int a2 = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(a2 >= 0);
+		close(a2);
+		int f = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		CHECK(f >= 0 && connect(f, (struct sockaddr *)&g_ss, (socklen_t)g_len) == 0);
+		close(f); /* (queued, then reset with the listener) */
+	}
 }
 
 static int main_fn(void *arg)
@@ -94,8 +114,8 @@ static int main_fn(void *arg)
 		}
 	}
 	CHECK(n < 16);
-	for (int how = 0; how < 3; how++)
-		one(how);
+	for (int how = 0; how < 4; how++)
+		one(how, l);
 	for (int i = 0; i < n; i++)
 		close(fill[i]);
 	rg_close(l);
