@@ -458,7 +458,7 @@ static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 	 * the connect must be made again once there is room.  No readiness
 	 * says so (an unconnected socket polls writable at once, and the wait
 	 * below took that for connected: rg_connect returned 0 on a socket
-	 * that was not, tests/io/test_rev2_unix_connect_epoll.c), so try
+	 * that was not, tests/io/test_unix_connect_epoll.c), so try
 	 * again after naps of 1 to 16 ms, up to the deadline. */
 	for (int64_t step = 1000000; r == -EAGAIN; step = step < 16000000 ? step * 2 : step) {
 		int64_t until = rg_now() + step;

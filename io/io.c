@@ -146,7 +146,7 @@ static int64_t backend_exec(rg__io_req *q, int64_t deadline, bool nb);
  * and reused meanwhile it wrote the terminal's bytes into the new file (a
  * regular file opened after the close got them; on epoll the poll lost
  * the closed file and waited out its deadline:
- * tests/io/test_rev2_tty_close.c).  A dup and a close per terminal write,
+ * tests/io/test_tty_close.c).  A dup and a close per terminal write,
  * which already costs a trip to the pool. */
 static int64_t tty_write(rg__io_req *q, int64_t deadline, bool nb)
 {
@@ -221,7 +221,7 @@ int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool 
  * waiting (io/accept.c): failing here, before the acceptor was looked
  * at, left the multishot armed, and connections that came after the task
  * had been told to stop went on into its queue, away from any other task
- * accepting on the listener (tests/io/test_rev2_accept_cancel_ahead.c). */
+ * accepting on the listener (tests/io/test_accept_cancel_ahead.c). */
 static int cancelled_early(const rg__io_req *q, int c)
 {
 	if (q->op == RG__OP_ACCEPT && !q->buf && !rg__io_use_epoll)

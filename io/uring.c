@@ -134,7 +134,7 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	 * LINK_TIMEOUT: the kernel arms a worker op's linked timeout only once
 	 * the op's issue has returned, never while it blocks there, so a FIFO
 	 * open waited for its other end whatever its deadline
-	 * (tests/io/test_rev2_fifo_deadline.c).  An ASYNC_CANCEL does
+	 * (tests/io/test_fifo_deadline.c).  An ASYNC_CANCEL does
 	 * interrupt it: its deadline is core's park deadline, then a cancel
 	 * and the wait for its CQE (below). */
 	bool linked = timed && !q->worker;
@@ -195,7 +195,7 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	 * (after the mapping above), while its own CQE says -ENOENT (6.18:
 	 * the cancel's -EALREADY is lost in its fall-through) -- anything but
 	 * the -ECANCELED of a timeout disarmed by its op's completion.  -EINTR
-	 * was handed out for a deadline (tests/io/test_rev2_unix_connect.c). */
+	 * was handed out for a deadline (tests/io/test_unix_connect.c). */
 	bool ltimedout = linked && ((res == -ECANCELED && op.tres == -ETIME) ||
 	                            (res == -EINTR && op.tres != -ECANCELED));
 	bool timedout = !cancelled && (ltimedout || (wtimedout && (res == -ECANCELED || res == -EINTR)));
