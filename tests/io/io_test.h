@@ -53,6 +53,41 @@ static inline int t_connect(int family, int port, int64_t deadline)
 	return fd;
 }
 
+/* connect(2) to 127.0.0.1:port outside ringo (a client the runtime does
+ * not see). */
+static inline int t_plain_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	return fd;
+}
+
+/* Fills a terminal through nb, a non-blocking fd of its own open file,
+ * until it is full twice 10 ms apart (a pty moves what it holds to the
+ * master's side in the background, which makes room again); from a task.
+ * Returns the bytes written. */
+static inline size_t t_pty_fill(int nb)
+{
+	static char junk[4096];
+	size_t total = 0;
+	for (int full = 0; full < 2;) {
+		ssize_t n = write(nb, junk, sizeof junk);
+		if (n < 0) {
+			CHECK(errno == EAGAIN);
+			full++;
+			rg_sleep(10 * MS);
+			continue;
+		}
+		full = 0;
+		total += (size_t)n;
+		CHECK(total < (size_t)64 << 20);
+	}
+	return total;
+}
+
 /* A connected TCP pair over loopback: fds[0] client, fds[1] server side. */
 static inline void t_tcp_pair(int family, int fds[2])
 {

@@ -56,21 +56,12 @@ struct clients {
 	pthread_t th;
 };
 
-static int plain_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-	return fd;
-}
 
 static void *client_main(void *arg)
 {
 	struct clients *c = arg;
 	for (int i = 0; i < c->n; i++) {
-		c->fd[i] = plain_connect(c->port);
+		c->fd[i] = t_plain_connect(c->port);
 		c->lport[i] = port_of(c->fd[i], false);
 		if (c->pause_us)
 			usleep((useconds_t)c->pause_us);
@@ -147,7 +138,7 @@ static int wait_fds(int n)
 static void arm(int l, int port)
 {
 	for (int i = 0; i < 2; i++) {
-		int c = plain_connect(port);
+		int c = t_plain_connect(port);
 		int s = accept_one(l, 1);
 		CHECK_EQ(port_of(s, true), port_of(c, false));
 		close(s);
@@ -322,7 +313,7 @@ static void deadline_cancel(void)
 	CHECK_EQ(rg_accept(l, NULL, NULL, rg_now() - 1), -ETIMEDOUT);
 
 	/* arrives after the timeout: queued (io_uring), the next call has it */
-	int c = plain_connect(port);
+	int c = t_plain_connect(port);
 	CHECK_EQ(wait_fds(base + 1 + (uring() ? 1 : 0)), base + 1 + (uring() ? 1 : 0));
 	int s = rg_accept(l, NULL, NULL, rg_now() + 2000 * MS);
 	CHECK(s >= 0);
@@ -338,7 +329,7 @@ static void deadline_cancel(void)
 	CHECK(rg_now() - t0 < 20 * MS + tol);
 	CHECK(atomic_load(&x.done));
 	/* the multishot was stopped: nothing is accepted ahead now */
-	c = plain_connect(port);
+	c = t_plain_connect(port);
 	rg_sleep(20 * MS);
 	CHECK_EQ(t_open_fds(), base + 1);
 	s = rg_accept(l, NULL, NULL, rg_now() + 2000 * MS); /* and it works again */
@@ -378,7 +369,7 @@ static void deadline_cancel(void)
 	rg_ctx_release(ctx);
 
 	/* a connection that arrives meanwhile is still returned, once */
-	c = plain_connect(port);
+	c = t_plain_connect(port);
 	s = rg_accept(l, NULL, NULL, rg_now() + 2000 * MS);
 	CHECK(s >= 0);
 	CHECK_EQ(port_of(s, true), port_of(c, false));
@@ -454,7 +445,7 @@ static void closing(void)
 		rg_sleep(MS);
 	CHECK_EQ(wait_fds(base2 + K), base2 + K);
 	/* the listener itself is still open and accepts */
-	int c2 = plain_connect(o.port);
+	int c2 = t_plain_connect(o.port);
 	int s = rg_accept(o.l, NULL, NULL, rg_now() + 2000 * MS);
 	CHECK(s >= 0);
 	/* the first of the owner's clients that were not accepted ahead, or
@@ -476,7 +467,7 @@ static void closing(void)
 	l = t_listen(AF_INET, &port);
 	CHECK(l >= 0);
 	if (l == old) {
-		int cc = plain_connect(port);
+		int cc = t_plain_connect(port);
 		s = rg_accept(l, NULL, NULL, rg_now() + 2000 * MS);
 		CHECK(s >= 0);
 		CHECK_EQ(port_of(s, true), port_of(cc, false));

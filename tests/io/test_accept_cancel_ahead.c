@@ -33,15 +33,6 @@ static void other_fn(void *arg)
 	atomic_store(&o->done, 1);
 }
 
-static int plain_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-	return fd;
-}
 
 /* how: 0 rg_cancel pending before the call, 1 a bound context that has
  * already ended */
@@ -69,7 +60,7 @@ static void one(int how)
 		rg_ctx_release(ctx);
 
 	/* told to stop: a connection now stays in the backlog */
-	int c = plain_connect(port);
+	int c = t_plain_connect(port);
 	rg_sleep(30 * MS);
 	int ahead = t_open_fds() - base - 1;
 	/* and another task that takes over the listener gets it */

@@ -64,22 +64,7 @@ static void fill(void)
 	/* a second open of the slave, O_NONBLOCK (its own open file) */
 	int nb = open(ptsname(g_master), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(nb >= 0);
-	static char junk[4096];
-	size_t total = 0;
-	/* until full twice, 10 ms apart: the pty moves what it holds to
-	 * the master's side in the background, which makes room again */
-	for (int full = 0; full < 2;) {
-		ssize_t n = write(nb, junk, sizeof junk);
-		if (n < 0) {
-			CHECK(errno == EAGAIN);
-			full++;
-			rg_sleep(10 * MS);
-			continue;
-		}
-		full = 0;
-		total += (size_t)n;
-		CHECK(total < (size_t)64 << 20);
-	}
+	size_t total = t_pty_fill(nb);
 	close(nb);
 	printf("  the terminal holds %zu bytes\n", total);
 }

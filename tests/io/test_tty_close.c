@@ -21,21 +21,6 @@ static int g_master, g_slave, g_nb;
 static _Atomic int64_t g_id, g_res;
 static _Atomic int g_started, g_done;
 
-static void fill(void)
-{
-	static char junk[4096];
-	for (int full = 0; full < 2;) {
-		ssize_t n = write(g_nb, junk, sizeof junk);
-		if (n < 0) {
-			CHECK(errno == EAGAIN);
-			full++;
-			rg_sleep(10 * MS);
-			continue;
-		}
-		full = 0;
-	}
-}
-
 static void writer(void *arg)
 {
 	(void)arg;
@@ -48,7 +33,7 @@ static void writer(void *arg)
 static int main_fn(void *arg)
 {
 	(void)arg;
-	fill();
+	t_pty_fill(g_nb);
 	CHECK(rg_go(writer, NULL) > 0);
 	while (!atomic_load(&g_started))
 		rg_sleep(MS);
