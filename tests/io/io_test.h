@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -63,6 +64,25 @@ static inline int t_plain_connect(int port)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
 	return fd;
+}
+
+/* A pseudo-terminal in raw mode: the master (opened with extra_flags
+ * added) in *master, the slave returned; skips the test without ptys. */
+static inline int t_pty_open(int extra_flags, int *master)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | extra_flags);
+	if (*master < 0) {
+		printf("SKIP: no pty (%s)\n", strerror(errno));
+		exit(T_SKIP);
+	}
+	CHECK(grantpt(*master) == 0 && unlockpt(*master) == 0);
+	int slave = open(ptsname(*master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	CHECK(slave >= 0);
+	struct termios tio;
+	CHECK(tcgetattr(slave, &tio) == 0);
+	cfmakeraw(&tio);
+	CHECK(tcsetattr(slave, TCSANOW, &tio) == 0);
+	return slave;
 }
 
 /* Fills a terminal through nb, a non-blocking fd of its own open file,

@@ -126,18 +126,7 @@ static int main_fn(void *arg)
 
 int main(void)
 {
-	g_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (g_master < 0) {
-		printf("SKIP: no pty (%s)\n", strerror(errno));
-		return T_SKIP;
-	}
-	CHECK(grantpt(g_master) == 0 && unlockpt(g_master) == 0);
-	g_slave = open(ptsname(g_master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-	CHECK(g_slave >= 0);
-	struct termios tio;
-	CHECK(tcgetattr(g_slave, &tio) == 0);
-	cfmakeraw(&tio);
-	CHECK(tcsetattr(g_slave, TCSANOW, &tio) == 0);
+	g_slave = t_pty_open(0, &g_master);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	alarm(50); /* a P blocked in the kernel hangs: fail instead */
 	CHECK_EQ(t_run(main_fn, 1), 0);

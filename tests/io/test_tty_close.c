@@ -70,21 +70,10 @@ static int main_fn(void *arg)
 
 int main(void)
 {
-	g_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	if (g_master < 0) {
-		printf("SKIP: no pty (%s)\n", strerror(errno));
-		return T_SKIP;
-	}
-	CHECK(grantpt(g_master) == 0 && unlockpt(g_master) == 0);
-	g_slave = open(ptsname(g_master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-	CHECK(g_slave >= 0);
+	g_slave = t_pty_open(O_NONBLOCK, &g_master);
 	/* a second open, O_NONBLOCK: fills the terminal, and keeps it open */
 	g_nb = open(ptsname(g_master), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(g_nb >= 0);
-	struct termios tio;
-	CHECK(tcgetattr(g_slave, &tio) == 0);
-	cfmakeraw(&tio);
-	CHECK(tcsetattr(g_slave, TCSANOW, &tio) == 0);
 	alarm(50);
 	CHECK_EQ(t_run(main_fn, 1), 0);
 	printf("OK\n");
