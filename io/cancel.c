@@ -100,13 +100,16 @@ static struct pio g_pio[RG_IO_MAXP];
 /* Cancel requests when the heap has no room for one: a cancel is never
  * dropped (a Context's end has nobody to tell).  Each is queued on one P
  * and freed by that P's next drain, so they come back within a P's turn;
- * a canceller that finds all SPARES out waits for one.  (Left: a
- * canceller on a P's thread, with the heap still full and all 64 spares
- * queued on its own P, would wait for ever; only cross-P requests take
- * one, and each P drains its own.) */
+ * a canceller that finds all SPARES out waits for one.  A canceller on a
+ * P's thread drains its own P meanwhile: the spares may all be queued
+ * there, and its P does not drain while it waits (io_cancel_oom_own_p:
+ * it waited for ever). */
 #define SPARES 64
 static struct creq g_spare[SPARES];
 static _Atomic uint64_t g_spare_used;
+
+static void drain(struct pio *pio);
+static inline bool pio_live(const struct pio *pio, const rg__p *p);
 
 static struct creq *creq_new(void)
 {
@@ -122,7 +125,11 @@ static struct creq *creq_new(void)
 				return &g_spare[i];
 			continue;
 		}
-		sched_yield();
+		rg__p *p = rg__getp();
+		if (p && pio_live(&g_pio[rg__p_index(p)], p))
+			drain(&g_pio[rg__p_index(p)]);
+		else
+			sched_yield();
 		u = atomic_load_explicit(&g_spare_used, memory_order_relaxed);
 	}
 }
