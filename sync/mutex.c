@@ -40,7 +40,11 @@
  * (csema) with a FIFO queue.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sync/sync_int.h"
 
@@ -113,6 +117,102 @@ static inline uint32_t spin_round(struct mutex_impl *m, bool blind)
 	return s;
 }
 
+/*
+ * Waiters that are not tasks: a thread outside the runtime, or a task in
+ * rg_blocking (neither can park).  They queue as tasks do, with a record
+ * whose task is NULL and whose elem points at a futex word on the thread's
+ * stack, and sleep on that word.  They polled with sched_yield before, and
+ * in starvation mode, where the lock goes from the unlocker straight to
+ * the first queued waiter and LOCKED never clears while any is queued, a
+ * poller never saw it free: 8 tasks holding a mutex 2 ms at a time took it
+ * 1,648 times in 3 s, the thread not once (sync_lock_foreign_starving).
+ * The word: FW_WAIT, then FW_CLAIMED by an unlocker (the thread may no
+ * longer leave: it waits for FW_DONE, once the unlocker has written
+ * handoff and let go of the mutex) or FW_GONE (it timed out first;
+ * unlockers skip the record).
+ */
+enum { FW_WAIT, FW_CLAIMED, FW_GONE, FW_DONE };
+
+static inline _Atomic uint32_t *fw_word(const rg__sudog *sg) { return (_Atomic uint32_t *)sg->elem; }
+
+static void fw_sleep(_Atomic uint32_t *w, uint32_t v, int64_t until)
+{
+	struct timespec ts, *tp = NULL;
+	if (until > 0) {
+		int64_t d = until - rg_now();
+		if (d <= 0)
+			return;
+		ts.tv_sec = d / 1000000000;
+		ts.tv_nsec = d % 1000000000;
+		tp = &ts;
+	}
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, tp, NULL, 0);
+}
+
+/* The unlock callback's part (QLOCK released), then the wait: 0 once
+ * claimed and released by an unlocker (sg->handoff says how), or
+ * -ETIMEDOUT / the bound Context's error, the record given up (still
+ * linked: the caller unlinks it, as a task's timed-out record).  A bound
+ * Context (a task in rg_blocking) is looked at every millisecond: no
+ * cancel wakes the word. */
+static int fw_wait(struct mutex_impl *m, rg__sudog *sg, int64_t deadline, bool use_ctx)
+{
+	_Atomic uint32_t *w = fw_word(sg);
+	atomic_fetch_and_explicit(&m->state, ~QLOCK, memory_order_release);
+	for (;;) {
+		uint32_t v = atomic_load_explicit(w, memory_order_acquire);
+		if (v == FW_DONE)
+			return 0;
+		int e = 0;
+		if (v == FW_WAIT) {
+			if (deadline > 0 && rg_now() >= deadline)
+				e = -ETIMEDOUT;
+			else if (use_ctx)
+				e = rg__ctx_bound_err();
+			if (e) {
+				if (atomic_compare_exchange_strong(w, &v, FW_GONE))
+					return e;
+				continue; /* claimed meanwhile: wait for FW_DONE */
+			}
+		}
+		int64_t until = deadline;
+		if (v == FW_WAIT && use_ctx) {
+			int64_t look = rg_now() + 1000000;
+			until = until > 0 && until < look ? until : look;
+		}
+		fw_sleep(w, v, v == FW_WAIT ? until : -1);
+	}
+}
+
+/* The unlocker, after its last touch of the mutex: the thread may go on
+ * (and its record die) from the store; the wake reads nothing of it (a
+ * private futex's key is the address alone). */
+static void fw_release(rg__sudog *sg)
+{
+	_Atomic uint32_t *w = fw_word(sg);
+	atomic_store_explicit(w, FW_DONE, memory_order_release);
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* rg__waitq_claim for the mutex's queue, which also holds threads'
+ * records.  QLOCK held. */
+static rg__sudog *mutex_claim(struct mutex_impl *m)
+{
+	rg__sudog *s;
+	while ((s = atomic_load_explicit(&m->q.first, memory_order_relaxed))) {
+		rg__waitq_remove(&m->q, s);
+		if (s->task) {
+			if (rg__sudog_claim(s))
+				return s;
+		} else {
+			uint32_t v = FW_WAIT;
+			if (atomic_compare_exchange_strong(fw_word(s), &v, FW_CLAIMED))
+				return s;
+		}
+	}
+	return NULL;
+}
+
 __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64_t deadline, bool use_ctx)
 {
 	int64_t wait_start = 0;
@@ -121,10 +221,12 @@ __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64
 	unsigned qspins = 0;
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	rg__task *self = rg__self_parkable();
-	/* Only a caller that will park may announce itself with WOKEN: one
-	 * that gives up instead (deadline 0, a thread outside the runtime)
-	 * would clear it after an unlock skipped waking a waiter for it. */
-	bool may_park = self && deadline != 0;
+	/* Only a caller that will wait may announce itself with WOKEN: one
+	 * that gives up instead (deadline 0) would clear it after an unlock
+	 * skipped waking a waiter for it.  A caller that is not a task (a
+	 * thread outside the runtime, a task in rg_blocking) waits on a futex
+	 * (fw_wait). */
+	bool may_park = deadline != 0;
 	bool blind = false; /* spin_round: look once a round, not five times */
 	for (;;) {
 		/* Spin while the owner runs elsewhere (not in starvation
@@ -153,19 +255,16 @@ __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64
 				return 0;
 			continue;
 		}
-		if (!may_park) {
-			if (deadline == 0)
-				return -EAGAIN;
-			/* a thread outside the runtime (or in rg_blocking):
-			 * poll, within the deadline and the bound Context */
+		if (!may_park)
+			return -EAGAIN;
+		if (!self) {
+			/* not a task: its deadline and Context as a task's
+			 * park would see them, before it queues */
 			if (deadline > 0 && rg_now() >= deadline)
 				return -ETIMEDOUT;
 			int e = use_ctx ? rg__ctx_bound_err() : 0;
 			if (e)
 				return e;
-			sched_yield();
-			old = atomic_load_explicit(&m->state, memory_order_relaxed);
-			continue;
 		}
 		/* Queue up: one CAS from a LOCKED state takes the queue lock
 		 * and sets WAITERS, so the holder's unlock must see it. */
@@ -184,9 +283,15 @@ __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64
 			continue;
 		qspins = 0;
 		awoke = false;
-		rg_ctx *bound = use_ctx ? rg__bound_ctx(self) : NULL;
-		rg__sudog sg = { .task = self, .sole = rg__park_sole(bound, deadline) };
-		sg.ticket = rg__park_prepare_self(self);
+		rg_ctx *bound = use_ctx && self ? rg__bound_ctx(self) : NULL;
+		_Atomic uint32_t fw = FW_WAIT;
+		rg__sudog sg = { .task = self };
+		if (self) {
+			sg.sole = rg__park_sole(bound, deadline);
+			sg.ticket = rg__park_prepare_self(self);
+		} else {
+			sg.elem = (void *)&fw;
+		}
 		if (wait_start) {
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push_front(&m->q, &sg); /* came back: LIFO */
@@ -195,7 +300,8 @@ __attribute__((noinline)) static int mutex_lock_slow(struct mutex_impl *m, int64
 			sg.arg = (uint64_t)wait_start;
 			rg__waitq_push(&m->q, &sg);
 		}
-		int r = rg__park_in(bound, self, RG__WAIT_MUTEX, deadline, sg.ticket, qlock_release_cb, m);
+		int r = self ? rg__park_in(bound, self, RG__WAIT_MUTEX, deadline, sg.ticket, qlock_release_cb, m)
+		             : fw_wait(m, &sg, deadline, use_ctx);
 		if (r != 0) {
 			qlock_take(m);
 			if (sg.linked)
@@ -291,7 +397,7 @@ static inline void mutex_unlock_slow_(struct mutex_impl *m, uint32_t old)
 		                                          memory_order_relaxed))
 			break;
 	}
-	rg__sudog *sg = rg__waitq_claim(&m->q);
+	rg__sudog *sg = mutex_claim(m);
 	rg__task *t = sg ? sg->task : NULL;
 	bool empty = rg__waitq_empty(&m->q);
 	uint32_t clr = QLOCK | (empty ? WAITERS : 0);
@@ -313,6 +419,8 @@ static inline void mutex_unlock_slow_(struct mutex_impl *m, uint32_t old)
 	atomic_fetch_and_explicit(&m->state, ~clr, memory_order_release);
 	if (t)
 		rg__ready(t);
+	else if (sg)
+		fw_release(sg);
 }
 
 void rg_mutex_unlock(rg_mutex *mu)

@@ -10,8 +10,9 @@
  *   -ECANCELED  the task's bound Context was cancelled (rg_ctx_bind)
  *   -EPIPE      send on a closed channel, or a second close
  * Blocking calls may only be made from a task (elsewhere, a call that
- * would wait returns -EPERM; rg_mutex_lock(_until), rg_rwmutex_*lock, rg_cond_wait
- * and rg_once_do poll with sched_yield instead).  The lock-like objects
+ * would wait returns -EPERM; rg_mutex_lock(_until) waits in the mutex's
+ * queue in turn with tasks, asleep on a futex, and rg_rwmutex_*lock,
+ * rg_cond_wait and rg_once_do poll with sched_yield).  The lock-like objects
  * (rg_mutex, rg_rwmutex, rg_waitgroup, rg_once, rg_cond, rg_sema) are
  * plain structs: zero them (or use the *_INIT macros) and they are ready
  * (an rg_sema zeroed has size 0: give it one with rg_sema_init);
