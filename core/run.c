@@ -276,6 +276,7 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		extern bool rg__io_use_epoll;
 		extern const rg__waiter_ops rg__waiter_epoll;
 		void rg__io_faults_init(void);
+		int rg__io_efds_make(int n);
 		const char *want = getenv("RINGO_IO");
 		bool force_epoll = want && !strcmp(want, "epoll");
 		bool force_uring = want && (!strcmp(want, "io_uring") || !strcmp(want, "uring"));
@@ -291,6 +292,13 @@ int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		 * this run starts (the Ps read it plainly: they start after) */
 		__atomic_store_n(&rg__io_use_epoll, pr < 0, __ATOMIC_RELAXED);
 		rg__sched.waiter = pr < 0 ? &rg__waiter_epoll : &rg__waiter_uring;
+		/* io_uring: each P's eventfd for cancels from other threads,
+		 * now, while running out of fds is still -errno (io/cancel.c) */
+		int er = pr < 0 ? 0 : rg__io_efds_make(n);
+		if (er < 0) {
+			atomic_store(&rg__sched.running, 0);
+			return fail(er, "cannot start: an eventfd for each P: %s", strerror(-er));
+		}
 		if (!c.quiet) {
 			if (force_epoll)
 				rg__log("io backend: epoll (RINGO_IO=epoll)");

@@ -284,6 +284,29 @@ static void pio_fini(void *arg)
 	 * One per P index, at most RG_IO_MAXP, for the process's life. */
 }
 
+/* rg_run, on the io_uring backend, before any P starts: the eventfd of
+ * each of its n Ps, where one is not already ours.  Made here and not at
+ * the P's first I/O call (rg__io_p_init), because that call may come when
+ * the program has used up RLIMIT_NOFILE (a server that accepted until
+ * EMFILE, a P that had run no I/O yet) and it cannot fail: the process
+ * aborted ("io: eventfd: out of file descriptors",
+ * tests/io/test_rev3_emfile.c).  Here a failure is rg_run's -errno. */
+int rg__io_efds_make(int n)
+{
+	for (int i = 0; i < n && i < RG_IO_MAXP; i++) {
+		struct pio *pio = &g_pio[i];
+		if (pio->efd_made && pio->efd_pid == getpid())
+			continue;
+		int fd = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		pio->efd = fd;
+		pio->efd_pid = getpid();
+		pio->efd_made = true;
+	}
+	return 0;
+}
+
 void rg__io_p_init(rg__p *p)
 {
 	int i = rg__p_index(p);
@@ -304,6 +327,7 @@ void rg__io_p_init(rg__p *p)
 		 * cancels were lost: tests/io/test_life_fork_efd.c).  Not
 		 * closed: the child may have closed it and reused the number
 		 * (its own, then; and it no longer names ours either way). */
+		/* made by rg_run (rg__io_efds_make): this is a fallback */
 		if (!pio->efd_made || pio->efd_pid != getpid()) {
 			pio->efd_pid = getpid();
 			pio->efd = eventfd(0, EFD_CLOEXEC);
