@@ -696,6 +696,13 @@ static inline __attribute__((always_inline)) int chan_send(rg_chan *c, const voi
 {
 	if (!c)
 		return block_forever(RG__WAIT_CHAN_SEND, deadline);
+	/* No value to copy: the copy faulted, and not always in the caller.
+	 * A sender that parked left NULL in its record, and the receiver
+	 * that took it crashed in its own call (tests/sync/
+	 * test_rev3_nullsend.c); on a buffered channel the slot was claimed
+	 * before the fault. */
+	if (__builtin_expect(!ep && c->elemsize, 0))
+		return -EINVAL;
 	if (c->cap) {
 		int r = buf_send(c, ep);
 		if (r != 0)
@@ -1047,7 +1054,8 @@ static inline int select_impl(rg_select_case *cases, int n, int64_t deadline)
 	 * a tail call */
 	if (n == 1 && deadline == 0 && cases) {
 		rg_chan *c = cases->ch;
-		if (c && cases->dir == RG_SELECT_SEND) {
+		/* (a send of nothing: chan_send's -EINVAL, below) */
+		if (c && cases->dir == RG_SELECT_SEND && (cases->val || !c->elemsize)) {
 			if (c->cap) {
 				int r = buf_send(c, cases->val);
 				if (r == 0)
@@ -1071,6 +1079,10 @@ __attribute__((noinline)) static int select_slow(rg_select_case *cases, int n, i
 	int active = 0, one = -1;
 	for (int i = 0; i < n; i++) {
 		if (cases[i].dir != RG_SELECT_RECV && cases[i].dir != RG_SELECT_SEND)
+			return -EINVAL;
+		/* as chan_send: a parked record with no value crashed the
+		 * receiver that took it */
+		if (cases[i].dir == RG_SELECT_SEND && cases[i].ch && !cases[i].val && cases[i].ch->elemsize)
 			return -EINVAL;
 		if (cases[i].ch) {
 			active++;

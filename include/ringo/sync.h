@@ -61,7 +61,8 @@ RG_API void rg_chan_free(rg_chan *ch);
 /* Copies elem_size bytes from *v into the channel: handed directly to a
  * waiting receiver if there is one, else into the buffer, else waits.
  * 0, -EPIPE (closed, even while waiting), -EAGAIN, -ETIMEDOUT,
- * -ECANCELED.  A NULL channel is never ready (waits until the deadline). */
+ * -ECANCELED, -EINVAL (v NULL with elem_size > 0).  A NULL channel is
+ * never ready (waits until the deadline). */
 RG_API int rg_chan_send(rg_chan *ch, const void *v, int64_t deadline);
 /* Receives into *out (may be NULL to drop the value).  *ok (may be NULL)
  * is true for a value sent, false once the channel is closed and drained
@@ -91,8 +92,10 @@ typedef struct rg_select_case {
 /* Waits until one of the n cases can proceed, performs it and returns its
  * index.  When several are ready one is chosen uniformly at random.  A
  * "default" case is deadline 0: -EAGAIN when no case is ready.  -ETIMEDOUT,
- * -ECANCELED as for a channel operation; -EINVAL for a bad case, n < 0 or
- * n > 65536; -ENOMEM (more than 64 cases need scratch memory).
+ * -ECANCELED as for a channel operation; -EINVAL for a bad case (dir
+ * neither RECV nor SEND; a send with val NULL on a channel whose
+ * elem_size > 0), n < 0 or n > 65536; -ENOMEM (more than 64 cases need
+ * scratch memory).
  * n == 0 (or all channels NULL) waits until the deadline. */
 RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
 
@@ -137,7 +140,8 @@ RG_API int rg__select(rg_select_case *cases, int n, int64_t deadline);
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 rg_select(rg_select_case *cases, int n, int64_t deadline)
 {
-	if (__builtin_constant_p(n) && n == 1 && deadline == 0 && cases && cases->ch &&
+	/* (val NULL: out of line, which tells a bad case from a full channel) */
+	if (__builtin_constant_p(n) && n == 1 && deadline == 0 && cases && cases->ch && cases->val &&
 	    cases->dir == RG_SELECT_SEND) {
 		struct rg__chan_head *h = (struct rg__chan_head *)cases->ch;
 		/* the constants first: read after tail's acquire, they
