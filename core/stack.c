@@ -97,6 +97,14 @@ static struct {
 	long dirty_low;              /* lowest dirty.n since the last scavenge */
 	size_t stack_size;           /* default, page multiple */
 	long guard_budget;           /* guarded slots still allowed */
+	/* Mappings stacks may still take, of the three quarters of
+	 * max_map_count left after the reserve: a guarded slot or a
+	 * custom-size stack costs two, a canary slab two.  Custom stacks
+	 * took mappings until the kernel had none left, for anyone:
+	 * 32,673 tasks with a 32 KiB stack, then the GC heap returned NULL
+	 * and no thread could start (tests/core/test_rev3_custom_stacks.c).
+	 * They give theirs back when they exit. */
+	long map_budget;
 	_Atomic uint64_t n_guarded, n_canary; /* stats */
 	struct sigaction old_segv, old_bus;
 	bool handler_installed;
@@ -144,6 +152,7 @@ int rg__stacks_init(size_t default_size)
 	long max = read_max_map_count();
 	long reserve = max / 4 > 16384 ? max / 4 : 16384;
 	st.guard_budget = max > reserve ? (max - reserve) / 2 : 0;
+	st.map_budget = max > reserve ? max - reserve : 0;
 	if (getenv("RINGO_STACK_GUARDS")) /* for tests: force a budget */
 		st.guard_budget = atol(getenv("RINGO_STACK_GUARDS"));
 	st.n_guarded = st.n_canary = 0;
@@ -276,6 +285,9 @@ static struct slab *slab_new(bool guarded)
 				return NULL;
 			}
 		st.guard_budget -= s->nslots;
+		st.map_budget -= 2 * (long)s->nslots;
+	} else {
+		st.map_budget -= 2; /* may go below 0: canary slabs are the fallback */
 	}
 	slab_link(s);
 	return s;
@@ -307,21 +319,41 @@ static rg__task *slot_init(char *start, rg__task *t, uint8_t kind)
 	return t;
 }
 
+static void map_budget_give(long n)
+{
+	pthread_mutex_lock(&st.lock);
+	st.map_budget += n;
+	pthread_mutex_unlock(&st.lock);
+}
+
+/* A stack of its own (two mappings: guard and stack), if the budget
+ * (map_budget) has them; else NULL, which rg_go_opts reports as -ENOMEM. */
 static rg__task *custom_alloc(size_t size)
 {
 	size_t len = page_up(size) + pagesz;
-	struct slab *s = rg__calloc(1, sizeof *s);
-	if (!s)
+	pthread_mutex_lock(&st.lock);
+	bool ok = st.map_budget >= 2;
+	if (ok)
+		st.map_budget -= 2;
+	pthread_mutex_unlock(&st.lock);
+	if (!ok)
 		return NULL;
+	struct slab *s = rg__calloc(1, sizeof *s);
+	if (!s) {
+		map_budget_give(2);
+		return NULL;
+	}
 	s->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (s->base == MAP_FAILED) {
 		rg__free(s);
+		map_budget_give(2);
 		return NULL;
 	}
 	if (mprotect(s->base, pagesz, PROT_NONE) != 0) {
 		munmap(s->base, len);
 		rg__free(s);
+		map_budget_give(2);
 		return NULL;
 	}
 	s->len = len;
@@ -366,7 +398,7 @@ static rg__task *pool_take(rg__p *p, int want)
 	}
 	if (!got) {
 		/* Carve a new slot: guarded while the budget lasts. */
-		bool guarded = st.guard_budget >= GUARDED_SLOTS;
+		bool guarded = st.guard_budget >= GUARDED_SLOTS && st.map_budget >= 2 * GUARDED_SLOTS;
 		int k = guarded ? 0 : 1;
 		struct slab *s = st.cur[k];
 		if (!s || s->used == s->nslots) {
@@ -444,8 +476,10 @@ void rg__task_free(rg__p *p, rg__task *t)
 		 * the CPU of 20,000 deadline contexts made and released */
 		struct slab *s = t->custom_slab;
 		pthread_mutex_lock(&st.lock);
-		if (s)
+		if (s) {
 			slab_unlink(s);
+			st.map_budget += 2; /* unmapped below */
+		}
 		pthread_mutex_unlock(&st.lock);
 		if (s) {
 #ifdef RG_TSAN

@@ -77,7 +77,21 @@ RG_API int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg);
 /* Options for rg_go_opts; zero fields mean default. */
 typedef struct rg_task_opts {
 	size_t stack_size;   /* bytes, rounded up to pages; 0: the default.
-	                        Between 16 KiB and 1 GiB, else -EINVAL */
+	                        Between 16 KiB and 1 GiB, else -EINVAL.
+	                        A size other than the run's default
+	                        (rg_config.stack_size) gets a mapping of
+	                        its own with a guard page: two of the
+	                        process's vm.max_map_count mappings (65530
+	                        by default), from those stacks may take
+	                        (all but a quarter, and at least 16384, left
+	                        to the heap, threads and libraries), shared
+	                        with the first guarded default stacks.  So
+	                        at most ~24,000 such tasks live at once by
+	                        default, fewer after many default-stack
+	                        tasks; past that, -ENOMEM.  Default-size
+	                        stacks come from slabs and have no such
+	                        limit: to run many tasks at another size,
+	                        set rg_config.stack_size */
 	const char *name;    /* copied (first 31 bytes); shown in traces and
 	                        in the stack-overflow message */
 } rg_task_opts;
