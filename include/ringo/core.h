@@ -16,6 +16,14 @@
  * park, read errno (or any __thread variable) after the park only through
  * a function the compiler cannot see into (noinline, and GCC's noipa), or
  * save what you need before parking.
+ *
+ * Stacks are fixed-size (rg_config.stack_size, rg_task_opts): an overflow
+ * prints "ringo: task <id> (<name>) overflowed its <N> KiB stack" and
+ * aborts.  A frame larger than a page (a big local buffer) is caught only
+ * in code compiled with -fstack-clash-protection, which ringo's CMake
+ * targets and pkg-config file add: without it the frame jumps the guard
+ * page and writes into another task's stack, unnoticed (README, "Stacks
+ * and their limits", says more, and what canary stacks cannot catch).
  */
 #ifndef RINGO_CORE_H
 #define RINGO_CORE_H
