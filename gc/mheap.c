@@ -304,6 +304,16 @@ static uintptr_t pages_alloc(size_t npages, int node, bool *dirty)
 	if (run < k) {
 		if (!run)
 			start = na;
+		/* Never arena 0 (made here when this is the heap's first
+		 * span): its first page is reserved (arena_new), and the run
+		 * took it, with free_pages wrapping below 0 and the whole
+		 * object counted dirty: a first allocation of 128 MiB was
+		 * zeroed (128 MiB of RAM committed, 0.1 s), started at the
+		 * heap base, and once freed left that page to the next span
+		 * (tests/gc/test_rev3_first_large.c).  Arena 0 stays for
+		 * small spans. */
+		if (start == 0)
+			start = 1;
 		if (start + k > heap.max_arenas)
 			return 0;
 		for (size_t i = na; i < start + k; i++) {
