@@ -49,8 +49,10 @@ extern "C" {
 
 typedef struct rg_chan rg_chan;
 
-/* A channel of elements of elem_size bytes (0 allowed) with a buffer of
- * cap elements (0: unbuffered).  NULL when out of memory or on overflow. */
+/* A channel of elements of elem_size bytes (0 allowed, at most 1 GiB)
+ * with a buffer of cap elements (0: unbuffered; at most UINT32_MAX).  NULL
+ * beyond those limits, when out of memory, or when the buffer's size
+ * (8 + elem_size rounded up to 8, times cap) overflows size_t. */
 RG_API rg_chan *rg_chan_make(size_t elem_size, size_t cap);
 /* Frees a channel no task uses any more (none waits on it, none will).
  * An exchange counts as done for both sides once either sees it: after
