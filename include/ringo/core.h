@@ -44,12 +44,15 @@ extern "C" {
 /* Configuration for rg_run.  Zero means "default"; the environment
  * (RINGO_PROCS, ...) is read after it.  Fields added later go at the end. */
 typedef struct rg_config {
-	int procs;           /* Ps to run; 0: usable CPUs (affinity mask and
-	                        cgroup cpu.max), or RINGO_PROCS */
+	int procs;           /* Ps to run, at most 1024 (-EINVAL beyond,
+	                        as for RINGO_PROCS); 0: usable CPUs
+	                        (affinity mask and cgroup cpu.max), or
+	                        RINGO_PROCS */
 	size_t stack_size;   /* default task stack, bytes; 0: 64 KiB.  The
 	                        task's record and a cache colour (together
 	                        at most 1.3 KiB) sit at its top */
-	unsigned ring_entries; /* SQ entries per P ring; 0: 256; 1 counts as 2 */
+	unsigned ring_entries; /* SQ entries per P ring; 0: 256; 1 counts as
+	                          2; at most 32768 (-EINVAL beyond) */
 	int sqpoll;          /* 1: ask for IORING_SETUP_SQPOLL (opt-in) */
 	int quiet;           /* 1: no informational line on stderr */
 	int nopin;           /* 1: do not pin P threads to CPUs (shared
