@@ -48,6 +48,11 @@
  * Limits: RINGO_MEMLIMIT (bytes, suffixes k/M/G/T or KiB/MiB/GiB/TiB) is a
  * hard limit on heap pages in use: an allocation that would exceed it, after
  * a collection, returns NULL.  Allocation never aborts inside the library.
+ * The heap lives in one range of address space, reserved at its first
+ * allocation: 1 TiB, or twice RINGO_MEMLIMIT when that is less (at least
+ * 1 GiB), halved until the address space allows it (RLIMIT_AS): it never
+ * grows beyond that range, and an allocation that does not fit in what is
+ * left of it returns NULL, as when out of memory.
  *
  * RINGO_DEBUG=gctrace=1 prints one line per collection on stderr.
  */
