@@ -236,7 +236,22 @@ static int fail(int err, const char *fmt, const char *detail)
 	return err;
 }
 
+static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg);
+
+/* The library never touches errno (core.h), but a run makes system calls
+ * that may fail harmlessly (no cgroup cpu.max file: ENOENT, with every
+ * run on such a machine; a probe, an fd-table growth): errno came back
+ * changed, on success too (tests/core/test_rev3_errno.c).  Kept here,
+ * once, rather than at each call. */
 int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
+{
+	int saved = errno;
+	int r = run(main_fn, arg, cfg);
+	errno = saved;
+	return r;
+}
+
+static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 {
 	rg_config c = { 0 };
 	char why[256] = "";

@@ -158,9 +158,12 @@ rg_chan *rg_chan_make(size_t elem_size, size_t cap)
 		return NULL;
 	size_t bytes = stride * cap;
 	size_t hdr = cap ? HDR_BUF : HDR_UNBUF;
+	int saved = errno; /* the allocator sets it when out of memory */
 	rg_chan *c = rg__aligned_alloc(CL, (hdr + bytes + CL - 1) & ~(size_t)(CL - 1));
-	if (!c)
+	if (!c) {
+		errno = saved;
 		return NULL;
+	}
 	memset(c, 0, hdr);
 	c->cap = (uint32_t)cap;
 	c->elemsize = (uint32_t)elem_size;
