@@ -229,8 +229,28 @@ static int cancelled_early(const rg__io_req *q, int c)
 	return c;
 }
 
-/* Steps 2-5 of the path above. */
+/* errno through calls the compiler cannot see into: the task may have
+ * parked in between and resumed on another thread (ringo/core.h). */
+static RG__NOIPA int errno_get(void) { return errno; }
+static RG__NOIPA void errno_put(int e) { errno = e; }
+
+static int64_t run_op(rg__io_req *q, int64_t deadline);
+
+/* Steps 2-5 of the path above.  The library never touches errno (README,
+ * core.h), but the system calls on these paths set it when they fail:
+ * every deadline-0 call that found nothing (recv, read: EAGAIN), the
+ * epoll backend's tries before and after it waits, an accept or connect
+ * that failed there (tests/io/test_rev3_errno.c).  Kept here, around the
+ * whole call, rather than at each system call. */
 static int64_t run(rg__io_req *q, int64_t deadline)
+{
+	int saved = errno_get();
+	int64_t r = run_op(q, deadline);
+	errno_put(saved);
+	return r;
+}
+
+static int64_t run_op(rg__io_req *q, int64_t deadline)
 {
 	rg__task *t = rg__self_parkable();
 	if (__builtin_expect(!t, 0))
@@ -317,9 +337,13 @@ int64_t rg__io_try(rg__io_req *q)
 
 int rg_socket(int domain, int type, int protocol)
 {
+	int saved = errno; /* (as run's) */
 	int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int e = errno;
+		errno = saved;
+		return -e;
+	}
 	fd_forget(fd);
 	return fd;
 }
@@ -371,9 +395,13 @@ int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog, int f
 	if (!addr || addrlen < sizeof(sa_family_t) || (flags & ~7))
 		return -EINVAL;
 	int fam = addr->sa_family;
+	int saved = errno; /* (as run's) */
 	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int e = errno;
+		errno = saved;
+		return -e;
+	}
 	int one = 1;
 	if (fam != AF_UNIX) {
 		if ((flags & RG_LISTEN_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
@@ -393,6 +421,7 @@ int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog, int f
 fail:;
 	int e = errno;
 	close(fd);
+	errno = saved;
 	return -e;
 }
 
@@ -483,7 +512,12 @@ int rg_shutdown(int fd, int how)
 {
 	if (fd < 0)
 		return -EBADF;
-	return shutdown(fd, how) ? -errno : 0;
+	int saved = errno; /* (as run's) */
+	if (shutdown(fd, how) == 0)
+		return 0;
+	int e = errno;
+	errno = saved;
+	return -e;
 }
 
 ssize_t rg_send_all(int fd, const void *buf, size_t len, int64_t deadline, size_t *done)
@@ -595,6 +629,7 @@ int rg_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
+	int saved = errno_get(); /* (as run's; the flush below may park) */
 	rg__accept_close(fd); /* a listener with a multishot accept: stop it first */
 	/* A call whose SQE is still queued on a P holds no reference to the
 	 * file yet: after close(2) it would act on whatever file gets the
@@ -602,9 +637,9 @@ int rg_close(int fd)
 	 * submit when this P has some queued; a wait for other Ps that do). */
 	rg__ring_flush_all(); /* nothing to do on epoll: no rings */
 	fd_forget(fd);
-	if (close(fd) == 0 || errno == EINTR)
-		return 0;
-	return -errno;
+	int r = close(fd) == 0 ? 0 : errno_get();
+	errno_put(saved);
+	return r == 0 || r == EINTR ? 0 : -r;
 }
 
 ssize_t rg_read(int fd, void *buf, size_t len, int64_t deadline)
