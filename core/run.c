@@ -241,7 +241,7 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg);
 /* The library never touches errno (core.h), but a run makes system calls
  * that may fail harmlessly (no cgroup cpu.max file: ENOENT, with every
  * run on such a machine; a probe, an fd-table growth): errno came back
- * changed, on success too (tests/core/test_rev3_errno.c).  Kept here,
+ * changed, on success too (tests/core/test_errno.c).  Kept here,
  * once, rather than at each call. */
 int rg_run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 {

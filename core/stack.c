@@ -102,7 +102,7 @@ static struct {
 	 * custom-size stack costs two, a canary slab two.  Custom stacks
 	 * took mappings until the kernel had none left, for anyone:
 	 * 32,673 tasks with a 32 KiB stack, then the GC heap returned NULL
-	 * and no thread could start (tests/core/test_rev3_custom_stacks.c).
+	 * and no thread could start (tests/core/test_custom_stacks.c).
 	 * They give theirs back when they exit. */
 	long map_budget;
 	_Atomic uint64_t n_guarded, n_canary; /* stats */

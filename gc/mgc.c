@@ -126,7 +126,7 @@ static void init_once_fn_(void);
  * space may refuse (RLIMIT_AS: ENOMEM, then a smaller size that works),
  * and that failure stayed in errno although the allocation succeeded,
  * where the library promises never to touch it (tests/gc/
- * test_rev3_errno.c). */
+ * test_errno.c). */
 static void init_once_fn(void)
 {
 	int saved = errno;

@@ -310,7 +310,7 @@ static uintptr_t pages_alloc(size_t npages, int node, bool *dirty)
 		 * object counted dirty: a first allocation of 128 MiB was
 		 * zeroed (128 MiB of RAM committed, 0.1 s), started at the
 		 * heap base, and once freed left that page to the next span
-		 * (tests/gc/test_rev3_first_large.c).  Arena 0 stays for
+		 * (tests/gc/test_first_large.c).  Arena 0 stays for
 		 * small spans. */
 		if (start == 0)
 			start = 1;

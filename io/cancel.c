@@ -290,7 +290,7 @@ static void pio_fini(void *arg)
  * the program has used up RLIMIT_NOFILE (a server that accepted until
  * EMFILE, a P that had run no I/O yet) and it cannot fail: the process
  * aborted ("io: eventfd: out of file descriptors",
- * tests/io/test_rev3_emfile.c).  Here a failure is rg_run's -errno. */
+ * tests/io/test_emfile.c).  Here a failure is rg_run's -errno. */
 int rg__io_efds_make(int n)
 {
 	for (int i = 0; i < n && i < RG_IO_MAXP; i++) {

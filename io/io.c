@@ -240,7 +240,7 @@ static int64_t run_op(rg__io_req *q, int64_t deadline);
  * core.h), but the system calls on these paths set it when they fail:
  * every deadline-0 call that found nothing (recv, read: EAGAIN), the
  * epoll backend's tries before and after it waits, an accept or connect
- * that failed there (tests/io/test_rev3_errno.c).  Kept here, around the
+ * that failed there (tests/io/test_errno.c).  Kept here, around the
  * whole call, rather than at each system call. */
 static int64_t run(rg__io_req *q, int64_t deadline)
 {

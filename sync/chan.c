@@ -702,7 +702,7 @@ static inline __attribute__((always_inline)) int chan_send(rg_chan *c, const voi
 	/* No value to copy: the copy faulted, and not always in the caller.
 	 * A sender that parked left NULL in its record, and the receiver
 	 * that took it crashed in its own call (tests/sync/
-	 * test_rev3_nullsend.c); on a buffered channel the slot was claimed
+	 * test_nullsend.c); on a buffered channel the slot was claimed
 	 * before the fault. */
 	if (__builtin_expect(!ep && c->elemsize, 0))
 		return -EINVAL;

@@ -6,7 +6,7 @@
  *   rg_close(999)                            -> -9 errno 9
  *   rg_listen(1.2.3.4:80)                    -> -99 errno 99
  *   rg_write(pfd[0], "x", 1, 0)              -> -9 errno 9
- * and on the epoll backend (test_rev3_errno_epoll.c) also the calls that
+ * and on the epoll backend (test_errno_epoll.c) also the calls that
  * waited (EAGAIN from the try before the wait) and rg_accept (EINVAL).
  * One P, so that the task stays on the thread whose errno it set; errno
  * is read and written through calls the compiler cannot see into, as

@@ -1,4 +1,0 @@
-/* test_rev3_errno.c on the epoll backend. */
-// ctest-env: RINGO_IO=epoll
-// ctest-timeout: 60
-#include "test_rev3_errno.c"
