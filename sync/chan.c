@@ -1251,6 +1251,16 @@ static int select_run(rg_select_case *cases, int n, int64_t deadline, struct sel
 				int i = order[k].idx;
 				rg_select_case *cs = &cases[i];
 				rg__sudog *sg = rg__sudog_get();
+				if (!sg) {
+					/* out of memory (the header's -ENOMEM;
+					 * it aborted): take back what is linked */
+					for (int j = 0; j < k; j++) {
+						rg__waitq_remove(case_queue(&cases[sgs[j]->idx]), sgs[j]);
+						rg__sudog_put(sgs[j]);
+					}
+					sel_thaw_unlock_all(order, np);
+					return -ENOMEM;
+				}
 				sg->task = self;
 				sg->ticket = ticket;
 				sg->elem = !cs->ch->cap && cs->ch->elemsize ? cs->val : NULL;

@@ -86,7 +86,7 @@ rg__sudog *rg__sudog_get(void)
 	} else {
 		s = rg__malloc(sizeof *s);
 		if (!s)
-			rg__fatal("sync: out of memory for a waiter record");
+			return NULL;
 	}
 	memset(s, 0, sizeof *s);
 	return s;

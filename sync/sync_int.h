@@ -234,7 +234,7 @@ uint64_t rg__ctx_epoch_now(void);
  * Contexts forget discarded waiters, cancels in flight finish first. */
 void rg__ctx_at_stop(void);
 
-/* Per-P pool of waiter records, for select. */
+/* Per-P pool of waiter records, for select.  NULL when out of memory. */
 rg__sudog *rg__sudog_get(void);
 void rg__sudog_put(rg__sudog *s);
 

@@ -96,8 +96,8 @@ typedef struct rg_select_case {
  * "default" case is deadline 0: -EAGAIN when no case is ready.  -ETIMEDOUT,
  * -ECANCELED as for a channel operation; -EINVAL for a bad case (dir
  * neither RECV nor SEND; a send with val NULL on a channel whose
- * elem_size > 0), n < 0 or n > 65536; -ENOMEM (more than 64 cases need
- * scratch memory).
+ * elem_size > 0), n < 0 or n > 65536; -ENOMEM (no memory for the
+ * waiter records, or for the scratch that more than 64 cases need).
  * n == 0 (or all channels NULL) waits until the deadline. */
 RG_API int rg_select(rg_select_case *cases, int n, int64_t deadline);
 
