@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define T_PASS 0
@@ -140,6 +141,30 @@ static inline int64_t t_lag_ns(void) { return atomic_load(&t_lag_max_); }
 #ifndef T_TSAN
 #define T_TSAN 0
 #endif
+
+/* Caps the address space (RLIMIT_AS) at what the process has mapped now
+ * plus extra bytes. */
+static inline void t_limit_as(size_t extra)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	CHECK(f && fscanf(f, "%lu", &pages) == 1);
+	fclose(f);
+	rlim_t lim = (rlim_t)((size_t)pages * (size_t)sysconf(_SC_PAGESIZE) + extra);
+	struct rlimit rl = { lim, lim };
+	CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+}
+
+/* Reads fd until EOF into buf (cap bytes, NUL-terminated); the length. */
+static inline size_t t_read_all(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t r;
+	while (got < cap - 1 && (r = read(fd, buf + got, cap - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = 0;
+	return got;
+}
 
 /* Runs child(k) in a forked child for each k in [0, n): the child's exit
  * status is its verdict (0: passed; it calls exit(0) at its end, a CHECK

@@ -84,11 +84,7 @@ int main(void)
 	}
 	close(pfd[1]);
 	char out[4096];
-	size_t got = 0;
-	ssize_t r;
-	while ((r = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
-		got += (size_t)r;
-	out[got] = 0;
+	t_read_all(pfd[0], out, sizeof out);
 	int st;
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	fprintf(stderr, "child said: %s", out);

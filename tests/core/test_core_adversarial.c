@@ -711,11 +711,7 @@ static void overflow_child(size_t ss, const char *expect)
 	}
 	close(pfd[1]);
 	char out[4096];
-	size_t got = 0;
-	ssize_t r;
-	while ((r = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
-		got += (size_t)r;
-	out[got] = 0;
+	t_read_all(pfd[0], out, sizeof out);
 	close(pfd[0]);
 	int status;
 	CHECK_EQ(waitpid(pid, &status, 0), pid);

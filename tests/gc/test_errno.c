@@ -15,21 +15,10 @@
 static RG__NOIPA void e_set(int v) { errno = v; }
 static RG__NOIPA int e_get(void) { return errno; }
 
-static size_t vm_size(void)
-{
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	CHECK(f && fscanf(f, "%lu", &pages) == 1);
-	fclose(f);
-	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static int main_fn(void *arg)
 {
 	(void)arg;
-	rlim_t lim = (rlim_t)(vm_size() + ((size_t)3 << 30));
-	struct rlimit rl = { lim, lim };
-	CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+	t_limit_as((size_t)3 << 30);
 	e_set(4242);
 	void *p = rg_gc_alloc(16);
 	int e = e_get();

@@ -15,21 +15,10 @@
 
 static void *keep[64];
 
-static size_t vm_size(void)
-{
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	CHECK(f && fscanf(f, "%lu", &pages) == 1);
-	fclose(f);
-	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static int main_fn(void *arg)
 {
 	(void)arg;
-	rlim_t lim = (rlim_t)(vm_size() + ((size_t)3 << 30));
-	struct rlimit rl = { lim, lim };
-	CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+	t_limit_as((size_t)3 << 30);
 	CHECK(rg_gc_root_add(keep, sizeof keep) == 0);
 	int n = 0;
 	while (n < 64 && (keep[n] = rg_gc_alloc_noscan((size_t)128 << 20)) != NULL)

@@ -17,20 +17,7 @@
 #include <sched.h>
 
 #include "io_test.h"
-
-void *__real_rg__malloc(size_t n);
-
-static __thread int fail_here; /* this thread's allocations fail */
-static _Atomic long failed;
-
-void *__wrap_rg__malloc(size_t n)
-{
-	if (fail_here) {
-		atomic_fetch_add(&failed, 1);
-		return NULL;
-	}
-	return __real_rg__malloc(n);
-}
+#include "fail_malloc.h"
 
 enum { MANY = 200 };
 static int g_ntasks;

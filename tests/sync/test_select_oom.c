@@ -16,22 +16,9 @@
 #include "check.h"
 #include "ringo.h"
 #include "ringo/sync.h"
+#include "fail_malloc.h"
 
 #define MS 1000000LL
-
-void *__real_rg__malloc(size_t n);
-
-static __thread int fail_here;
-static _Atomic long failed;
-
-void *__wrap_rg__malloc(size_t n)
-{
-	if (fail_here) {
-		atomic_fetch_add(&failed, 1);
-		return NULL;
-	}
-	return __real_rg__malloc(n);
-}
 
 enum { N = 3 };
 static rg_chan *ch[N];

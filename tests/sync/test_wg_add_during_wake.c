@@ -98,10 +98,8 @@ int main(void)
 		_exit(0);
 	}
 	close(fds[1]);
-	char buf[512] = { 0 };
-	size_t n = 0;
-	for (ssize_t r; n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0;)
-		n += (size_t)r;
+	char buf[512];
+	t_read_all(fds[0], buf, sizeof buf);
 	close(fds[0]);
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(buf, "Add called concurrently with Wait")))
