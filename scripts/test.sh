@@ -61,6 +61,7 @@ if build out/release; then
        PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" cc tests/install/consumer.c -o out/consumer/consumer_pc \
            $(PKG_CONFIG_PATH="$PWD/out/prefix/lib/pkgconfig" pkg-config --cflags --libs ringo) >>out/install.log 2>&1 &&
        LD_LIBRARY_PATH="$PWD/out/prefix/lib" timeout 60 out/consumer/consumer_pc >>out/install.log 2>&1 &&
+       sh tests/install/pc_paths.sh . >>out/install.log 2>&1 &&
        ! nm -D --defined-only out/prefix/lib/libringo.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^rg_' >>out/install.log; then
         passed=$((passed + 1)); echo "== install: passed"
     else
