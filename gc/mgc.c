@@ -810,15 +810,17 @@ static int collect_now(bool reclaim)
 		collect_task(false, reclaim, NULL, NULL);
 		return 0;
 	}
+	/* Inside our own mutate section, before taking the outside-work
+	 * lock: a collection on another thread holds that lock while it
+	 * waits for our section to end, so taking it here deadlocked
+	 * (gc_mutate_collect_deadlk) */
+	if (tl_mutating)
+		return -EDEADLK;
 	/* rg_run must not start while this collection runs: it scans no
 	 * task and stops no P (checking rg__nprocs() alone let a run begin
 	 * between the check and the sweep) */
 	if (!rg__outside_begin())
 		return -EPERM;
-	if (tl_mutating) {
-		rg__outside_end();
-		return -EDEADLK;
-	}
 	collect_thread(false, reclaim);
 	rg__outside_end();
 	return 0;
