@@ -397,8 +397,14 @@ static rg__task *pool_take(rg__p *p, int want)
 		}
 	}
 	if (!got) {
-		/* Carve a new slot: guarded while the budget lasts. */
-		bool guarded = st.guard_budget >= GUARDED_SLOTS && st.map_budget >= 2 * GUARDED_SLOTS;
+		/* Carve a new slot: guarded while the budget lasts, and while
+		 * the current guarded slab has room (its slots were paid for
+		 * when it was made: once the budget fell below a slab, the
+		 * next carve went to a canary slab and left the rest of that
+		 * slab unused, so RINGO_STACK_GUARDS=100 gave one guarded
+		 * stack, not 64; core_stack_guards) */
+		bool guarded = (st.cur[0] && st.cur[0]->used < st.cur[0]->nslots) ||
+		               (st.guard_budget >= GUARDED_SLOTS && st.map_budget >= 2 * GUARDED_SLOTS);
 		int k = guarded ? 0 : 1;
 		struct slab *s = st.cur[k];
 		if (!s || s->used == s->nslots) {
