@@ -43,6 +43,7 @@ static void *worker_main(void *arg)
 {
 	rg__m *m = arg;
 	rg__m_init_thread(m);
+	rg__topo_unpin(); /* not its creator P's CPU alone */
 	pthread_mutex_lock(&bp.lock);
 	for (;;) {
 		while (!bp.head && !bp.stop) {

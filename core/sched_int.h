@@ -360,6 +360,7 @@ void rg__sysmon_stop(void);
 int rg__topo_procs(int want, int *cpus, int max, char *err, size_t n);
 int rg__topo_node(int cpu);
 void rg__topo_pin(int cpu);
+void rg__topo_unpin(void); /* every CPU rg_run's caller had */
 
 /* task.c */
 void rg__tls_destroy(rg__task *t);

@@ -48,11 +48,17 @@ static int cgroup_cpu_limit(void)
 	return (int)((quota + period - 1) / period);
 }
 
+/* The CPUs rg_run's caller may use, as rg__topo_procs found them: what a
+ * thread that is not a P's gets back (rg__topo_unpin). */
+static cpu_set_t g_allowed;
+static bool g_allowed_ok;
+
 /* Fills cpus[0..n) and returns n, or -EINVAL with err set. */
 int rg__topo_procs(int want, int *cpus, int max, char *err, size_t errn)
 {
 	cpu_set_t set;
 	int allowed[CPU_SETSIZE], na = 0;
+	g_allowed_ok = sched_getaffinity(0, sizeof g_allowed, &g_allowed) == 0;
 	if (sched_getaffinity(0, sizeof set, &set) == 0) {
 		for (int c = 0; c < CPU_SETSIZE; c++)
 			if (CPU_ISSET(c, &set))
@@ -111,6 +117,16 @@ int rg__topo_node(int cpu)
 	}
 #endif
 	return 0;
+}
+
+/* The calling thread may run on every CPU rg_run's caller could: a thread
+ * made by a pinned P (rg_blocking's pool) inherited that P's one CPU, so a
+ * CPU-heavy blocking call shared its P's CPU while the others idled
+ * (core_blocking_affinity). */
+void rg__topo_unpin(void)
+{
+	if (g_allowed_ok)
+		pthread_setaffinity_np(pthread_self(), sizeof g_allowed, &g_allowed);
 }
 
 /* Pin the calling thread to cpu and make its allocations node-local. */
