@@ -153,8 +153,17 @@ int rg__stacks_init(size_t default_size)
 	long reserve = max / 4 > 16384 ? max / 4 : 16384;
 	st.guard_budget = max > reserve ? (max - reserve) / 2 : 0;
 	st.map_budget = max > reserve ? max - reserve : 0;
-	if (getenv("RINGO_STACK_GUARDS")) /* for tests: force a budget */
-		st.guard_budget = atol(getenv("RINGO_STACK_GUARDS"));
+	const char *g = getenv("RINGO_STACK_GUARDS"); /* a budget of one's own */
+	if (g) {
+		char *end;
+		errno = 0;
+		long v = strtol(g, &end, 10);
+		if (end == g || *end || errno || v < 0) /* atol read "abc" as 0 */
+			rg__log("RINGO_STACK_GUARDS=\"%s\" is not a whole number >= 0; the default (%ld) is used", g,
+			        st.guard_budget);
+		else
+			st.guard_budget = v;
+	}
 	st.n_guarded = st.n_canary = 0;
 
 	struct sigaction sa;
