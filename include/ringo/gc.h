@@ -102,7 +102,9 @@ RG_API void *rg_gc_alloc_noscan(size_t size);
 RG_API void *rg_gc_alloc_typed(size_t size, rg_gc_type *type);
 
 /* The base of the GC object that p points into, or NULL when p is not in
- * a GC object.  O(1).  The object must be live (reachable). */
+ * a GC object.  O(1).  The object must be live (reachable).  A noscan
+ * object under 16 bytes shares a 16-byte block with others (the tiny
+ * allocator): base and size describe that block. */
 RG_API void *rg_gc_base(const void *p);
 /* The usable size of the object that p points into (its size class), or 0. */
 RG_API size_t rg_gc_size(const void *p);

@@ -367,14 +367,17 @@ RG_API void *rg_ctx_value(rg_ctx *ctx, const void *key);
  * call that ended it returns: it is never dropped.  Returns an id > 0 for
  * rg_ctx_after_stop, -ENOMEM, or -EINVAL (ctx or fn NULL). */
 RG_API int64_t rg_ctx_after_func(rg_ctx *ctx, void (*fn)(void *arg), void *arg);
-/* true if this stopped fn from being run; false if it ran or is running. */
+/* true if this stopped fn from being run; false if it ran or is running.
+ * On a context that can never be done (background, or value contexts
+ * over it) fn never runs, and every call says true. */
 RG_API bool rg_ctx_after_stop(rg_ctx *ctx, int64_t id);
 
 /* Binds ctx to the calling task (NULL unbinds) and returns the previous
  * binding.  While bound, the task's blocking calls of this header —
  * channel operations and select, rg_mutex_lock_until, rg_waitgroup_wait,
  * rg_sema_acquire — end with rg_ctx_err(ctx) once ctx is done, instead of
- * waiting on.  (Operations that can complete at once still do.)  The
+ * waiting on.  (Operations that can complete at once still do, and a poll
+ * (deadline 0) that finds nothing ready says -EAGAIN, as unbound.)  The
  * task's I/O calls (ringo/io.h) honour it too: see "Context" there.  The
  * caller keeps ctx alive while it is bound; no reference is taken. */
 RG_API rg_ctx *rg_ctx_bind(rg_ctx *ctx);
