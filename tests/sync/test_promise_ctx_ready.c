@@ -58,6 +58,10 @@ static int main_task(void *arg)
 	CHECK_EQ(rg_chan_send(bc, &v, -1), 0);
 	CHECK_EQ(rg_chan_send(bc, &v, -1), 0);
 	CHECK_EQ(rg_chan_send(bc, &v, -1), -ECANCELED); /* full */
+	CHECK_EQ(rg_chan_send(bc, &v, 0), -EAGAIN);      /* a poll: as unbound */
+	CHECK_EQ(rg_mutex_lock_until(&m, 0), 0);
+	CHECK_EQ(rg_mutex_lock_until(&m, 0), -EAGAIN);
+	rg_mutex_unlock(&m);
 	rg_select_case cs[2] = { { uc, RG_SELECT_RECV, &v, false }, { bc, RG_SELECT_RECV, &v, false } };
 	CHECK_EQ(rg_select(cs, 2, -1), 1);
 	CHECK_EQ(rg_chan_close(bc), 0);
