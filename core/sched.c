@@ -1563,6 +1563,13 @@ int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_ma
 	}
 	t->is_main = is_main;
 	rg__ctx_init(t);
+	/* Publishes the record and the context: a collection walks the
+	 * tasks (rg__tasks_each, an acquire load of state) and scans from
+	 * t->sp, and a spawner without a P (sysmon firing a Context's
+	 * deadline for a P stuck in a long collection, which starts its
+	 * after-funcs' tasks) runs while the world is stopped.  ready_on's
+	 * relaxed store follows with the same value. */
+	atomic_store_explicit(&t->state, RG__RUNNABLE, memory_order_release);
 	if (p)
 		counter_inc(&p->n_spawned);
 	else

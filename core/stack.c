@@ -733,7 +733,9 @@ void rg__tasks_each(void (*fn)(rg__task *t, void *arg), void *arg)
 	for (struct slab *s = st.slabs; s; s = s->next)
 		for (int i = 0; i < s->used; i++) {
 			rg__task *t = slot_rec(s, i);
-			int state = atomic_load_explicit(&t->state, memory_order_relaxed);
+			/* acquire: a task a thread without a P spawns while the
+			 * world is stopped is seen whole or not at all (rg__spawn) */
+			int state = atomic_load_explicit(&t->state, memory_order_acquire);
 			if (state == RG__RUNNABLE || state == RG__RUNNING || state == RG__WAITING)
 				fn(t, arg);
 		}
