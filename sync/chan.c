@@ -214,7 +214,12 @@ void rg_chan_free(rg_chan *c)
 	for (unsigned spins = 0; atomic_load_explicit(&c->wakers, memory_order_acquire);)
 		rg__sync_backoff(&spins);
 	rg__spin_lock(&c->lock);
-	if (c->cap && c->gc_region.next)
+	/* added exactly when rg_chan_make did (const fields): not read
+	 * from the region's links, which the collector's list owns and a
+	 * neighbour's add or removal rewrites under its lock meanwhile
+	 * (TSan, core_soak_mix's pipelines: two channels made and freed at
+	 * once on two Ps) */
+	if (c->cap && c->elemsize >= sizeof(void *))
 		rg__gc_region_remove(&c->gc_region);
 	rg__free(c);
 }
