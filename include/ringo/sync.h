@@ -337,8 +337,9 @@ RG_API int rg_ctx_with_cancel(rg_ctx *parent, rg_ctx **out);
  * a time long past, not "forever" as for a blocking call's deadline (a
  * context with no deadline of its own: rg_ctx_with_cancel).  A timeout of
  * 0 or less, likewise.  0, -EINVAL, -ENOMEM, or -ESHUTDOWN: a deadline
- * still to come, asked for while no rg_run is running (its timer needs
- * the runtime's Ps; the context stays usable after rg_run, see there). */
+ * still to come, asked for while no rg_run is running or while it is
+ * stopping (main has returned; its timer needs the runtime's Ps; the
+ * context stays usable after rg_run, see there). */
 RG_API int rg_ctx_with_deadline(rg_ctx *parent, int64_t deadline, rg_ctx **out);
 RG_API int rg_ctx_with_timeout(rg_ctx *parent, int64_t ns, rg_ctx **out);
 /* Carries key -> val (compared by address); lookups walk to the root. */
