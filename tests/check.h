@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -142,6 +143,42 @@ static inline int64_t t_lag_ns(void) { return atomic_load(&t_lag_max_); }
 #define T_TSAN 0
 #endif
 
+/* ASan (with its leak checker): T_LSAN, and LSan's interface included. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_LSAN 1
+#endif
+#endif
+#ifndef T_LSAN
+#define T_LSAN 0
+#endif
+#if T_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* A task that recurses 512 bytes a frame until its stack overflows (the
+ * overflow tests: ringo prints one line and aborts). */
+static volatile int t_dive_sink;
+
+static __attribute__((noinline, unused)) int t_dive_(int n)
+{
+	volatile char buf[512];
+	memset((char *)buf, n, sizeof buf);
+	if (n == 0)
+		return buf[0];
+	int r = t_dive_(n - 1) + buf[n % 512];
+	t_dive_sink = r;
+	return r;
+}
+
+static inline void t_dive(void *arg)
+{
+	(void)arg;
+	t_dive_sink = t_dive_(1 << 20);
+}
+
 /* Caps the address space (RLIMIT_AS) at what the process has mapped now
  * plus extra bytes. */
 static inline void t_limit_as(size_t extra)
@@ -164,6 +201,29 @@ static inline size_t t_read_all(int fd, char *buf, size_t cap)
 		got += (size_t)r;
 	buf[got] = 0;
 	return got;
+}
+
+/* Runs child() in a forked child whose stderr goes to out (cap bytes,
+ * NUL-terminated, read to EOF); returns its wait status. */
+static inline int t_fork_stderr(void (*child)(void), char *out, size_t cap)
+{
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		child();
+		_exit(0);
+	}
+	close(pfd[1]);
+	t_read_all(pfd[0], out, cap);
+	close(pfd[0]);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	return st;
 }
 
 /* Runs child(k) in a forked child for each k in [0, n): the child's exit

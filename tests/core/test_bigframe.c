@@ -64,29 +64,20 @@ static int main_fn(void *arg)
 	return 0;
 }
 
+static void child(void)
+{
+	alarm(30);
+	rg_config cfg = { .procs = 1, .nopin = 1, .quiet = 1 };
+	rg_run(main_fn, NULL, &cfg);
+}
+
 int main(void)
 {
 #if T_SANITIZED
 	SKIP("sanitizers own SIGSEGV and stack redzones: overflow checked in plain builds");
 #endif
-	int pfd[2];
-	CHECK_EQ(pipe(pfd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		alarm(30);
-		rg_config cfg = { .procs = 1, .nopin = 1, .quiet = 1 };
-		rg_run(main_fn, NULL, &cfg);
-		_exit(0);
-	}
-	close(pfd[1]);
 	char out[4096];
-	t_read_all(pfd[0], out, sizeof out);
-	int st;
-	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	int st = t_fork_stderr(child, out, sizeof out);
 	fprintf(stderr, "child said: %s", out);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	CHECK(strstr(out, "(big-frame) overflowed its 64 KiB stack") != NULL);

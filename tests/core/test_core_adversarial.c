@@ -670,51 +670,26 @@ static void case_yield_storm(void)
 
 /* --- overflow of a custom stack: one clear line, SIGABRT -------------- */
 
-static volatile int sink;
-
-__attribute__((noinline)) static int recurse(int n)
-{
-	volatile char buf[512];
-	memset((char *)buf, n, sizeof buf);
-	if (n == 0)
-		return buf[0];
-	int r = recurse(n - 1) + buf[n % 512];
-	sink = r;
-	return r;
-}
-
-static void deep(void *arg)
-{
-	(void)arg;
-	sink = recurse(1 << 20);
-}
-
 static int overflow_main(void *arg)
 {
 	size_t ss = (size_t)(uintptr_t)arg;
-	CHECK(rg_go_opts(deep, NULL, &(rg_task_opts){ .stack_size = ss, .name = "custom-diver" }) > 0);
+	CHECK(rg_go_opts(t_dive, NULL, &(rg_task_opts){ .stack_size = ss, .name = "custom-diver" }) > 0);
 	rg_sleep(5LL * 1000000000);
 	return 0;
 }
 
+static size_t overflow_ss;
+
+static void overflow_run(void)
+{
+	rg_run(overflow_main, (void *)(uintptr_t)overflow_ss, &q2);
+}
+
 static void overflow_child(size_t ss, const char *expect)
 {
-	int pfd[2];
-	CHECK_EQ(pipe(pfd), 0);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		rg_run(overflow_main, (void *)(uintptr_t)ss, &q2);
-		_exit(0); /* must not get here */
-	}
-	close(pfd[1]);
 	char out[4096];
-	t_read_all(pfd[0], out, sizeof out);
-	close(pfd[0]);
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	overflow_ss = ss;
+	int status = t_fork_stderr(overflow_run, out, sizeof out);
 	if (!strstr(out, expect))
 		fprintf(stderr, "child said: %s (wanted %s)\n", out, expect);
 	CHECK(WIFSIGNALED(status));

@@ -13,17 +13,6 @@
 
 static volatile int sink;
 
-__attribute__((noinline)) static int recurse(int n)
-{
-	volatile char buf[512];
-	memset((char *)buf, n, sizeof buf);
-	if (n == 0)
-		return buf[0];
-	int r = recurse(n - 1) + buf[n % 512];
-	sink = r;
-	return r;
-}
-
 /* Uses ~128 KiB of a 64 KiB stack, then switches: a guard page or the
  * stack-pointer check catches it at once; failing that, the canary check
  * at the switch does. */
@@ -45,7 +34,7 @@ static void deep(void *arg)
 	if (arg)
 		sink = recurse_then_yield(256);
 	else
-		sink = recurse(1 << 20);
+		sink = t_dive_(1 << 20);
 }
 
 static int main_fn(void *arg)

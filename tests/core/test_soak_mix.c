@@ -29,19 +29,6 @@
 #include "ringo/gc.h"
 #include "ringo/sync.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RG_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RG_LSAN 1
-#endif
-#endif
-#ifndef RG_LSAN
-#define RG_LSAN 0
-#endif
-#if RG_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #define ITEM_MAGIC 0x17e3c0ffee5eed01ull
 #define NTAB 32
@@ -1192,7 +1179,7 @@ static void child(int k)
 				fprintf(stderr, "run %d: %d fds open before, %d after\n", i, fds0, fds1);
 			CHECK_EQ(fds1, fds0);
 			free(r);
-#if RG_LSAN
+#if T_LSAN
 			/* clean runs so far: nothing leaked (discarded runs leak
 			 * their tasks' buffers by design, so only until the first) */
 			if (i == 0)

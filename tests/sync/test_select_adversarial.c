@@ -79,19 +79,6 @@
 
 #include "sync_adv.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RG_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RG_LSAN 1
-#endif
-#endif
-#ifndef RG_LSAN
-#define RG_LSAN 0
-#endif
-#if RG_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #define US 1000LL
 #define MS 1000000LL
@@ -864,7 +851,7 @@ static void case_teardown_select_outside(int procs)
 	CHECK_EQ(rg_run(tds_main, NULL, &cfg), 0);
 	for (int i = 0; i < 3; i++)
 		rg_chan_free(tds_c[i]);
-#if RG_LSAN
+#if T_LSAN
 	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
 #endif
 }
