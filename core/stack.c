@@ -103,7 +103,7 @@ static struct {
 	 * took mappings until the kernel had none left, for anyone:
 	 * 32,673 tasks with a 32 KiB stack, then the GC heap returned NULL
 	 * and no thread could start (tests/core/test_custom_stacks.c).
-	 * They give theirs back when they exit. */
+	 * They give theirs back when they exit.  Under lock. */
 	long map_budget;
 	_Atomic uint64_t n_guarded, n_canary; /* stats */
 	struct sigaction old_segv, old_bus;

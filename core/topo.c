@@ -50,7 +50,8 @@ static int cgroup_cpu_limit(void)
 
 /* The CPUs rg_run's caller may use, as rg__topo_procs found them: what a
  * thread that is not a P's gets back (rg__topo_unpin). */
-static cpu_set_t g_allowed;
+static cpu_set_t g_allowed; /* written by rg__topo_procs at rg_run's start,
+                               before any pool thread is made */
 static bool g_allowed_ok;
 
 /* Fills cpus[0..n) and returns n, or -EINVAL with err set. */

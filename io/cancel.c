@@ -80,10 +80,11 @@ struct creq {
 	void *arg;
 };
 
-/* Per-P io state.  head: any thread pushes, the owner pops.  efd: set by
- * the owner before any op of this P is published (which is the only way a
- * canceller learns of this P), kept open from run to run (pio_fini).  The
- * rest: owner only. */
+/* Per-P io state.  head: any thread pushes, the owner pops.  efd,
+ * efd_made, efd_pid: set by rg_run before the Ps start
+ * (rg__io_efds_make), else by the owner before any op of this P is
+ * published (which is the only way a canceller learns of this P), kept
+ * open from run to run (pio_fini).  The rest: owner only. */
 struct pio {
 	_Alignas(64) struct creq *_Atomic head;
 	int efd;

@@ -61,7 +61,7 @@ static struct pool *g_pool[RG_IO_MAXP];
 struct rg_stream {
 	int fd;
 	rg__p *home;             /* NULL: plain mode */
-	uint64_t run;            /* g_runs when opened (ring mode) */
+	uint64_t run;            /* g_runs when opened (ring mode); const */
 	struct pool *pool;
 	rg__cqe_handler h;
 	bool armed, ended, starving, closing;
