@@ -343,7 +343,9 @@ static uint32_t runq_grab(rg__p *p2, rg__task *_Atomic *batch, uint32_t bh)
  * writes at every ready, so a thief looks at most once per
  * RUNNEXT_LOOK_NS.
  */
+#ifndef RUNNEXT_WAIT_NS /* -D to try another (docs/sync.md, "Fifth review") */
 #define RUNNEXT_WAIT_NS 20000
+#endif
 #define RUNNEXT_LOOK_NS 5000
 
 static void pause_ns(int64_t ns)
