@@ -117,6 +117,13 @@ struct rg_ctx {
 	rg_ctx *sib_next, *sib_prev;
 
 	rg_ctx *work_next;     /* private to the canceller that detached it */
+
+	/* When a cancel is complete (cancel_tree). */
+	rg_ctx *cancel_root;   /* lock, with err: the context whose cancel set
+	                          err (this one or an ancestor); const after */
+	const void *_Atomic run_by; /* as a cancel's root: who runs that
+	                          cancel (canceller_id), until its whole work
+	                          list is done; NULL before and after */
 };
 
 _Static_assert(offsetof(rg_ctx, val) == offsetof(rg_ctx, key) + sizeof(void *),
@@ -292,14 +299,22 @@ void rg__ctx_at_stop(void)
 /* Cancel one context: mark it, wake what waits on it (the tasks go to q,
  * readied in batches: a cancel that wakes 10,000 waiters checks for idle
  * Ps once per batch, not once per task), and append its children (each
- * carrying the list's reference) to *work. */
-static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
+ * carrying the list's reference) to *work.  root: the cancel's root (c
+ * itself, or the ancestor whose cancel detached c), recorded in c; me, if
+ * c is the root: who runs the cancel.  Returns NULL if this call
+ * cancelled c, else the root of the cancel that had (c's cancel_root). */
+static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, const void *me, rg_ctx **work,
+                          rg__readyq *q)
 {
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
+		rg_ctx *r = c->cancel_root;
 		rg__spin_unlock(&c->lock);
-		return;
+		return r;
 	}
+	c->cancel_root = root;
+	if (c == root)
+		atomic_store_explicit(&c->run_by, me, memory_order_relaxed);
 	atomic_store_explicit(&c->err, err, memory_order_release);
 	lists_fresh(c);
 	/* the children onto *work in one walk (a list of 10,000 is 10,000
@@ -368,6 +383,7 @@ static void cancel_one(rg_ctx *c, int err, rg_ctx **work, rg__readyq *q)
 	}
 	if (timer_ref)
 		ctx_unref(c); /* the timer's; never the last: the caller holds one */
+	return NULL;
 }
 
 /* A cancel of many contexts is bound by cache misses: each context, its
@@ -404,24 +420,86 @@ static void cancel_prefetch(rg_ctx *w1)
 	}
 }
 
+/* Who is cancelling: the task (it may move between threads), or the
+ * thread (a scheduler's timers, sysmon, a thread outside the runtime). */
+static __thread char thread_mark;
+static const void *canceller_id(void)
+{
+	rg__task *t = rg__self();
+	return t ? (const void *)t : (const void *)&thread_mark;
+}
+
+/* Waits until the cancel rooted at r has done its whole work list.  Not
+ * for a cancel this caller runs itself, further up its own stack (an
+ * after-func run in place, outside any run, that cancels its own
+ * context's tree): that one cannot finish first, and the caller gets
+ * what it has done so far.  A cancel never parks, so the one waited for
+ * is running, on another thread; a task waits with rg_yield, so that its
+ * P goes on (its timers, its ring: a cancel on another P may be waiting
+ * for this P to drain a cancel request, io/cancel.c) and a stop of the
+ * world is not held up. */
+static void run_wait(rg_ctx *r, const void *me)
+{
+	for (unsigned n = 0;; n++) {
+		const void *by = atomic_load_explicit(&r->run_by, memory_order_acquire);
+		if (!by || by == me)
+			return;
+		if (n < 64)
+			rg__cpu_relax();
+		else if (rg__self_parkable())
+			rg_yield();
+		else
+			sched_yield();
+	}
+}
+
+/* Cancels c and its subtree, and returns once all of it is done, as Go's
+ * cancel does (it cancels the children while holding c's mutex: a second
+ * cancel waits for that mutex).  Here the children are taken off under
+ * c's lock and cancelled from a work list with no lock held, so "done"
+ * is kept apart: c, as this cancel's root, records who runs it (run_by)
+ * until the end, and every context the cancel marks records c as its
+ * root.  A cancel that finds its context already done waits for that
+ * context's root's cancel to end (tests/sync/test_ctx_cancel_waits.c:
+ * rg_ctx_cancel returned early in most rounds).  A child found already
+ * done was being cancelled as a root of its own (only the canceller of
+ * its parent, this one, detaches it); it is waited for at the end, with
+ * its reference kept, so that this cancel, too, ends only with its whole
+ * subtree.  Waits point down the tree only, never in a cycle. */
 static void cancel_tree(rg_ctx *c, int err)
 {
-	rg_ctx *work = NULL;
+	rg_ctx *work = NULL, *deferred = NULL;
 	rg__readyq q = RG__READYQ_INIT;
+	const void *me = canceller_id();
 	/* counted once for the whole tree, up to the last ready (per
 	 * context, two locked instructions on one global line each: 10,000
 	 * children made 20,000) */
 	atomic_fetch_add(&ctx_cancelling, 1); /* before the epoch is read */
-	cancel_one(c, err, &work, &q);
+	rg_ctx *other = cancel_one(c, err, c, me, &work, &q);
 	while (work) {
 		rg_ctx *k = work;
 		work = k->work_next;
 		cancel_prefetch(work);
-		cancel_one(k, err, &work, &q);
-		ctx_unref(k); /* the parent list's reference */
+		rg_ctx *r = cancel_one(k, err, c, me, &work, &q);
+		if (r && atomic_load_explicit(&r->run_by, memory_order_acquire)) {
+			k->work_next = deferred; /* the list's reference kept */
+			deferred = k;
+		} else {
+			ctx_unref(k); /* the parent list's reference */
+		}
 	}
 	rg__readyq_flush(&q);
 	atomic_fetch_sub(&ctx_cancelling, 1); /* no waiter read or readied after */
+	while (deferred) {
+		rg_ctx *k = deferred;
+		deferred = k->work_next;
+		run_wait(k->cancel_root, me);
+		ctx_unref(k);
+	}
+	if (other)
+		run_wait(other, me);
+	else
+		atomic_store_explicit(&c->run_by, NULL, memory_order_release);
 }
 
 /* Detach c from its parent's children list, if still there. */
@@ -911,5 +989,8 @@ void rg__ctx_debug_dump(rg_ctx *c)
 	        (long long)atomic_load(&c->refs), armed);
 	if (armed)
 		fprintf(stderr, " timer on P %d", tp ? rg__p_index(tp) : -1);
+	if (err)
+		fprintf(stderr, " cancel root %p run by %p", (void *)c->cancel_root,
+		        c->cancel_root ? atomic_load(&c->cancel_root->run_by) : NULL);
 	fputc('\n', stderr);
 }

@@ -346,7 +346,10 @@ RG_API int rg_ctx_with_timeout(rg_ctx *parent, int64_t ns, rg_ctx **out);
 RG_API int rg_ctx_with_value(rg_ctx *parent, const void *key, void *val, rg_ctx **out);
 
 /* Cancels ctx and every descendant (error -ECANCELED); no-op once done
- * and on contexts that cannot be cancelled (background, values). */
+ * and on contexts that cannot be cancelled (background, values).  Returns
+ * once ctx and every descendant are done, also when another cancel (a
+ * second caller, its deadline, an ancestor's cancel) is doing the work, as
+ * Go's does: it then waits for that one (spinning, yielding its P). */
 RG_API void rg_ctx_cancel(rg_ctx *ctx);
 RG_API void rg_ctx_retain(rg_ctx *ctx);
 /* Cancels (as rg_ctx_cancel) if this is a cancellable context, then
