@@ -270,6 +270,16 @@ static uintptr_t pages_alloc(size_t npages, int node, bool *dirty)
 				if (idx >= heap.max_arenas || !arena_new(node, idx))
 					continue;
 				atomic_store_explicit(&heap.narenas, idx + 1, memory_order_release);
+				/* Arena 0 has a page less (its first is reserved):
+				 * a request of a whole arena's pages, made first,
+				 * needs the next one too.  It failed as out of
+				 * memory: a collection for nothing, or NULL from
+				 * a thread without a P inside rg_run
+				 * (tests/gc/test_whole_arena.c, found by the GC
+				 * review of 2026-12-07). */
+				if (idx == 0 && npages == RG__ARENA_PAGES &&
+				    idx + 1 < heap.max_arenas && arena_new(node, idx + 1))
+					atomic_store_explicit(&heap.narenas, idx + 2, memory_order_release);
 			}
 			for (int nd = 0; nd < MAX_NODES; nd++) {
 				if ((pass < 2) != (nd == node))
