@@ -33,6 +33,10 @@
  * only such places refer to reachable from a root.  The last 256 objects a
  * thread without a task allocated stay alive regardless: store each one
  * somewhere the collector looks before that thread allocates 256 more.
+ * Except at a collection that thread runs itself outside rg_run
+ * (rg_gc_collect, or one its allocation started): its stack is scanned
+ * then, and its own last 256 objects live only if something the collector
+ * looks at refers to them (so that they can be reclaimed at all).
  *
  * When the collector runs
  * -----------------------
@@ -47,7 +51,12 @@
  *
  * Limits: RINGO_MEMLIMIT (bytes, suffixes k/M/G/T or KiB/MiB/GiB/TiB) is a
  * hard limit on heap pages in use: an allocation that would exceed it, after
- * a collection, returns NULL.  Allocation never aborts inside the library.
+ * a collection, returns NULL.  Only where a collection can run, though:
+ * inside rg_run a thread without a task (an rg_blocking section, a foreign
+ * thread) cannot collect, and outside rg_run a thread cannot while another
+ * living thread has allocated; there the allocation returns NULL at once,
+ * however much of the heap is garbage.  Allocation never aborts inside the
+ * library.
  * The heap lives in one range of address space, reserved at its first
  * allocation: 1 TiB, or twice RINGO_MEMLIMIT when that is less (at least
  * 1 GiB), halved until the address space allows it (RLIMIT_AS): it never
