@@ -359,7 +359,11 @@ RG_API void rg_ctx_release(rg_ctx *ctx);
 /* A channel closed when ctx is done, usable in rg_select; NULL (never
  * ready) for a context that can never be done.  Owned by ctx. */
 RG_API rg_chan *rg_ctx_done(rg_ctx *ctx);
-/* 0 while not done, then -ECANCELED or -ETIMEDOUT (deadline). */
+/* 0 while not done, then -ECANCELED or -ETIMEDOUT (deadline).  Once it
+ * reports an error, a receive on rg_ctx_done(ctx) succeeds.  A descendant
+ * may still read 0 for a moment after an ancestor's error shows, while the
+ * cancel works down the tree (Go's Err waits on a mutex there); when
+ * rg_ctx_cancel returns, all of it is done. */
 RG_API int rg_ctx_err(rg_ctx *ctx);
 /* Stores the deadline and returns true if ctx has one. */
 RG_API bool rg_ctx_deadline(rg_ctx *ctx, int64_t *deadline);
