@@ -89,6 +89,8 @@ static void after_free(struct after *a)
 struct rg_ctx {
 	_Atomic int64_t refs;
 	int kind;              /* const */
+	bool gc_kept;          /* const: gc_region added (as struct after's) */
+	bool timer_armed;      /* lock: timer added, not yet settled */
 	rg_ctx *parent;        /* const; a reference */
 	rg_ctx *owner;         /* const: nearest cancel ctx (self, ancestor) or NULL */
 	int64_t deadline;      /* const: INT64_MAX for none */
@@ -97,7 +99,6 @@ struct rg_ctx {
 	/* key and val, for the collector (value kind): the context may hold
 	 * the only reference to a GC object, as Go's WithValue does */
 	struct rg__gc_region gc_region;
-	bool gc_kept;          /* const: gc_region added (as struct after's) */
 
 	rg__spin lock;         /* guards the fields below (cancel kind) */
 	_Atomic int err;       /* lock to write; read lock-free, acquire */
@@ -106,8 +107,14 @@ struct rg_ctx {
 	struct ctxwait *waiters; /* lock: tasks parked under this context */
 	struct rg__ctx_watch *watches; /* lock: io/ operations watching it */
 	struct after *afters;  /* lock */
+	/* When a cancel is complete (cancel_tree); next to what a cancel
+	 * reads anyway (and filling the holes: 224 bytes, as before them) */
+	rg_ctx *cancel_root;   /* lock, with err: the context whose cancel set
+	                          err (this one or an ancestor); const after */
+	const void *_Atomic run_by; /* as a cancel's root: who runs that
+	                          cancel (canceller_id), until its whole work
+	                          list is done; NULL before and after */
 	rg__rtimer timer;      /* the deadline's (core.h) */
-	bool timer_armed;      /* lock: timer added, not yet settled */
 	uint64_t epoch;        /* lock: ctx_epoch when waiters or watches were
 	                          last linked (older: they are stale, see
 	                          lists_fresh) */
@@ -117,13 +124,6 @@ struct rg_ctx {
 	rg_ctx *sib_next, *sib_prev;
 
 	rg_ctx *work_next;     /* private to the canceller that detached it */
-
-	/* When a cancel is complete (cancel_tree). */
-	rg_ctx *cancel_root;   /* lock, with err: the context whose cancel set
-	                          err (this one or an ancestor); const after */
-	const void *_Atomic run_by; /* as a cancel's root: who runs that
-	                          cancel (canceller_id), until its whole work
-	                          list is done; NULL before and after */
 };
 
 _Static_assert(offsetof(rg_ctx, val) == offsetof(rg_ctx, key) + sizeof(void *),
