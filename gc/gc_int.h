@@ -194,11 +194,15 @@ extern _Atomic uint64_t rg__heap_trigger; /* collect when heap_live >= it */
 extern _Atomic uint64_t rg__total_alloc;
 extern _Atomic uint64_t rg__large_allocs;
 void rg__gc_maybe_trigger(void);          /* allocation slow path, no locks held */
-/* Before failing for memory: a collection that frees every empty span;
- * false if none can run here (a thread without a P inside rg_run).  From
- * a task, retry(arg) runs right after the sweep, before the world
- * restarts, so that what the collection freed is there for it: the other
- * Ps, some of them over the limit as well, would take it first. */
+/* Before failing for memory: a collection that frees every empty span,
+ * then retry(arg), right after the sweep; false if no collection could
+ * run (retry not called): inside a mutation section, outside rg_run while
+ * another living thread has allocated, on a P's scheduler, or, for a
+ * thread without a P inside rg_run, when the run stops or no collection
+ * came for 10 s.  Inside rg_run retry runs before the world restarts, so
+ * that what the collection freed is there for it: the other Ps, some of
+ * them over the limit as well, would take it first.  A thread without a
+ * P asks a task to collect for it (and to run its retry) and waits. */
 bool rg__gc_try_reclaim(void (*retry)(void *), void *arg);
 int rg__gc_init(void);                    /* once; idempotent */
 uint64_t rg__memlimit(void);              /* 0: none */

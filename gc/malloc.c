@@ -54,6 +54,9 @@
  *
  * Threads without a P (the blocking pool, foreign threads, a program
  * outside rg_run) share one mcache under a mutex: the "locked slow path".
+ * Inside rg_run they cannot stop the world: when they find no memory, a
+ * task collects for them and allocates for them before the world
+ * restarts (mgc.c, "collections asked for by threads without a P").
  *
  * How the collector sees this: alloc_bits says which objects are allocated,
  * exactly, once every mcache has been flushed (rg__mcache_flush_all, world
@@ -153,14 +156,15 @@ static void recent_init(void)
 	count_key_ok = pthread_key_create(&count_key, count_dtor) == 0;
 }
 
-/* shared_lock held: remembers o for the calling thread; false: no memory */
-static bool recent_note(uintptr_t o)
+/* shared_lock held: the calling thread's ring, made at its first use;
+ * NULL: no memory */
+static struct recent *recent_mine(void)
 {
 	struct recent *r = tl_recent;
 	if (!r) {
 		r = rg__calloc(1, sizeof *r);
 		if (!r)
-			return false;
+			return NULL;
 		r->next = recents;
 		r->prev = &recents;
 		if (recents)
@@ -170,8 +174,15 @@ static bool recent_note(uintptr_t o)
 		if (recent_key_ok)
 			pthread_setspecific(recent_key, r);
 	}
+	return r;
+}
+
+/* shared_lock held: remembers o in ring r (its thread's, which may be
+ * another than the caller: a task allocating for a thread without a P
+ * during the collection it asked for) */
+static void recent_note(struct recent *r, uintptr_t o)
+{
 	r->obj[r->pos++ % RG__RECENT] = o;
-	return true;
 }
 
 int rg__foreign_threads(void) { return atomic_load_explicit(&foreign_threads, memory_order_relaxed); }
@@ -585,13 +596,14 @@ static RG__NOIPA rg__mcache *mcache_get(rg__p *p)
 	return c;
 }
 
-/* A task's allocation that found no memory, made again by the collection
- * it asked for (rg__gc_try_reclaim) before the world restarts. */
+/* An allocation that found no memory, made again by the collection it
+ * asked for (rg__gc_try_reclaim) before the world restarts. */
 struct retry {
 	size_t size;
 	bool noscan;
 	rg_gc_type *type;
-	void *obj; /* NULL: no memory even after the collection */
+	void *obj;           /* NULL: no memory even after the collection */
+	struct recent *ring; /* a thread without a P: its ring */
 };
 
 static void retry_stopped(void *arg)
@@ -604,6 +616,18 @@ static void retry_stopped(void *arg)
 		r->obj = alloc_in(c, r->size, r->noscan, r->type);
 }
 
+/* The same for a thread without a P, through the shared cache, noted in
+ * that thread's ring (r->ring: this may run on a task collecting for it). */
+static void retry_shared(void *arg)
+{
+	struct retry *r = arg;
+	pthread_mutex_lock(&shared_lock);
+	r->obj = alloc_in(&shared_cache, r->size, r->noscan, r->type);
+	if (r->obj)
+		recent_note(r->ring, (uintptr_t)r->obj);
+	pthread_mutex_unlock(&shared_lock);
+}
+
 static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 {
 	if (size == 0)
@@ -613,75 +637,77 @@ static void *alloc_slow(size_t size, bool noscan, rg_gc_type *type)
 	if (rg__gc_init() < 0)
 		return NULL;
 	pthread_once(&central_once, central_init);
-	for (int attempt = 0;; attempt++) {
-		/* The P is read by a call (rg__getp), never inline, here and
-		 * in mcache_get: the calls below may move the task to another
-		 * thread, and within one function the compiler may keep the
-		 * thread pointer it read before them (aarch64 code did, in a
-		 * callee-saved register): the task then allocated from the
-		 * old thread's P and mcache, which the task now running there
-		 * was using too — objects handed out twice, or not zeroed
-		 * (tests/gc/test_migrate_alloc under qemu-aarch64; x86-64
-		 * reads %fs at every access). */
-		rg__p *p = rg__getp();
-		void *o;
-		if (p) {
-			rg__safepoint();
-			/* and yield if sysmon asked this P to (a task running for
-			 * 10 ms): a task that only allocates would otherwise keep
-			 * its P, its run queue and its timers forever */
-			rg_preempt_point();
-			rg__gc_maybe_trigger();
-			/* all may have stopped this task at a safepoint, and it
-			 * may have resumed on another P: read the P again (a
-			 * collection also flushed every mcache, so nothing read
-			 * from the old one may be reused) */
-			p = rg__getp();
-		}
-		if (p) {
-			rg__mcache *c = mcache_get(p);
-			if (!c)
-				return NULL;
-			o = alloc_in(c, size, noscan, type);
-			if (o)
-				return o;
-			/* Out of memory or over the limit: collect, and retry
-			 * before the world restarts.  Retried after, it raced
-			 * the other Ps, which reach the limit together (with
-			 * GOGC off every collection is one asked for here) and
-			 * could take all the collection freed first: NULL with
-			 * a live heap far under the limit. */
-			struct retry r = {size, noscan, type, NULL};
-			rg__gc_try_reclaim(retry_stopped, &r);
-			return r.obj;
-		}
-		/* a thread without a P: the shared cache */
-		pthread_once(&recent_once, recent_init);
-		if (!tl_counted) {
-			tl_counted = true;
-			atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
-			/* (without memory for it the thread stays counted: safe,
-			 * only automatic collection outside rg_run stops) */
-			if (count_key_ok)
-				pthread_setspecific(count_key, (void *)1);
-		}
+	/* The P is read by a call (rg__getp), never inline, here and in
+	 * mcache_get: the calls below may move the task to another thread,
+	 * and within one function the compiler may keep the thread pointer
+	 * it read before them (aarch64 code did, in a callee-saved
+	 * register): the task then allocated from the old thread's P and
+	 * mcache, which the task now running there was using too — objects
+	 * handed out twice, or not zeroed (tests/gc/test_migrate_alloc
+	 * under qemu-aarch64; x86-64 reads %fs at every access). */
+	rg__p *p = rg__getp();
+	void *o;
+	if (p) {
+		rg__safepoint();
+		/* and yield if sysmon asked this P to (a task running for 10
+		 * ms): a task that only allocates would otherwise keep its P,
+		 * its run queue and its timers forever */
+		rg_preempt_point();
 		rg__gc_maybe_trigger();
-		pthread_mutex_lock(&shared_lock);
-		if (!shared_ready) {
-			mcache_init(&shared_cache);
-			shared_ready = true;
-		}
-		o = alloc_in(&shared_cache, size, noscan, type);
-		if (o && !recent_note((uintptr_t)o))
-			o = NULL; /* unrecorded: unreachable, collected later */
-		pthread_mutex_unlock(&shared_lock);
-		if (o || attempt)
-			return o;
-		/* out of memory or over the limit: collect once, then retry
-		 * (outside rg_run, with no other thread allocating) */
-		if (!rg__gc_try_reclaim(NULL, NULL))
-			return NULL;
+		/* all may have stopped this task at a safepoint, and it may
+		 * have resumed on another P: read the P again (a collection
+		 * also flushed every mcache, so nothing read from the old one
+		 * may be reused) */
+		p = rg__getp();
 	}
+	if (p) {
+		rg__mcache *c = mcache_get(p);
+		if (!c)
+			return NULL;
+		o = alloc_in(c, size, noscan, type);
+		if (o)
+			return o;
+		/* Out of memory or over the limit: collect, and retry before
+		 * the world restarts.  Retried after, it raced the other Ps,
+		 * which reach the limit together (with GOGC off every
+		 * collection is one asked for here) and could take all the
+		 * collection freed first: NULL with a live heap far under the
+		 * limit. */
+		struct retry r = {size, noscan, type, NULL, NULL};
+		rg__gc_try_reclaim(retry_stopped, &r);
+		return r.obj;
+	}
+	/* a thread without a P: the shared cache */
+	pthread_once(&recent_once, recent_init);
+	if (!tl_counted) {
+		tl_counted = true;
+		atomic_fetch_add_explicit(&foreign_threads, 1, memory_order_relaxed);
+		/* (without memory for it the thread stays counted: safe, only
+		 * automatic collection outside rg_run stops) */
+		if (count_key_ok)
+			pthread_setspecific(count_key, (void *)1);
+	}
+	rg__gc_maybe_trigger();
+	pthread_mutex_lock(&shared_lock);
+	if (!shared_ready) {
+		mcache_init(&shared_cache);
+		shared_ready = true;
+	}
+	/* the ring first: an object it could not note would be unreachable */
+	struct recent *ring = recent_mine();
+	o = ring ? alloc_in(&shared_cache, size, noscan, type) : NULL;
+	if (o)
+		recent_note(ring, (uintptr_t)o);
+	pthread_mutex_unlock(&shared_lock);
+	if (o || !ring)
+		return o;
+	/* Out of memory or over the limit: collect, and retry after the
+	 * sweep.  Inside rg_run a task collects for this thread (which
+	 * cannot stop the world) and retries for it before the world
+	 * restarts, as for a task above. */
+	struct retry r = {size, noscan, type, NULL, ring};
+	rg__gc_try_reclaim(retry_shared, &r);
+	return r.obj;
 }
 
 /* The fast path.  The P is read inline (rg__getp_inline: one TLS load and

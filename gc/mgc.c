@@ -37,10 +37,17 @@
  * cached mask of the mcache that holds its span) is free, and every object
  * in them was allocated and not found unreachable since.
  *
+ * Who collects: a task (it stops the world), or outside rg_run a thread
+ * alone (it scans its own stack; no world to stop).  A thread without a P
+ * inside rg_run (an rg_blocking section, a foreign thread) can do neither,
+ * so when an allocation of its finds no memory it asks a task to collect
+ * for it and waits ("Collections asked for", below).
+ *
  * Locks, in order: gc_lock (one collection at a time) -> the world (STW) ->
- * shared_lock, caches_lock (malloc.c) -> roots_lock -> heap lock ->
- * mcentral locks.  A task waiting for gc_lock must keep reaching safepoints
- * (the holder may be stopping the world), so it spins with trylock.
+ * ask_lock -> shared_lock, caches_lock (malloc.c) -> roots_lock -> heap
+ * lock -> mcentral locks.  A task waiting for gc_lock must keep reaching
+ * safepoints (the holder may be stopping the world), so it spins with
+ * trylock.
  */
 #include <errno.h>
 #include <sched.h>
@@ -74,6 +81,9 @@ static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
  * -> mut_lock -> shared_lock. */
 static pthread_rwlock_t mut_lock;
 static __thread unsigned tl_mutating; /* sections this thread has open */
+/* Collections asked of a task by threads without a P (ask_task). */
+static pthread_mutex_t ask_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ask_cond; /* CLOCK_MONOTONIC; made by init_once_fn */
 /* Phase times of the current collection (gc_lock), for gctrace. */
 static int64_t t_stopped, t_marked, t_swept;
 static _Atomic uint64_t num_gc;
@@ -155,6 +165,11 @@ static void init_once_fn_(void)
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&mut_lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ask_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	e = getenv("RINGO_MEMLIMIT");
 	if (e && *e) {
 		memlimit = parse_bytes(e);
@@ -787,17 +802,178 @@ void rg__gc_maybe_trigger(void)
 	}
 }
 
+/* ---- collections asked for by threads without a P ---------------------
+ *
+ * Inside rg_run only a task can stop the world.  A thread without a P
+ * whose allocation found no memory (an rg_blocking section, a foreign
+ * thread, at RINGO_MEMLIMIT) links an ask, with its retry, on `asks` and
+ * waits; the first to find no reclaim task spawned spawns one (rg_go
+ * works from any thread).  That task collects as a task's own
+ * allocation would (collect_task, every empty span freed), and after the
+ * sweep, world still stopped, runs every ask's retry and marks it done:
+ * the waiter's allocation is made before the other Ps run again and take
+ * what the sweep freed.  Several waiters share one collection; those
+ * that come after asks_serve took the list get the next one.
+ *
+ * What keeps it from deadlocking:
+ *   - the waiter holds no lock of the collector's: shared_lock is let go
+ *     before it asks, and a thread inside a mutation section (which the
+ *     collector waits for) never asks: NULL at once, as rg_gc_collect's
+ *     -EDEADLK;
+ *   - its stack is not scanned, as always for such a thread; what it
+ *     allocated last is in its ring, which a task's collection marks; the
+ *     task of an rg_blocking section waits in the pool, on no P, scanned
+ *     from what it saved;
+ *   - a task asked for may never run: rg_run stops (tasks still queued
+ *     are discarded, and rg_run waits for rg_blocking sections, so a
+ *     section must not wait for one), or rg_go fails (-ESHUTDOWN: rg_run
+ *     starting or stopping; -ENOMEM).  A waiter wakes every ASK_POLL_NS to
+ *     look at rg__run_stopping() and withdraws its ask; a failed spawn
+ *     fails every ask waiting for it; a stop hook fails any ask left and
+ *     forgets the discarded task (a foreign thread may sleep through a
+ *     whole stop and the next rg_run's start);
+ *   - the Ps may never stop: a task that runs without a safepoint, or a P
+ *     thread blocked in a lock that the waiter holds (pthread_mutex_lock
+ *     is no safepoint).  A waiter that sees no collection end for
+ *     ASK_PATIENCE_NS withdraws and gets NULL: a hang turned into the
+ *     NULL it got before.
+ * An ask is withdrawn only while still linked, and asks_serve unlinks
+ * the ones it serves, both under ask_lock: once the waiter has returned,
+ * nothing touches its ask (it lives on the waiter's stack).
+ */
+#define ASK_POLL_NS (5 * 1000000LL)
+#define ASK_PATIENCE_NS (10 * 1000000000LL)
+
+struct ask {
+	void (*retry)(void *); /* run by asks_serve, world stopped */
+	void *arg;
+	bool done;             /* served or failed: unlinked (ask_lock) */
+	struct ask *next, **prev; /* asks (ask_lock) */
+};
+static struct ask *asks;  /* ask_lock */
+static bool ask_spawned;  /* ask_lock: a reclaim task is spawned that has
+                             not served the asks yet */
+
+static void ask_unlink(struct ask *a)
+{
+	*a->prev = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+}
+
+/* ask_lock held: every waiting ask ends with its retry not run (NULL). */
+static void asks_fail_locked(void)
+{
+	for (struct ask *a = asks; a; a = a->next)
+		a->done = true;
+	asks = NULL;
+	ask_spawned = false;
+	pthread_cond_broadcast(&ask_cond);
+}
+
+/* The reclaim task's collection, after the sweep, world stopped. */
+static void asks_serve(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&ask_lock);
+	for (struct ask *a = asks; a; a = a->next) {
+		a->retry(a->arg);
+		a->done = true;
+	}
+	asks = NULL;
+	ask_spawned = false;
+	pthread_cond_broadcast(&ask_cond);
+	pthread_mutex_unlock(&ask_lock);
+}
+
+static void reclaim_task(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&ask_lock);
+	bool any = asks != NULL;
+	if (!any) /* all withdrawn */
+		ask_spawned = false;
+	pthread_mutex_unlock(&ask_lock);
+	if (any)
+		collect_task(false, true, asks_serve, NULL);
+}
+
+/* rg_run has stopped: no task runs, a reclaim task still queued is
+ * discarded. */
+static void asks_at_stop(void)
+{
+	pthread_mutex_lock(&ask_lock);
+	if (asks || ask_spawned)
+		asks_fail_locked();
+	pthread_mutex_unlock(&ask_lock);
+}
+__attribute__((constructor)) static void ask_init(void) { rg__at_stop(asks_at_stop); }
+
+/* A thread without a P inside rg_run: a task collects for it and runs
+ * retry(arg) after the sweep.  false: it did not (retry not run). */
+static bool ask_task(void (*retry)(void *), void *arg)
+{
+	struct ask a = {retry, arg, false, NULL, NULL};
+	pthread_mutex_lock(&ask_lock);
+	a.next = asks;
+	a.prev = &asks;
+	if (asks)
+		asks->prev = &a.next;
+	asks = &a;
+	bool spawn = !ask_spawned;
+	ask_spawned = true;
+	pthread_mutex_unlock(&ask_lock);
+	bool served = true;
+	if (spawn && rg_go_opts(reclaim_task, NULL, &(rg_task_opts){.name = "gc reclaim"}) < 0) {
+		pthread_mutex_lock(&ask_lock);
+		if (!a.done) /* (the stop hook may have failed it already) */
+			asks_fail_locked();
+		pthread_mutex_unlock(&ask_lock);
+		served = false;
+	}
+	pthread_mutex_lock(&ask_lock);
+	uint64_t seen = atomic_load_explicit(&num_gc, memory_order_relaxed);
+	int64_t give_up = now_ns() + ASK_PATIENCE_NS;
+	while (!a.done) {
+		int64_t now = now_ns();
+		uint64_t n = atomic_load_explicit(&num_gc, memory_order_relaxed);
+		if (n != seen) { /* collections go on: ours is behind them */
+			seen = n;
+			give_up = now + ASK_PATIENCE_NS;
+		}
+		if (rg__run_stopping() || now >= give_up) {
+			ask_unlink(&a);
+			served = false;
+			break;
+		}
+		int64_t until = now + ASK_POLL_NS;
+		struct timespec ts = {until / 1000000000, until % 1000000000};
+		pthread_cond_timedwait(&ask_cond, &ask_lock, &ts);
+	}
+	pthread_mutex_unlock(&ask_lock);
+	return served && a.done;
+}
+
 bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)
 {
 	if (in_task()) {
 		collect_task(false, true, retry, arg);
 		return true;
 	}
+	/* a collection would wait for this thread's own section */
+	if (tl_mutating)
+		return false;
 	if (lone_thread() && rg__outside_begin()) {
 		collect_thread(false, true);
+		retry(arg);
 		rg__outside_end();
 		return true;
 	}
+	/* Inside rg_run (outside it, while other living threads have
+	 * allocated, rg_go fails at once).  Not on a P's scheduler, which
+	 * must stop for the collection. */
+	if (!rg__getp())
+		return ask_task(retry, arg);
 	return false;
 }
 

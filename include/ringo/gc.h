@@ -51,12 +51,17 @@
  *
  * Limits: RINGO_MEMLIMIT (bytes, suffixes k/M/G/T or KiB/MiB/GiB/TiB) is a
  * hard limit on heap pages in use: an allocation that would exceed it, after
- * a collection, returns NULL.  Only where a collection can run, though:
- * inside rg_run a thread without a task (an rg_blocking section, a foreign
- * thread) cannot collect, and outside rg_run a thread cannot while another
- * living thread has allocated; there the allocation returns NULL at once,
- * however much of the heap is garbage.  Allocation never aborts inside the
- * library.
+ * a collection, returns NULL.  Inside rg_run a thread without a task (an
+ * rg_blocking section, a foreign thread), which cannot stop the world,
+ * has a task collect for it and waits; it gets NULL without one if rg_run
+ * stops meanwhile, or if no collection ends for 10 seconds (a task that
+ * never reaches a safepoint, a P's thread blocked on a lock the waiting
+ * thread holds).  Where no collection can run, the allocation returns
+ * NULL at once, however much of the heap is garbage: inside
+ * rg_gc_mutate_begin/end (a collection waits for the section), and
+ * outside rg_run while another living thread has allocated (only
+ * rg_gc_collect collects there, see above).  Allocation never aborts
+ * inside the library.
  * The heap lives in one range of address space, reserved at its first
  * allocation: 1 TiB, or twice RINGO_MEMLIMIT when that is less (at least
  * 1 GiB), halved until the address space allows it (RLIMIT_AS): it never
@@ -133,7 +138,9 @@ RG_API int rg_gc_root_remove(void *addr, size_t len);
  * another, even between two roots) between rg_gc_mutate_begin() and
  * rg_gc_mutate_end() on the same thread: a collection waits for open
  * sections, and sections wait for a collection to end.  Keep sections
- * short; do not block or call rg_gc_collect inside one.  Both are no-ops
+ * short; do not block or call rg_gc_collect inside one (an allocation
+ * inside one that finds the heap at RINGO_MEMLIMIT returns NULL without a
+ * collection: allocate before the section).  Both are no-ops
  * on a task running on a P (its P stops at a safepoint instead).  Sections
  * nest. */
 RG_API void rg_gc_mutate_begin(void);
