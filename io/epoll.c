@@ -26,6 +26,14 @@
  * No kernel object holds a task's buffer while it waits, so a cancel just
  * claims the park (rg__epoll_cancel_op), from any thread.
  *
+ * Nor does anything hold the task's file: io_uring's op does (ringo/io.h:
+ * calls keep their open file when another task rg_closes the fd), an
+ * epoll registration does not, and goes with the file.  So a call that
+ * has to wait lists itself by fd ("calls in flight", below) from its
+ * first "would block" to its return, and rg_close(fd) hands each listed
+ * call a dup of fd of its own before close(2).  A call that does not
+ * wait pays nothing of this.
+ *
  * Regular files cannot be waited on (epoll says EPERM): their reads and
  * writes are made directly; open, fsync and fallocate run in rg_blocking so
  * the P keeps running other tasks.
@@ -34,6 +42,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -54,13 +63,22 @@ struct ep_fd {
 	bool added;             /* in the set (as far as we know) */
 };
 
-/* Per P.  epfd: fixed after init.  lock guards fds/nfds and every op
- * linked there. */
+/* Per P.  epfd, p: fixed after init.  lock guards fds/nfds and every op
+ * linked there, and pend/npend/cpend/pend_all. */
 struct ep_p {
 	int epfd;
+	rg__p *p;
 	_Atomic int lock;
 	struct ep_fd *fds;
 	int nfds;
+	/* fds whose waiters this P's thread is to wake (rg__epoll_close from
+	 * another thread: ep_forget); pend_all: no memory for the list, wake
+	 * every waiter.  has_pend: any of it, read by the poll without the
+	 * lock (set under it, before the P's eventfd is written) */
+	int *pend;
+	int npend, cpend;
+	bool pend_all;
+	_Atomic int has_pend;
 };
 static struct ep_p *g_ep[EP_MAXP];
 
@@ -92,6 +110,7 @@ static int ep_init(rg__p *p)
 		rg__free(e);
 		return err;
 	}
+	e->p = p;
 	g_ep[p->id] = e;
 	return 0;
 }
@@ -102,6 +121,7 @@ static void ep_fini(rg__p *p)
 	if (e) {
 		close(e->epfd);
 		rg__free(e->fds);
+		rg__free(e->pend);
 		rg__free(e);
 		g_ep[p->id] = NULL;
 	}
@@ -140,6 +160,41 @@ static int arm(struct ep_p *e, int fd, struct ep_fd *f, uint32_t ev)
 		}
 	}
 	return -errno;
+}
+
+/* lock held.  Wakes every call waiting on f, as readiness would (each
+ * retries, or waits again).  Only on the thread of the P whose table f
+ * is: a task links its op there while it runs on that thread, and parks
+ * before that thread does anything else, so every op linked there
+ * belongs to a task that has switched out (a wake from elsewhere could
+ * ready a task still on its way to park, and run it on two Ps). */
+static void wake_all(struct ep_fd *f)
+{
+	while (f->waiters) {
+		rg__io_op *o = f->waiters;
+		f->waiters = o->ep_next;
+		o->ep_next = NULL;
+		atomic_store_explicit(&o->ep_state, 2, memory_order_relaxed);
+		rg__wake(o->t, o->ticket);
+	}
+}
+
+/* The P's thread: the wakes ep_forget left it. */
+static void pend_run(struct ep_p *e)
+{
+	rg__spin_lock(&e->lock);
+	atomic_store_explicit(&e->has_pend, 0, memory_order_relaxed);
+	if (e->pend_all) {
+		for (int fd = 0; fd < e->nfds; fd++)
+			wake_all(&e->fds[fd]);
+	} else {
+		for (int i = 0; i < e->npend; i++)
+			if (e->pend[i] < e->nfds)
+				wake_all(&e->fds[e->pend[i]]);
+	}
+	e->npend = 0;
+	e->pend_all = false;
+	rg__spin_unlock(&e->lock);
 }
 
 static void on_ready(struct ep_p *e, int fd, uint32_t revents)
@@ -187,6 +242,8 @@ static int ep_poll(rg__p *p, int64_t timeout_ns)
 	}
 	if (timeout_ns != 0)
 		atomic_store(&p->sleeping, 0);
+	if (atomic_load_explicit(&e->has_pend, memory_order_acquire))
+		pend_run(e);
 	for (int i = 0; i < n; i++) {
 		uint64_t d = evs[i].data.u64;
 		if (d == 0) {
@@ -226,11 +283,235 @@ void rg__epoll_add_handler(rg__p *p, int fd, rg__cqe_handler *h)
 	epoll_ctl(ep_of(p)->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* ---- calls in flight, for rg_close ----------------------------------------
+ *
+ * Without this, rg_close(fd) under a call waiting on fd closed the file
+ * (the epoll registration went with it: the waiter slept until its
+ * deadline, and the peer's send got -EPIPE), and a number reused at once
+ * for a new file woke the old waiter, whose retry read the new file's
+ * bytes (tests/io/test_close_keeps_file.c).
+ *
+ * The choices, and why this one.  A dup made by every call that waits
+ * (dup, then EPOLL_CTL_ADD, DEL and close for it instead of one MOD: three
+ * more system calls on every wait of the backend's server path) would be
+ * simplest; a dup made by rg_close costs only the closes that race a
+ * waiter, and a lookup (one atomic load) every other close.  But the
+ * closer must reach the call at every point between its first "would
+ * block" and its return, not only while it is parked: a call woken by
+ * readiness and not yet retried holds the number alone too, and its retry
+ * would act on the closed or reused number.  Hence:
+ *
+ *   - a call lists itself (call_enter) under its fd after its first try
+ *     would block, and stays listed until it returns (call_leave);
+ *   - it reads the fd it works on from the record (c->fd) each time it
+ *     uses it -- a try, or linking its readiness wait and arming the P's
+ *     set -- with c->busy set around the use (call_use/call_unuse);
+ *   - rg_close(fd), before close(2): each call listed under fd gets a dup
+ *     (F_DUPFD_CLOEXEC) in c->fd (out of fds: -EBADF, rather than the
+ *     closed number); then the closer waits
+ *     until the call is not using the old number (busy clear: a try in
+ *     progress on it ends on the old file, the kernel holds it while the
+ *     system call runs); then every P's set forgets fd, while fd still
+ *     names the file (the registration belongs to the file and the number:
+ *     left there, it outlives the close while the dup keeps the file, and
+ *     would fire for whatever file gets the number next), and the calls
+ *     waiting on it are woken, to wait again on their dup (or return
+ *     -EBADF): by the closer in its own P's table, by each other P's
+ *     thread in its own (the closer leaves it the fd and writes its
+ *     eventfd), since a task linked there may not have parked yet when
+ *     its use ends (wake_all).  The call closes its dup when it returns
+ *     (forgotten by the sets first, for the same reason).
+ *
+ * busy and c->fd are a Dekker pair (seq_cst): the call stores busy then
+ * loads fd, the closer stores fd then loads busy; either the call sees the
+ * dup, or the closer sees it busy and waits for the use (a non-blocking
+ * system call, or the link and arm under the P's lock) to end, after
+ * which the call's next use sees the dup.  A call that has not listed
+ * itself yet when rg_close looks is racing the close, as a read(2)
+ * racing close(2) is (on io_uring: an SQE not queued yet).
+ *
+ * The lists: one per fd modulo NBUCKETS (fds are small numbers, the
+ * lowest free first, so a bucket holds the calls of one fd until a
+ * process has thousands open; a close scans only its bucket, and a close
+ * whose bucket is empty reads one pointer).  The record is on the call's
+ * stack; the closer reads it only under its bucket's lock, which
+ * call_leave takes before the call returns.  A bucket's lock and a P's
+ * are never held together. */
+struct ep_call {
+	_Atomic int fd;   /* what the call works on: orig, a dup (handed) or -EBADF */
+	_Atomic int busy; /* the call is using fd (see above) */
+	int orig;         /* the fd the call was made on: its key (const) */
+	bool handed;      /* fd is a dup, or -EBADF (the bucket's lock) */
+	struct ep_call *next, *prev; /* the bucket's list (its lock) */
+};
+
+#define NBUCKETS 4096
+struct bucket {
+	_Atomic int lock;
+	struct ep_call *_Atomic head; /* written under lock; rg_close's first look without */
+};
+static struct bucket g_calls[NBUCKETS];
+
+static inline struct bucket *bucket_of(int fd) { return &g_calls[(unsigned)fd % NBUCKETS]; }
+
+static void call_enter(struct ep_call *c, const rg__io_req *q)
+{
+	c->orig = q->fd;
+	c->handed = false;
+	atomic_store_explicit(&c->fd, q->fd, memory_order_relaxed);
+	atomic_store_explicit(&c->busy, 0, memory_order_relaxed);
+	struct bucket *b = bucket_of(c->orig);
+	rg__spin_lock(&b->lock);
+	struct ep_call *h = atomic_load_explicit(&b->head, memory_order_relaxed);
+	c->prev = NULL;
+	c->next = h;
+	if (h)
+		h->prev = c;
+	atomic_store(&b->head, c); /* seq_cst: rg__epoll_close reads it without the lock */
+	rg__spin_unlock(&b->lock);
+}
+
+static int call_use(struct ep_call *c)
+{
+	atomic_store(&c->busy, 1);
+	return atomic_load(&c->fd);
+}
+
+static void call_unuse(struct ep_call *c) { atomic_store_explicit(&c->busy, 0, memory_order_release); }
+
+/* Every P's set forgets fd (which must still name the file), and with
+ * wake the calls waiting on it there are woken, as by readiness: at once
+ * in the caller's own P's table, by the P's thread elsewhere (wake_all
+ * says why), which its eventfd rouses.  Any thread: a closer without a P
+ * is counted (rg__io_cancellers_enter), so rg_run frees no set under it. */
+static void ep_forget(int fd, bool wake)
+{
+	rg__p *self = rg__getp();
+	int n = rg__nprocs();
+	for (int i = 0; i < n && i < EP_MAXP; i++) {
+		struct ep_p *e = g_ep[i];
+		if (!e)
+			continue;
+		bool post = false;
+		rg__spin_lock(&e->lock);
+		if (fd < e->nfds) {
+			struct ep_fd *f = &e->fds[fd];
+			if (f->added)
+				epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+			f->added = false;
+			f->armed = 0;
+			if (wake && f->waiters && e->p == self) {
+				wake_all(f);
+			} else if (wake && f->waiters) {
+				if (e->npend == e->cpend) {
+					int nc = e->cpend ? e->cpend * 2 : 8;
+					int *np = rg__realloc(e->pend, (size_t)nc * sizeof *np);
+					if (np) {
+						e->pend = np;
+						e->cpend = nc;
+					}
+				}
+				if (e->npend < e->cpend)
+					e->pend[e->npend++] = fd;
+				else
+					e->pend_all = true;
+				atomic_store_explicit(&e->has_pend, 1, memory_order_release);
+				post = true;
+			}
+		}
+		rg__spin_unlock(&e->lock);
+		if (post)
+			rg__waiter_eventfd_wake(e->p);
+	}
+}
+
+static void call_leave(struct ep_call *c)
+{
+	struct bucket *b = bucket_of(c->orig);
+	rg__spin_lock(&b->lock);
+	/* release: a closer that then finds the bucket empty (no lock) acts
+	 * after the call's last use of its fd */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		atomic_store_explicit(&b->head, c->next, memory_order_release);
+	if (c->next)
+		c->next->prev = c->prev;
+	bool handed = c->handed;
+	rg__spin_unlock(&b->lock);
+	int fd = atomic_load_explicit(&c->fd, memory_order_relaxed);
+	if (handed && fd >= 0) {
+		ep_forget(fd, false);
+		close(fd);
+	}
+}
+
+/* rg_close(fd), before its close(2): see "calls in flight" above.  Any
+ * thread; one atomic load unless a call waiting on fd (or on another fd
+ * of its bucket) is listed. */
+void rg__epoll_close(int fd)
+{
+	struct bucket *b = bucket_of(fd);
+	if (!atomic_load(&b->head))
+		return;
+	/* Off a P (a thread outside the runtime, rg_blocking's pool) the
+	 * closer may race rg_run's end, which frees the P's sets: it counts
+	 * as a canceller, which the end waits out, and stays away once the
+	 * run stops (its waiting tasks are discarded; the stop hook below
+	 * closes what they were handed). */
+	bool counted = !rg__getp();
+	if (counted && !rg__io_cancellers_enter())
+		return;
+	bool any = false;
+	rg__spin_lock(&b->lock);
+	for (struct ep_call *c = atomic_load_explicit(&b->head, memory_order_relaxed); c; c = c->next) {
+		if (c->orig != fd || c->handed)
+			continue;
+		int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		atomic_store(&c->fd, nfd < 0 ? -EBADF : nfd);
+		c->handed = true;
+		for (int spin = 0; atomic_load(&c->busy); spin++) {
+			if (spin < 64)
+				rg__cpu_relax();
+			else
+				sched_yield();
+		}
+		any = true;
+	}
+	rg__spin_unlock(&b->lock);
+	if (any)
+		ep_forget(fd, true);
+	if (counted)
+		rg__io_cancellers_leave();
+}
+
+/* rg_run's end: the calls of discarded tasks are still listed, on stacks
+ * about to go.  Their dups are closed, the lists emptied. */
+static void calls_at_stop(void)
+{
+	for (int i = 0; i < NBUCKETS; i++) {
+		struct bucket *b = &g_calls[i];
+		if (!atomic_load(&b->head))
+			continue;
+		rg__spin_lock(&b->lock);
+		for (struct ep_call *c = atomic_load_explicit(&b->head, memory_order_relaxed); c; c = c->next) {
+			int fd = atomic_load_explicit(&c->fd, memory_order_relaxed);
+			if (c->handed && fd >= 0)
+				close(fd);
+		}
+		atomic_store(&b->head, NULL);
+		rg__spin_unlock(&b->lock);
+	}
+}
+
+__attribute__((constructor)) static void epoll_init(void) { rg__at_stop(calls_at_stop); }
+
 /* ---- waiting for readiness ----------------------------------------------- */
 
-/* 0: ready (try again); 1: cannot be waited on (regular file: do the
- * blocking call); -ETIMEDOUT, -ECANCELED, -errno. */
-static int wait_ready(int fd, uint32_t events, int64_t deadline)
+/* Call c waits until its fd is ready.  0: ready (try again); 1: cannot be
+ * waited on (regular file: do the blocking call); -ETIMEDOUT, -ECANCELED,
+ * -errno (-EBADF: rg_closed with no fd left to hand the call). */
+static int wait_ready(struct ep_call *c, uint32_t events, int64_t deadline)
 {
 	rg__task *t = rg__self();
 	rg__p *p = rg__getp();
@@ -238,14 +519,19 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	rg__io_op op;
 	op.t = t;
 	op.p = p;
-	op.ep_fd = fd;
 	op.ep_events = (int)events;
 	op.ep_next = NULL;
 	op.direct = true;
 	atomic_store_explicit(&op.ep_state, 0, memory_order_relaxed);
-	if (fd < 0)
-		return -EBADF; /* never index the table with it */
 	op.ticket = rg__park_prepare(); /* before publishing: a canceller reads it */
+	/* linked and armed under the number c works on now: an rg_close
+	 * that hands c a dup meanwhile waits for this, then wakes us */
+	int fd = call_use(c);
+	op.ep_fd = fd;
+	if (fd < 0) {
+		call_unuse(c);
+		return fd; /* never index the table with it */
+	}
 	int r;
 	rg__spin_lock(&e->lock);
 	if (fd >= e->nfds) {
@@ -255,6 +541,7 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 		struct ep_fd *nf = rg__realloc(e->fds, (size_t)n * sizeof *nf);
 		if (!nf) {
 			rg__spin_unlock(&e->lock);
+			call_unuse(c);
 			return -ENOMEM;
 		}
 		memset(nf + e->nfds, 0, (size_t)(n - e->nfds) * sizeof *nf);
@@ -268,12 +555,14 @@ static int wait_ready(int fd, uint32_t events, int64_t deadline)
 	{
 		if (r) {
 			rg__spin_unlock(&e->lock);
+			call_unuse(c);
 			return r == -EPERM ? 1 : r;
 		}
 	}
 	op.ep_next = f->waiters;
 	f->waiters = &op;
 	rg__spin_unlock(&e->lock);
+	call_unuse(c);
 
 	/* published only once parked: a canceller wakes the task directly */
 	int pr = rg__io_park_op(t, &op, deadline);
@@ -442,6 +731,51 @@ static int nap(int64_t until)
 	return rg__io_op_end(t, &op, true) ? -ECANCELED : 0;
 }
 
+/* The connect's wait, listed as c (r: its first connect's -EINPROGRESS
+ * or -EAGAIN); every use of the fd goes through c. */
+static int64_t connect_wait(struct ep_call *c, const rg__io_req *q, int64_t deadline, int r)
+{
+	rg__io_req w = *q;
+	/* -EAGAIN (AF_UNIX: the listener's backlog is full) started nothing:
+	 * the connect must be made again once there is room.  No readiness
+	 * says so (an unconnected socket polls writable at once, and the wait
+	 * below took that for connected: rg_connect returned 0 on a socket
+	 * that was not, tests/io/test_unix_connect_epoll.c), so try
+	 * again after naps of 1 to 16 ms, up to the deadline. */
+	for (int64_t step = 1000000; r == -EAGAIN; step = step < 16000000 ? step * 2 : step) {
+		int64_t until = rg_now() + step;
+		if (deadline >= 0 && until > deadline)
+			until = deadline;
+		int e = nap(until);
+		if (e)
+			return e;
+		if (deadline >= 0 && rg_now() >= deadline)
+			return -ETIMEDOUT;
+		w.fd = call_use(c);
+		r = w.fd < 0 ? w.fd : connect_once(&w);
+		call_unuse(c);
+		if (r == 0)
+			return 0;
+		if (r != -EINPROGRESS && r != -EAGAIN)
+			return r;
+	}
+	for (;;) {
+		int e = wait_ready(c, EPOLLOUT, deadline);
+		if (e < 0)
+			return e;
+		int fd = call_use(c);
+		int64_t res = 1; /* not writable yet: wait again */
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		if (fd < 0)
+			res = fd;
+		else if (e == 1 || poll(&pfd, 1, 0) != 0)
+			res = so_error(fd);
+		call_unuse(c);
+		if (res != 1)
+			return res;
+	}
+}
+
 static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 {
 	int r = set_nonblock(q->fd);
@@ -454,36 +788,11 @@ static int64_t connect_op(rg__io_req *q, int64_t deadline, bool nonblock)
 		return r;
 	if (nonblock)
 		return -EAGAIN;
-	/* -EAGAIN (AF_UNIX: the listener's backlog is full) started nothing:
-	 * the connect must be made again once there is room.  No readiness
-	 * says so (an unconnected socket polls writable at once, and the wait
-	 * below took that for connected: rg_connect returned 0 on a socket
-	 * that was not, tests/io/test_unix_connect_epoll.c), so try
-	 * again after naps of 1 to 16 ms, up to the deadline. */
-	for (int64_t step = 1000000; r == -EAGAIN; step = step < 16000000 ? step * 2 : step) {
-		int64_t until = rg_now() + step;
-		if (deadline >= 0 && until > deadline)
-			until = deadline;
-		int w = nap(until);
-		if (w)
-			return w;
-		if (deadline >= 0 && rg_now() >= deadline)
-			return -ETIMEDOUT;
-		r = connect_once(q);
-		if (r == 0)
-			return 0;
-		if (r != -EINPROGRESS && r != -EAGAIN)
-			return r;
-	}
-	for (;;) {
-		int w = wait_ready(q->fd, EPOLLOUT, deadline);
-		if (w < 0)
-			return w;
-		struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
-		if (w == 0 && poll(&pfd, 1, 0) == 0)
-			continue;
-		return so_error(q->fd);
-	}
+	struct ep_call c;
+	call_enter(&c, q);
+	int64_t res = connect_wait(&c, q, deadline, r);
+	call_leave(&c);
+	return res;
 }
 
 int64_t rg__epoll_exec(rg__io_req *q, int64_t deadline, bool nonblock)
@@ -496,15 +805,29 @@ int64_t rg__epoll_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	if (q->op == RG__OP_OPENAT || q->op == RG__OP_FSYNC || q->op == RG__OP_FALLOCATE ||
 	    q->op == RG__OP_STATX || q->op == RG__OP_CLOSE)
 		return attempt(q, true);
+	int64_t r = attempt(q, false);
+	if (r != -EAGAIN || nonblock)
+		return r;
+	/* it waits: listed from here to its return, so that an rg_close of
+	 * its fd hands it a dup (see "calls in flight") */
+	struct ep_call c;
+	call_enter(&c, q);
+	rg__io_req w = *q;
 	bool blocking_ok = false;
 	for (;;) {
-		int64_t r = attempt(q, blocking_ok);
-		if (r != -EAGAIN || nonblock)
-			return r;
-		int w = wait_ready(q->fd, wants(q), deadline);
-		if (w < 0)
-			return w;
-		if (w == 1)
+		int e = wait_ready(&c, wants(q), deadline);
+		if (e < 0) {
+			r = e;
+			break;
+		}
+		if (e == 1)
 			blocking_ok = true; /* a regular file: just read it */
+		w.fd = call_use(&c);
+		r = w.fd < 0 ? w.fd : attempt(&w, blocking_ok);
+		call_unuse(&c);
+		if (r != -EAGAIN)
+			break;
 	}
+	call_leave(&c);
+	return r;
 }

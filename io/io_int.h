@@ -131,6 +131,9 @@ int64_t rg__io_ctx_result(rg__task *t, struct rg__ctx_watch *w, int64_t r, bool 
 void rg__uring_cancel_op(rg__io_op *op);
 /* epoll: wake op's task with the cancel (any thread, op pinned). */
 void rg__epoll_cancel_op(rg__io_op *op);
+/* rg_close(fd), before close(2), any thread: calls waiting on fd on the
+ * epoll backend get a dup of their own (io/epoll.c). */
+void rg__epoll_close(int fd);
 /* Per-P io state, lazily made on the P's thread (io/cancel.c). */
 void rg__io_p_init(rg__p *p);
 void rg__io_p_init_once(rg__p *p);  /* rg__io_p_init unless done */
