@@ -31,8 +31,9 @@
  * epoll registration does not, and goes with the file.  So a call that
  * has to wait lists itself by fd ("calls in flight", below) from its
  * first "would block" to its return, and rg_close(fd) hands each listed
- * call a dup of fd of its own before close(2).  A call that does not
- * wait pays nothing of this.
+ * call a dup of fd of its own before close(2), or, for an accept,
+ * -EBADF (io_uring's rg_close ends a listener's accepting owner so).  A
+ * call that does not wait pays nothing of this.
  *
  * Regular files cannot be waited on (epoll says EPERM): their reads and
  * writes are made directly; open, fsync and fallocate run in rg_blocking so
@@ -307,16 +308,19 @@ void rg__epoll_add_handler(rg__p *p, int fd, rg__cqe_handler *h)
  *     uses it -- a try, or linking its readiness wait and arming the P's
  *     set -- with c->busy set around the use (call_use/call_unuse);
  *   - rg_close(fd), before close(2): each call listed under fd gets a dup
- *     (F_DUPFD_CLOEXEC) in c->fd (out of fds: -EBADF, rather than the
- *     closed number); then the closer waits
+ *     (F_DUPFD_CLOEXEC) in c->fd, or -EBADF for an accept (a dup would
+ *     keep the listener listening, completing handshakes nobody accepts,
+ *     after rg_close; io_uring's rg_close ends the accepting owner with
+ *     -EBADF and returns once the listener is gone) -- out of fds,
+ *     -EBADF too, rather than the closed number; then the closer waits
  *     until the call is not using the old number (busy clear: a try in
  *     progress on it ends on the old file, the kernel holds it while the
  *     system call runs); then every P's set forgets fd, while fd still
  *     names the file (the registration belongs to the file and the number:
  *     left there, it outlives the close while the dup keeps the file, and
  *     would fire for whatever file gets the number next), and the calls
- *     waiting on it are woken, to wait again on their dup (or return
- *     -EBADF): by the closer in its own P's table, by each other P's
+ *     waiting on it are woken, to wait again on their dup or return
+ *     -EBADF: by the closer in its own P's table, by each other P's
  *     thread in its own (the closer leaves it the fd and writes its
  *     eventfd), since a task linked there may not have parked yet when
  *     its use ends (wake_all).  The call closes its dup when it returns
@@ -341,6 +345,7 @@ struct ep_call {
 	_Atomic int fd;   /* what the call works on: orig, a dup (handed) or -EBADF */
 	_Atomic int busy; /* the call is using fd (see above) */
 	int orig;         /* the fd the call was made on: its key (const) */
+	bool accept;      /* const: a close ends it with -EBADF */
 	bool handed;      /* fd is a dup, or -EBADF (the bucket's lock) */
 	struct ep_call *next, *prev; /* the bucket's list (its lock) */
 };
@@ -357,6 +362,7 @@ static inline struct bucket *bucket_of(int fd) { return &g_calls[(unsigned)fd % 
 static void call_enter(struct ep_call *c, const rg__io_req *q)
 {
 	c->orig = q->fd;
+	c->accept = q->op == RG__OP_ACCEPT;
 	c->handed = false;
 	atomic_store_explicit(&c->fd, q->fd, memory_order_relaxed);
 	atomic_store_explicit(&c->busy, 0, memory_order_relaxed);
@@ -467,7 +473,7 @@ void rg__epoll_close(int fd)
 	for (struct ep_call *c = atomic_load_explicit(&b->head, memory_order_relaxed); c; c = c->next) {
 		if (c->orig != fd || c->handed)
 			continue;
-		int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		int nfd = c->accept ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		atomic_store(&c->fd, nfd < 0 ? -EBADF : nfd);
 		c->handed = true;
 		for (int spin = 0; atomic_load(&c->busy); spin++) {
@@ -510,7 +516,8 @@ __attribute__((constructor)) static void epoll_init(void) { rg__at_stop(calls_at
 
 /* Call c waits until its fd is ready.  0: ready (try again); 1: cannot be
  * waited on (regular file: do the blocking call); -ETIMEDOUT, -ECANCELED,
- * -errno (-EBADF: rg_closed with no fd left to hand the call). */
+ * -errno (-EBADF: rg_closed under an accept, or with no fd left to hand
+ * the call). */
 static int wait_ready(struct ep_call *c, uint32_t events, int64_t deadline)
 {
 	rg__task *t = rg__self();

@@ -637,8 +637,8 @@ int rg_close(int fd)
 	 * submit when this P has some queued; a wait for other Ps that do). */
 	rg__ring_flush_all(); /* nothing to do on epoll: no rings */
 	/* On epoll no kernel op holds the file for a call waiting on fd:
-	 * each gets a dup of its own (io/epoll.c).  One atomic load when
-	 * none waits (always so on io_uring). */
+	 * each gets a dup of its own, and an accept -EBADF (io/epoll.c).
+	 * One atomic load when none waits (always so on io_uring). */
 	rg__epoll_close(fd);
 	fd_forget(fd);
 	int r = close(fd) == 0 ? 0 : errno_get();

@@ -132,7 +132,7 @@ void rg__uring_cancel_op(rg__io_op *op);
 /* epoll: wake op's task with the cancel (any thread, op pinned). */
 void rg__epoll_cancel_op(rg__io_op *op);
 /* rg_close(fd), before close(2), any thread: calls waiting on fd on the
- * epoll backend get a dup of their own (io/epoll.c). */
+ * epoll backend get a dup of their own (an accept: -EBADF), io/epoll.c. */
 void rg__epoll_close(int fd);
 /* Per-P io state, lazily made on the P's thread (io/cancel.c). */
 void rg__io_p_init(rg__p *p);
