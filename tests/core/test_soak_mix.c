@@ -153,7 +153,6 @@ struct run {
 };
 
 static struct run *R;
-static int g_epoll, g_epoll_close;
 static const char *g_backend;
 static volatile const char *g_phase = "start";
 
@@ -254,19 +253,10 @@ static void acceptor(void *arg)
 	(void)arg;
 	struct run *r = R;
 	for (;;) {
-		/* io_uring: main rg_closes the listener under the waiting
-		 * accept, which returns -EBADF.  epoll: a close does not end
-		 * the readiness wait (the known issue of tests/repro/
-		 * close_keeps_file_epoll.c; io_accept checks -ETIMEDOUT
-		 * there), so the acceptor polls the stop flag; with
-		 * SOAK_EPOLL_CLOSE=1 it waits for ever as on io_uring. */
-		int64_t d = g_epoll && !g_epoll_close ? dl(100) : -1;
-		int fd = rg_accept(r->lfd, NULL, NULL, d);
-		if (fd == -ETIMEDOUT && d != -1) {
-			if (atomic_load(&r->stop))
-				break;
-			continue;
-		}
+		/* main rg_closes the listener under the waiting accept, which
+		 * returns -EBADF (both backends; epoll's did not until
+		 * tests/io/test_close_keeps_file.c's fix) */
+		int fd = rg_accept(r->lfd, NULL, NULL, -1);
 		if (fd < 0) {
 			if (fd != -EBADF)
 				fprintf(stderr, "accept: %d\n", fd);
@@ -1067,10 +1057,6 @@ static int run_main(void *arg)
 		fprintf(stderr, "run %d: workers did not finish: %d\n", r->idx, e);
 	CHECK_EQ(e, 0);
 	g_phase = "join server";
-	if (g_epoll && !g_epoll_close) { /* the acceptor leaves by itself */
-		e = rg_waitgroup_wait(&r->wg_srv, dl(30000));
-		CHECK_EQ(e, 0);
-	}
 	CHECK_EQ(rg_close(r->lfd), 0);
 	e = rg_waitgroup_wait(&r->wg_srv, dl(30000));
 	if (e)
@@ -1147,8 +1133,6 @@ static void child(int k)
 	g_backend = backends[k];
 	if (k == 1)
 		setenv("RINGO_IO", "epoll", 1);
-	g_epoll = k == 1;
-	g_epoll_close = getenv("SOAK_EPOLL_CLOSE") && atoi(getenv("SOAK_EPOLL_CLOSE"));
 	t_raise_nofile(8192);
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)(g_runs * g_ms / 1000 * 3 + 60 * (T_SANITIZED ? 3 : 1)));
