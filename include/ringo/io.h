@@ -54,9 +54,10 @@
  * (typically one reader and one writer per socket; two readers of one
  * stream socket get the bytes in an unspecified split).  rg_close does not
  * interrupt calls other tasks are making on the same fd: those keep the
- * open file alive until they complete; shut a socket down with rg_shutdown,
- * or rg_cancel the tasks, first (one exception: a listener's accepting
- * ahead, see rg_accept).  rg_cancel may be called from any thread.
+ * open file alive until they complete, on both backends; shut a socket
+ * down with rg_shutdown, or rg_cancel the tasks, first (one exception:
+ * rg_accept on the listener, see rg_accept).  rg_cancel may be called from
+ * any thread.
  * Thread-local storage moves (see ringo/core.h): do not keep &errno or a
  * __thread address across any call here.
  *
@@ -109,11 +110,17 @@ RG_API int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog
  * when the task exits, and when the fd turns out to name another file.
  * So: close a listener with rg_close, not close(2) — a multishot keeps the
  * listening socket open until its task exits or calls rg_accept again.  A
- * task waiting in rg_accept while another task rg_closes the listener
- * returns -EBADF.  A cancel (rg_cancel, the bound Context) also stops the
- * accepting ahead (connections already accepted stay for the next call).
- * When a second task accepts on the same listener, it goes back to one
- * accept per call for everybody. */
+ * cancel (rg_cancel, the bound Context) also stops the accepting ahead
+ * (connections already accepted stay for the next call).  When a second
+ * task accepts on the same listener, it goes back to one accept per call
+ * for everybody.
+ *
+ * A task waiting in rg_accept while another task rg_closes the listener
+ * returns -EBADF; its accept does not keep the listener open past
+ * rg_close (other calls waiting on it do).  On io_uring only once the
+ * task accepts ahead: a single-shot accept (a task's first call on the
+ * listener, or one with addr) holds the listener, as other calls hold
+ * their file, and waits on. */
 RG_API int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 /* connect(2); 0 when connected.  On -ETIMEDOUT/-ECANCELED the socket's
  * state is unspecified: close it. */
@@ -145,7 +152,10 @@ RG_API int rg_openat(int dirfd, const char *path, int flags, mode_t mode, int64_
  * result (as close(2) on Linux).  Calls other tasks made on fd before keep
  * the old file, also those not yet submitted to the kernel: on io_uring
  * rg_close first lets every P submit what it has queued, and may wait
- * (park) for a busy P to do so. */
+ * (park) for a busy P to do so; on epoll it hands each call waiting on fd
+ * a duplicate of its own (an fd, until that call returns; with none left
+ * under RLIMIT_NOFILE the call returns -EBADF), and may wait for one that
+ * is in a non-blocking system call on fd to come out of it. */
 RG_API int rg_close(int fd);
 /* read/write at the file position (pipes, sockets, ttys, regular files). */
 RG_API ssize_t rg_read(int fd, void *buf, size_t len, int64_t deadline);
