@@ -86,7 +86,10 @@ static pthread_mutex_t ask_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ask_cond; /* CLOCK_MONOTONIC; made by init_once_fn */
 /* Phase times of the current collection (gc_lock), for gctrace. */
 static int64_t t_stopped, t_marked, t_swept;
-static _Atomic uint64_t num_gc;
+/* Collections begun and ended (finish), each counted under gc_lock: the
+ * one numbered k began after any caller that read gc_started < k, and has
+ * ended once num_gc >= k (ask_task). */
+static _Atomic uint64_t gc_started, num_gc;
 
 /* Statistics of finished collections (stats_lock). */
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -641,6 +644,10 @@ int rg__gc_verify(void)
  * caller's stack; tasks: scan every other task too. */
 static void collect_stopped(uintptr_t own_hi, bool tasks, bool free_all)
 {
+	/* before it waits for the mutation sections: a store a section made
+	 * before a caller read gc_started is seen by this mark, or this
+	 * collection counts as begun before that caller (ask_task) */
+	atomic_fetch_add(&gc_started, 1);
 	pthread_rwlock_wrlock(&mut_lock);
 	rg__mcache_world_lock();
 	rg__mcache_flush_all();
@@ -698,7 +705,8 @@ static void collect_stopped(uintptr_t own_hi, bool tasks, bool free_all)
 static void finish(int64_t t0, uint64_t before)
 {
 	int64_t pause = now_ns() - t0;
-	uint64_t n = atomic_fetch_add_explicit(&num_gc, 1, memory_order_relaxed) + 1;
+	/* (release: a waiter that sees it reads the swept heap) */
+	uint64_t n = atomic_fetch_add_explicit(&num_gc, 1, memory_order_release) + 1;
 	pthread_mutex_lock(&stats_lock);
 	st_pause_total += (uint64_t)pause;
 	st_pause_last = (uint64_t)pause;
@@ -805,20 +813,30 @@ void rg__gc_maybe_trigger(void)
 /* ---- collections asked for by threads without a P ---------------------
  *
  * Inside rg_run only a task can stop the world.  A thread without a P
- * whose allocation found no memory (an rg_blocking section, a foreign
- * thread, at RINGO_MEMLIMIT) links an ask, with its retry, on `asks` and
- * waits; the first to find no reclaim task spawned spawns one (rg_go
- * works from any thread).  That task collects as a task's own
- * allocation would (collect_task, every empty span freed), and after the
- * sweep, world still stopped, runs every ask's retry and marks it done:
- * the waiter's allocation is made before the other Ps run again and take
- * what the sweep freed.  Several waiters share one collection; those
- * that come after asks_serve took the list get the next one.
+ * (an rg_blocking section, a foreign thread) that needs a collection
+ * links an ask on `asks` and waits; the first to find no reclaim task
+ * spawned spawns one (rg_go works from any thread).  Two kinds:
+ *   - an allocation that found no memory (at RINGO_MEMLIMIT) asks with
+ *     its retry.  The task collects as a task's own allocation would
+ *     (collect_task, every empty span freed) and after the sweep, world
+ *     still stopped, runs the retry and marks the ask done: the
+ *     allocation is made before the other Ps run again and take what the
+ *     sweep freed.  Any collection that has swept will do;
+ *   - rg_gc_collect asks with no retry, and with the number of the last
+ *     collection begun when it asked (gc_started): only a collection
+ *     begun after that serves it.  One already marking may have marked
+ *     before the caller's last stores (Go's runtime.GC also waits for a
+ *     whole cycle).  The waiter returns once that collection has ended
+ *     (num_gc), whoever ran it: a task's own collection will do too.
+ * Several waiters share one collection.  The reclaim task collects again
+ * while asks are left (those linked after its sweep took the list, and
+ * rg_gc_collect's that its collection had begun before), so at most one
+ * is spawned at a time, and it leaves ask_spawned only with `asks` empty.
  *
  * What keeps it from deadlocking:
  *   - the waiter holds no lock of the collector's: shared_lock is let go
  *     before it asks, and a thread inside a mutation section (which the
- *     collector waits for) never asks: NULL at once, as rg_gc_collect's
+ *     collector waits for) never asks: NULL at once, and rg_gc_collect's
  *     -EDEADLK;
  *   - its stack is not scanned, as always for such a thread; what it
  *     allocated last is in its ring, which a task's collection marks; the
@@ -828,31 +846,35 @@ void rg__gc_maybe_trigger(void)
  *     are discarded, and rg_run waits for rg_blocking sections, so a
  *     section must not wait for one), or rg_go fails (-ESHUTDOWN: rg_run
  *     starting or stopping; -ENOMEM).  A waiter wakes every ASK_POLL_NS to
- *     look at rg__run_stopping() and withdraws its ask; a failed spawn
- *     fails every ask waiting for it; a stop hook fails any ask left and
- *     forgets the discarded task (a foreign thread may sleep through a
- *     whole stop and the next rg_run's start);
+ *     look at rg__run_stopping() and withdraws its ask (-ESHUTDOWN); a
+ *     failed spawn fails every ask waiting for it; a stop hook fails any
+ *     ask left and forgets the discarded task (a foreign thread may sleep
+ *     through a whole stop and the next rg_run's start);
  *   - the Ps may never stop: a task that runs without a safepoint, or a P
  *     thread blocked in a lock that the waiter holds (pthread_mutex_lock
  *     is no safepoint).  A waiter that sees no collection end for
- *     ASK_PATIENCE_NS withdraws and gets NULL: a hang turned into the
- *     NULL it got before.
- * An ask is withdrawn only while still linked, and asks_serve unlinks
- * the ones it serves, both under ask_lock: once the waiter has returned,
- * nothing touches its ask (it lives on the waiter's stack).
+ *     ASK_PATIENCE_NS withdraws (-ETIMEDOUT; NULL for an allocation): a
+ *     hang turned into an error.
+ * An ask is withdrawn only while still linked, and asks_serve and
+ * asks_fail_locked unlink the ones they end, all under ask_lock: once the
+ * waiter has returned, nothing touches its ask (it lives on the waiter's
+ * stack).
  */
 #define ASK_POLL_NS (5 * 1000000LL)
 #define ASK_PATIENCE_NS (10 * 1000000000LL)
 
 struct ask {
-	void (*retry)(void *); /* run by asks_serve, world stopped */
+	void (*retry)(void *); /* run by asks_serve, world stopped; NULL:
+	                          rg_gc_collect's */
 	void *arg;
+	uint64_t after;        /* rg_gc_collect's: gc_started when it asked */
 	bool done;             /* served or failed: unlinked (ask_lock) */
+	int err;               /* failed: why (ask_lock) */
 	struct ask *next, **prev; /* asks (ask_lock) */
 };
 static struct ask *asks;  /* ask_lock */
-static bool ask_spawned;  /* ask_lock: a reclaim task is spawned that has
-                             not served the asks yet */
+static bool ask_spawned;  /* ask_lock: a reclaim task is spawned and has
+                             not yet found `asks` empty */
 
 static void ask_unlink(struct ask *a)
 {
@@ -861,27 +883,34 @@ static void ask_unlink(struct ask *a)
 		a->next->prev = a->prev;
 }
 
-/* ask_lock held: every waiting ask ends with its retry not run (NULL). */
-static void asks_fail_locked(void)
+/* ask_lock held: every waiting ask ends, failed with err (retry not run). */
+static void asks_fail_locked(int err)
 {
-	for (struct ask *a = asks; a; a = a->next)
+	for (struct ask *a = asks; a; a = a->next) {
 		a->done = true;
+		a->err = err;
+	}
 	asks = NULL;
 	ask_spawned = false;
 	pthread_cond_broadcast(&ask_cond);
 }
 
-/* The reclaim task's collection, after the sweep, world stopped. */
+/* The reclaim task's collection, after the sweep, world stopped (gc_lock
+ * held: gc_started is this collection's number). */
 static void asks_serve(void *unused)
 {
 	(void)unused;
+	uint64_t k = atomic_load_explicit(&gc_started, memory_order_relaxed);
 	pthread_mutex_lock(&ask_lock);
-	for (struct ask *a = asks; a; a = a->next) {
-		a->retry(a->arg);
+	for (struct ask *a = asks, *next; a; a = next) {
+		next = a->next;
+		if (a->retry)
+			a->retry(a->arg);
+		else if (a->after >= k) /* asked after this one began */
+			continue;
+		ask_unlink(a);
 		a->done = true;
 	}
-	asks = NULL;
-	ask_spawned = false;
 	pthread_cond_broadcast(&ask_cond);
 	pthread_mutex_unlock(&ask_lock);
 }
@@ -889,32 +918,35 @@ static void asks_serve(void *unused)
 static void reclaim_task(void *unused)
 {
 	(void)unused;
-	pthread_mutex_lock(&ask_lock);
-	bool any = asks != NULL;
-	if (!any) /* all withdrawn */
-		ask_spawned = false;
-	pthread_mutex_unlock(&ask_lock);
-	if (any)
+	for (;;) {
+		pthread_mutex_lock(&ask_lock);
+		/* (rg_gc_collect's waiters read num_gc, counted by now) */
+		pthread_cond_broadcast(&ask_cond);
+		bool any = asks != NULL;
+		if (!any) /* all served or withdrawn */
+			ask_spawned = false;
+		pthread_mutex_unlock(&ask_lock);
+		if (!any)
+			return;
 		collect_task(false, true, asks_serve, NULL);
+	}
 }
 
 /* rg_run has stopped: no task runs, a reclaim task still queued is
  * discarded. */
-static void asks_at_stop(void)
-{
-	pthread_mutex_lock(&ask_lock);
-	if (asks || ask_spawned)
-		asks_fail_locked();
-	pthread_mutex_unlock(&ask_lock);
-}
+static void asks_at_stop(void);
 __attribute__((constructor)) static void ask_init(void) { rg__at_stop(asks_at_stop); }
 
-/* A thread without a P inside rg_run: a task collects for it and runs
- * retry(arg) after the sweep.  false: it did not (retry not run). */
-static bool ask_task(void (*retry)(void *), void *arg)
+/* A thread without a P inside rg_run: a task collects for it, and runs
+ * retry(arg) after the sweep (retry NULL: rg_gc_collect's ask, ended by a
+ * collection begun after this call).  0, or -ESHUTDOWN (rg_run starting
+ * or stopping), -ETIMEDOUT (no collection ended for ASK_PATIENCE_NS),
+ * -ENOMEM (no task could be made): retry not run. */
+static int ask_task(void (*retry)(void *), void *arg)
 {
-	struct ask a = {retry, arg, false, NULL, NULL};
+	struct ask a = {retry, arg, 0, false, 0, NULL, NULL};
 	pthread_mutex_lock(&ask_lock);
+	a.after = atomic_load(&gc_started);
 	a.next = asks;
 	a.prev = &asks;
 	if (asks)
@@ -923,27 +955,40 @@ static bool ask_task(void (*retry)(void *), void *arg)
 	bool spawn = !ask_spawned;
 	ask_spawned = true;
 	pthread_mutex_unlock(&ask_lock);
-	bool served = true;
-	if (spawn && rg_go_opts(reclaim_task, NULL, &(rg_task_opts){.name = "gc reclaim"}) < 0) {
-		pthread_mutex_lock(&ask_lock);
-		if (!a.done) /* (the stop hook may have failed it already) */
-			asks_fail_locked();
-		pthread_mutex_unlock(&ask_lock);
-		served = false;
+	if (spawn) {
+		int64_t r = rg_go_opts(reclaim_task, NULL, &(rg_task_opts){.name = "gc reclaim"});
+		if (r < 0) {
+			pthread_mutex_lock(&ask_lock);
+			if (!a.done) /* (the stop hook may have failed it already) */
+				asks_fail_locked((int)r);
+			pthread_mutex_unlock(&ask_lock);
+		}
 	}
 	pthread_mutex_lock(&ask_lock);
-	uint64_t seen = atomic_load_explicit(&num_gc, memory_order_relaxed);
+	uint64_t seen = atomic_load_explicit(&num_gc, memory_order_acquire);
 	int64_t give_up = now_ns() + ASK_PATIENCE_NS;
-	while (!a.done) {
+	int err;
+	for (;;) {
+		uint64_t n = atomic_load_explicit(&num_gc, memory_order_acquire);
+		if (a.done && a.err) {
+			err = a.err;
+			break;
+		}
+		if (retry ? a.done : n > a.after) {
+			if (!a.done) /* a collection not of the reclaim task's */
+				ask_unlink(&a);
+			err = 0;
+			break;
+		}
 		int64_t now = now_ns();
-		uint64_t n = atomic_load_explicit(&num_gc, memory_order_relaxed);
 		if (n != seen) { /* collections go on: ours is behind them */
 			seen = n;
 			give_up = now + ASK_PATIENCE_NS;
 		}
-		if (rg__run_stopping() || now >= give_up) {
+		/* (done, not counted yet: its collection is finishing) */
+		if (!a.done && (rg__run_stopping() || now >= give_up)) {
 			ask_unlink(&a);
-			served = false;
+			err = rg__run_stopping() ? -ESHUTDOWN : -ETIMEDOUT;
 			break;
 		}
 		int64_t until = now + ASK_POLL_NS;
@@ -951,7 +996,15 @@ static bool ask_task(void (*retry)(void *), void *arg)
 		pthread_cond_timedwait(&ask_cond, &ask_lock, &ts);
 	}
 	pthread_mutex_unlock(&ask_lock);
-	return served && a.done;
+	return err;
+}
+
+static void asks_at_stop(void)
+{
+	pthread_mutex_lock(&ask_lock);
+	if (asks || ask_spawned)
+		asks_fail_locked(-ESHUTDOWN);
+	pthread_mutex_unlock(&ask_lock);
 }
 
 bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)
@@ -973,7 +1026,7 @@ bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)
 	 * allocated, rg_go fails at once).  Not on a P's scheduler, which
 	 * must stop for the collection. */
 	if (!rg__getp())
-		return ask_task(retry, arg);
+		return ask_task(retry, arg) == 0;
 	return false;
 }
 
@@ -995,11 +1048,17 @@ static int collect_now(bool reclaim)
 	/* rg_run must not start while this collection runs: it scans no
 	 * task and stops no P (checking rg__nprocs() alone let a run begin
 	 * between the check and the sweep) */
-	if (!rg__outside_begin())
+	if (rg__outside_begin()) {
+		collect_thread(false, reclaim);
+		rg__outside_end();
+		return 0;
+	}
+	/* Inside rg_run: a task collects (every empty span freed, as for
+	 * reclaim) and this thread waits for it.  Not on a P's scheduler
+	 * outside a task, which must stop for the collection. */
+	if (rg__getp())
 		return -EPERM;
-	collect_thread(false, reclaim);
-	rg__outside_end();
-	return 0;
+	return ask_task(NULL, NULL);
 }
 
 RG_API int rg_gc_collect(void) { return collect_now(false); }

@@ -148,11 +148,21 @@ RG_API void rg_gc_mutate_end(void);
 
 /* Runs a full collection now.  From a task: stops the world, marks, sweeps.
  * Outside rg_run: scans the roots and the calling thread's stack.
- * Returns 0, or -EPERM from a thread without a task while rg_run runs
- * (its stack could not be scanned), or -EDEADLK inside
- * rg_gc_mutate_begin/end. */
+ * From a thread without a task inside rg_run (an rg_blocking section, a
+ * foreign thread), which cannot stop the world: a task collects for it
+ * (freeing every empty span, as at RINGO_MEMLIMIT) and it returns once a
+ * collection that began after the call has ended; its stack is not
+ * scanned (its last 256 objects live by its ring, see above).
+ * Returns 0, or -EDEADLK inside rg_gc_mutate_begin/end.  From a thread
+ * without a task inside rg_run, also: -ESHUTDOWN when rg_run starts or
+ * stops meanwhile (no task to collect), -ETIMEDOUT when no collection
+ * ends for 10 seconds (as for RINGO_MEMLIMIT above: a task that never
+ * reaches a safepoint, a P's thread blocked on a lock the caller holds),
+ * -ENOMEM when no task could be made; -EPERM on a P's thread outside any
+ * task. */
 RG_API int rg_gc_collect(void);
-/* Collects, then returns every free page to the OS (Go's FreeOSMemory). */
+/* Collects, then returns every free page to the OS (Go's FreeOSMemory).
+ * Returns what rg_gc_collect would. */
 RG_API int rg_gc_free_os_memory(void);
 
 typedef struct rg_gc_stats {
