@@ -40,8 +40,10 @@
  * Who collects: a task (it stops the world), or outside rg_run a thread
  * alone (it scans its own stack; no world to stop).  A thread without a P
  * inside rg_run (an rg_blocking section, a foreign thread) can do neither,
- * so when an allocation of its finds no memory it asks a task to collect
- * for it and waits ("Collections asked for", below).
+ * so when an allocation of its finds no memory, or it calls rg_gc_collect,
+ * it asks a task to collect for it and waits ("Collections asked for",
+ * below); when its allocation finds the heap past the goal, it spawns one
+ * and goes on (rg__gc_maybe_trigger).
  *
  * Locks, in order: gc_lock (one collection at a time) -> the world (STW) ->
  * ask_lock -> shared_lock, caches_lock (malloc.c) -> roots_lock -> heap
@@ -797,6 +799,36 @@ RG_API void rg_gc_mutate_end(void)
 		pthread_rwlock_unlock(&mut_lock);
 }
 
+/* The goal, reached by a thread without a P inside rg_run: it cannot stop
+ * the world, and tasks look at the goal only in their own allocation slow
+ * path, so a heap grown by such threads alone (every task parked) grew
+ * without bound.  It spawns a task to collect and goes on without
+ * waiting (its recent ring covers what it allocates meanwhile).  At most
+ * one such task is spawned at a time: trigger_spawned is set by the
+ * spawner and cleared by the task once its collection is done (or by a
+ * failed spawn, or by the stop hook, which forgets a task discarded
+ * queued; a foreign thread whose rg_go lands in the next rg_run after
+ * that may make it two).  Threads that find it set pay one relaxed load;
+ * below the goal, nothing is added to the check every allocation of a
+ * thread without a P makes. */
+static _Atomic bool trigger_spawned;
+
+static void trigger_task(void *unused)
+{
+	(void)unused;
+	collect_task(true, false, NULL, NULL); /* (skipped if one ran since) */
+	atomic_store(&trigger_spawned, false);
+}
+
+static void trigger_spawn(void)
+{
+	if (atomic_load_explicit(&trigger_spawned, memory_order_relaxed) ||
+	    atomic_exchange(&trigger_spawned, true))
+		return;
+	if (rg_go_opts(trigger_task, NULL, &(rg_task_opts){.name = "gc trigger"}) < 0)
+		atomic_store(&trigger_spawned, false);
+}
+
 void rg__gc_maybe_trigger(void)
 {
 	if (gogc < 0 || atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
@@ -804,9 +836,15 @@ void rg__gc_maybe_trigger(void)
 		return;
 	if (in_task()) {
 		collect_task(true, false, NULL, NULL);
+	} else if (rg__getp()) {
+		/* a P's thread outside any task: it will stop for a task's */
+	} else if (atomic_load_explicit(&trigger_spawned, memory_order_relaxed)) {
+		/* a task is on its way: no lock below while it comes */
 	} else if (lone_thread() && rg__outside_begin()) {
 		collect_thread(true, false);
 		rg__outside_end();
+	} else if (rg__nprocs() > 0) { /* inside rg_run (rg_go fails outside) */
+		trigger_spawn();
 	}
 }
 
@@ -1005,6 +1043,7 @@ static void asks_at_stop(void)
 	if (asks || ask_spawned)
 		asks_fail_locked(-ESHUTDOWN);
 	pthread_mutex_unlock(&ask_lock);
+	atomic_store(&trigger_spawned, false); /* (its task, if queued, is gone) */
 }
 
 bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)

@@ -45,7 +45,10 @@
  * collection, default 100, plus that percentage of the roots and task
  * stacks it scanned; "off" disables it; the goal is at least 1 MiB),
  * and on rg_gc_collect().  Every P stops at a safepoint for the collection
- * (stop-the-world).  Outside rg_run only rg_gc_collect() collects, unless a
+ * (stop-the-world).  Only a task can stop the world: a thread without a
+ * task that allocates past the goal starts a task to collect and goes on,
+ * so a heap that such threads alone grow is collected, a little past its
+ * goal.  Outside rg_run only rg_gc_collect() collects, unless a
  * single thread has allocated among those still alive (threads of the
  * blocking pool exit with rg_run), in which case the goal applies too.
  *
