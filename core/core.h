@@ -204,8 +204,11 @@ bool rg__can_spin(int iter);
 /* A runtime timer (Go's timer with a function, not a task).  Exactly one
  * of three settles it: it fires — fn(tm) runs once, at or after `when`, on
  * the scheduler (g0) of the P whose heap holds it, or on sysmon's thread
- * (no P) when that P is stuck in one task, with no lock held; it must not
- * park (it may take spinlocks, ready tasks, close channels, spawn);
+ * (no P) when that P is stuck in one task, with no lock held — never
+ * while the world is stopped for the collector: sysmon starts none while
+ * a stop is pending, and a stop waits for one under way.  It must not
+ * park, nor wait for a P to act (that stop may have stopped them all);
+ * it may take spinlocks, ready tasks, close channels, spawn;
  * rg__rtimer_del removes it first; or rg_run stops first — drop(tm)
  * runs once every P has joined, before the rg__at_stop hooks, and the
  * heaps are freed.  It lives in its owner's record, which must stay valid

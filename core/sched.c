@@ -577,6 +577,19 @@ static void reset_spinning(rg__p *p)
  * sleeps.  An idle P (asleep in its ring, status IDLE) is claimed by the
  * collector (CAS IDLE -> GCSTOP): if it wakes during the STW it waits until
  * released (idle_exit).
+ *
+ * sysmon has no P to stop, but it runs the timers of a P stuck in one
+ * task (core/sysmon.c), and the P of the task that stops the world is
+ * one for as long as the stop lasts: a Context's deadline then cancelled
+ * its tree, readied tasks and spawned after-funcs while the collector
+ * walked the tasks (tests/core/test_stw_timers.c; the half-made task of
+ * gc_stw_pless_spawn was one such spawn).  So sysmon fires no timer while
+ * a stop is pending or in effect, and a stop waits for a firing already
+ * under way: a Dekker on stw_pending and stw_sysmon (rg__stw_timers_begin),
+ * the stop re-reading stw_sysmon under stw_lock, where sysmon's
+ * rg__stw_timers_end broadcasts.  What sysmon skipped fires after the
+ * restart, by its P or by sysmon, which the restart wakes for it (Go's
+ * sysmon sleeps through a stop and startTheWorld wakes it).
  */
 /* stw_lock held, a stop pending: p counts itself stopped and waits for
  * the end of this stop (its generation). */
@@ -631,9 +644,33 @@ void rg__stw_stop(void)
 			atomic_fetch_add(&rg__sched.stw_stopped, 1);
 		}
 	}
-	while (atomic_load(&rg__sched.stw_stopped) < want)
+	while (atomic_load(&rg__sched.stw_stopped) < want || atomic_load(&rg__sched.stw_sysmon))
 		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
+}
+
+bool rg__stw_timers_begin(void)
+{
+	/* announce, then look: a stop stores stw_pending, then reads
+	 * stw_sysmon; one of the two sees the other */
+	atomic_store(&rg__sched.stw_sysmon, 1);
+	if (!atomic_load(&rg__sched.stw_pending))
+		return true;
+	atomic_store_explicit(&rg__sched.stw_skipped, 1, memory_order_relaxed);
+	rg__stw_timers_end();
+	return false;
+}
+
+void rg__stw_timers_end(void)
+{
+	atomic_store(&rg__sched.stw_sysmon, 0);
+	if (atomic_load(&rg__sched.stw_pending)) {
+		/* a stop may be waiting for us: under its lock, so that the
+		 * broadcast cannot fall between its read and its wait */
+		pthread_mutex_lock(&rg__sched.stw_lock);
+		pthread_cond_broadcast(&rg__sched.stw_cond);
+		pthread_mutex_unlock(&rg__sched.stw_lock);
+	}
 }
 
 /*
@@ -695,6 +732,12 @@ void rg__stw_start(void)
 	pthread_cond_broadcast(&rg__sched.stw_cond);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 	pthread_mutex_unlock(&rg__sched.stw_mu);
+	/* due timers sysmon left to the stop: fire them now, not at its next
+	 * look (up to 10 ms away).  A skip that sysmon records just after
+	 * this read waits for that look, or for the next restart's kick. */
+	if (atomic_load_explicit(&rg__sched.stw_skipped, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&rg__sched.stw_skipped, 0, memory_order_relaxed))
+		rg__sysmon_kick();
 }
 
 void rg__for_each_task(void (*fn)(rg__task *t, void *arg), void *arg)

@@ -265,6 +265,11 @@ struct rg__sched {
 	_Atomic int stw_pending;
 	_Atomic int stw_stopped;
 	uint64_t stw_gen;                      /* stw_lock: bumped by each start */
+	_Atomic int stw_sysmon;                /* sysmon is inside a P's timers
+	                                          (seq_cst: a Dekker with
+	                                          stw_pending, rg__stw_timers_begin) */
+	_Atomic int stw_skipped;               /* sysmon left a P's due timers to
+	                                          a stop: its restart kicks sysmon */
 	int nleft;                             /* stw_lock: Ps out of their loops
 	                                          (rg_run's end, rg__p_leave) */
 
@@ -286,6 +291,11 @@ void rg__p_dead(rg__p *p); /* its thread exits: no stop-the-world waits for it *
 int64_t rg__spawn(rg_task_fn fn, void *arg, const rg_task_opts *opts, bool is_main);
 void rg__sched_stop(rg__p *self);
 bool rg__blocking_ready(void);
+/* sysmon around its firing of a P's timers: false, fire nothing (a stop
+ * of the world is pending or in effect); true, fire, then call
+ * rg__stw_timers_end. */
+bool rg__stw_timers_begin(void);
+void rg__stw_timers_end(void);
 void rg__task_entry(rg__task *t, rg__m *m);
 rg__m *rg__switch_to_g0(rg__m *m, rg__task *t, rg__post_fn post, void *arg);
 bool rg__claim_timeout(rg__task *t, uint64_t ticket);
@@ -357,6 +367,7 @@ int rg__blocking_init(void);
 void rg__blocking_fini(void);
 int rg__sysmon_start(void);
 void rg__sysmon_stop(void);
+void rg__sysmon_kick(void); /* look now (while rg_run's Ps run) */
 int rg__topo_procs(int want, int *cpus, int max, char *err, size_t n);
 int rg__topo_node(int cpu);
 void rg__topo_pin(int cpu);

@@ -16,6 +16,10 @@
  * and, on a machine where the runtime is pinned to one CPU, a preemption
  * of that CPU's P thread.  The price: a task that starts running long
  * while sysmon sleeps 10 ms is flagged after 10-20 ms instead of 10-12.
+ *
+ * It fires no timer while the world is stopped or stopping for the
+ * collector (core/sched.c, "stop the world"); a restart that follows such
+ * a skip wakes it (rg__sysmon_kick).
  */
 #include <errno.h>
 
@@ -26,12 +30,12 @@
 #define DELAY_MAX_NS (10 * 1000 * 1000)
 #define IDLE_LOOKS 5 /* looks with nothing to watch before backing off */
 
-/* stop and the condition variable are guarded by lock. */
+/* stop, kick and the condition variable are guarded by lock. */
 static struct {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop, started;
+	bool stop, kick, started;
 } sm = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* True if p runs the task it ran at the last look (one to keep watching). */
@@ -56,10 +60,17 @@ static bool check_p(rg__p *p, int64_t now)
 	 * global queue first.  Without it, a deadline Context's after-func
 	 * waited 15-20 ms behind 50 tasks of 200 us after sysmon had fired
 	 * its timer for a P the OS held (sync_ctx_timer busy_p under
-	 * scripts/stress.sh: 2-5 failures in 30 runs). */
+	 * scripts/stress.sh: 2-5 failures in 30 runs).
+	 * Not while the world is stopped or stopping: the P may be the
+	 * collector's, and the functions of runtime timers (Context
+	 * deadlines) change what it walks (rg__stw_timers_begin). */
 	if (atomic_load_explicit(&p->timer_next, memory_order_relaxed) <= now &&
-	    !atomic_load(&rg__sched.stopping) && rg__timers_run_other(p, now) > 0)
-		atomic_store(&p->preempt, 1);
+	    !atomic_load(&rg__sched.stopping) && rg__stw_timers_begin()) {
+		int fired = rg__timers_run_other(p, now);
+		rg__stw_timers_end();
+		if (fired > 0)
+			atomic_store(&p->preempt, 1);
+	}
 	return true;
 }
 
@@ -77,7 +88,9 @@ static void *sysmon_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&sm.cond, &sm.lock, &ts);
+		if (!sm.kick)
+			pthread_cond_timedwait(&sm.cond, &sm.lock, &ts);
+		sm.kick = false;
 		if (sm.stop)
 			break;
 		pthread_mutex_unlock(&sm.lock);
@@ -112,6 +125,18 @@ int rg__sysmon_start(void)
 	int r = pthread_create(&sm.thread, NULL, sysmon_main, NULL);
 	sm.started = r == 0;
 	return -r;
+}
+
+/* From rg__stw_start (a task: sysmon runs from before the Ps start until
+ * after they are joined).  A kick that comes while sysmon looks is kept
+ * for its next wait, which it then skips: that look may have passed the
+ * P whose timers it left to the stop. */
+void rg__sysmon_kick(void)
+{
+	pthread_mutex_lock(&sm.lock);
+	sm.kick = true;
+	pthread_cond_signal(&sm.cond);
+	pthread_mutex_unlock(&sm.lock);
 }
 
 void rg__sysmon_stop(void)
