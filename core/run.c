@@ -335,6 +335,8 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.quiet = c.quiet;
 	rg__sched.main_result = 0;
 	rg__sched.gq_head = 0;
+	rg__sched.gq_spill_head = rg__sched.gq_spill_tail = NULL;
+	rg__sched.gq_spilled = 0;
 	rg__sched.gq_size = 0;
 	rg__sched.idle = NULL;
 	rg__sched.npidle = 0;
@@ -469,6 +471,8 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__free(rg__sched.gq);
 	rg__sched.gq = NULL;
 	rg__sched.gq_cap = rg__sched.gq_head = 0;
+	rg__sched.gq_spill_head = rg__sched.gq_spill_tail = NULL;
+	rg__sched.gq_spilled = 0;
 	rg__sched.gq_size = 0;
 	rg__stacks_fini();
 	pthread_cond_destroy(&boot.cv);

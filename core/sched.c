@@ -165,10 +165,24 @@ static inline void run_post(rg__m *m)
 
 /* --- run queues (Go's runqput / runqget / runqgrab / runqsteal) --------- */
 
+/*
+ * The global queue is a ring of pointers: moving a batch touches no task
+ * record, and each record is on a page of its own.  A list through the
+ * records (Go's schedlink) made bench_core's spawn_join_batch10k 1.24x
+ * slower on one CPU and 1.45x on two (docs/core.md): globrunq_get's walk
+ * is a chain of dependent misses, one page each.  But the ring grows with rg__malloc, and a put has
+ * nowhere to report a failure (a run queue overflowing, a yield, a poll's
+ * completions, a spawn from sysmon): when the ring cannot grow, the tasks
+ * go behind it on a list through their `next` links (free while a task
+ * is runnable), and every later put goes there too until it is empty;
+ * gets take the ring first.  So the order is kept, and the slow list is
+ * paid for only while memory is short.
+ */
+
 /* sched.lock held. */
 static bool gq_grow(uint32_t need)
 {
-	uint32_t size = (uint32_t)rg__sched.gq_size;
+	uint32_t size = (uint32_t)rg__sched.gq_size; /* all in the ring */
 	if (size + need <= rg__sched.gq_cap)
 		return true;
 	uint32_t cap = rg__sched.gq_cap ? rg__sched.gq_cap : 1024;
@@ -189,13 +203,41 @@ static bool gq_grow(uint32_t need)
 static void globrunq_put_batch(rg__task **batch, int n)
 {
 	pthread_mutex_lock(&rg__sched.lock);
-	if (!gq_grow((uint32_t)n))
-		rg__fatal("out of memory for the global run queue");
 	uint32_t size = (uint32_t)rg__sched.gq_size;
-	for (int i = 0; i < n; i++)
-		rg__sched.gq[(rg__sched.gq_head + size + (uint32_t)i) % rg__sched.gq_cap] = batch[i];
+	if (!rg__sched.gq_spill_head && gq_grow((uint32_t)n)) {
+		for (int i = 0; i < n; i++)
+			rg__sched.gq[(rg__sched.gq_head + size + (uint32_t)i) % rg__sched.gq_cap] = batch[i];
+	} else {
+		for (int i = 0; i < n; i++) {
+			batch[i]->next = NULL;
+			if (rg__sched.gq_spill_tail)
+				rg__sched.gq_spill_tail->next = batch[i];
+			else
+				rg__sched.gq_spill_head = batch[i];
+			rg__sched.gq_spill_tail = batch[i];
+		}
+		rg__sched.gq_spilled += (uint32_t)n;
+	}
 	atomic_store(&rg__sched.gq_size, (int32_t)size + n);
 	pthread_mutex_unlock(&rg__sched.lock);
+}
+
+/* sched.lock held, the queue not empty.  *ring: tasks left in the ring. */
+static inline rg__task *gq_pop(uint32_t *ring)
+{
+	rg__task *t;
+	if (*ring) {
+		(*ring)--;
+		t = rg__sched.gq[rg__sched.gq_head];
+		rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
+		return t;
+	}
+	t = rg__sched.gq_spill_head;
+	rg__sched.gq_spill_head = t->next;
+	if (!t->next)
+		rg__sched.gq_spill_tail = NULL;
+	rg__sched.gq_spilled--;
+	return t;
 }
 
 /* Queue full: move half of it plus t to the global queue. */
@@ -468,12 +510,10 @@ static rg__task *globrunq_get(rg__p *p, int max)
 	if (n > room + 1)
 		n = room > 0 ? room + 1 : 1;
 	atomic_store(&rg__sched.gq_size, size - n);
-	rg__task *t = rg__sched.gq[rg__sched.gq_head];
-	rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
-	for (int i = 1; i < n; i++) {
-		rg__runq_put(p, rg__sched.gq[rg__sched.gq_head], false);
-		rg__sched.gq_head = (rg__sched.gq_head + 1) % rg__sched.gq_cap;
-	}
+	uint32_t ring = (uint32_t)size - rg__sched.gq_spilled;
+	rg__task *t = gq_pop(&ring);
+	for (int i = 1; i < n; i++)
+		rg__runq_put(p, gq_pop(&ring), false);
 	return t;
 }
 

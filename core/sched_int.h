@@ -51,7 +51,8 @@ struct rg__task {
 	int wait_reason;           /* enum rg__wait while waiting */
 	_Atomic uint32_t pins;     /* rg__task_pin holders */
 	_Atomic uint32_t exiting;  /* set at exit, cleared by rg__spawn */
-	rg__task *next;            /* link: global queue, free lists */
+	rg__task *next;            /* link: the global queue's spill list
+	                              (sched.lock), the blocking pool's queue */
 	rg_task_fn fn;
 	void *arg;
 	int64_t id;
@@ -226,10 +227,14 @@ struct rg__p {
 struct rg__sched {
 	pthread_mutex_t lock;                  /* guards the fields below it */
 	/* global run queue: a ring of pointers (moving a batch touches no
-	 * task record: each lives on its own stack page) */
+	 * task record: each lives on its own stack page), and behind it, only
+	 * when the ring could not grow, a list through the tasks' `next`
+	 * (sched.c, globrunq_put_batch) */
 	rg__task **gq;
 	uint32_t gq_cap, gq_head;
-	_Atomic int32_t gq_size;               /* written under lock */
+	rg__task *gq_spill_head, *gq_spill_tail;
+	uint32_t gq_spilled;                   /* tasks on that list */
+	_Atomic int32_t gq_size;               /* both; written under lock */
 	rg__p *idle;                           /* idle P list */
 	/* lock-free */
 	_Atomic int32_t npidle;
