@@ -433,12 +433,20 @@ static const void *canceller_id(void)
  * for a cancel this caller runs itself, further up its own stack (an
  * after-func run in place, outside any run, that cancels its own
  * context's tree): that one cannot finish first, and the caller gets
- * what it has done so far.  A cancel never parks, so the one waited for
- * is running, on another thread; a task waits with rg_yield, so that its
- * P goes on (its timers, its ring: a cancel on another P may be waiting
- * for this P to drain a cancel request, io/cancel.c) and a stop of the
- * world is not held up. */
-static void run_wait(rg_ctx *r, const void *me)
+ * what it has done so far.
+ *
+ * A cancel under way never parks, so the one waited for is running, on
+ * another thread, and every chain of waits ends.  That is why `park_ok`
+ * is false for a wait made inside a cancel (one that others may be
+ * waiting for): it spins and gives up the CPU, not its P.  Were it to
+ * yield its P, it could be left parked mid-cancel by a stop of the world
+ * while a waiter that cannot park (a timer's function on a scheduler or
+ * on sysmon, which the stop waits for: core.h) spun for it: a deadlock.
+ * A wait outside any cancel (rg_ctx_cancel finding its context already
+ * done) yields its P, so that the P goes on (its timers, its ring: a
+ * cancel on another P may be waiting for this P to drain a cancel
+ * request, io/cancel.c) and a stop of the world is not held up. */
+static void run_wait(rg_ctx *r, const void *me, bool park_ok)
 {
 	for (unsigned n = 0;; n++) {
 		const void *by = atomic_load_explicit(&r->run_by, memory_order_acquire);
@@ -446,7 +454,7 @@ static void run_wait(rg_ctx *r, const void *me)
 			return;
 		if (n < 64)
 			rg__cpu_relax();
-		else if (rg__self_parkable())
+		else if (park_ok && rg__self_parkable())
 			rg_yield();
 		else
 			sched_yield();
@@ -465,7 +473,8 @@ static void run_wait(rg_ctx *r, const void *me)
  * done was being cancelled as a root of its own (only the canceller of
  * its parent, this one, detaches it); it is waited for at the end, with
  * its reference kept, so that this cancel, too, ends only with its whole
- * subtree.  Waits point down the tree only, never in a cycle. */
+ * subtree.  Waits point down the tree only, never in a cycle, and a
+ * cancel waits only for cancels that are running (run_wait). */
 static void cancel_tree(rg_ctx *c, int err)
 {
 	rg_ctx *work = NULL, *deferred = NULL;
@@ -493,11 +502,11 @@ static void cancel_tree(rg_ctx *c, int err)
 	while (deferred) {
 		rg_ctx *k = deferred;
 		deferred = k->work_next;
-		run_wait(k->cancel_root, me);
+		run_wait(k->cancel_root, me, false);
 		ctx_unref(k);
 	}
 	if (other)
-		run_wait(other, me);
+		run_wait(other, me, true);
 	else
 		atomic_store_explicit(&c->run_by, NULL, memory_order_release);
 }
