@@ -257,7 +257,9 @@ static void after_tramp(void *arg)
 	after_free(a);
 }
 
-static void after_start(struct after *a)
+/* Starts a's task; if none can be made (runtime stopping, or not
+ * running), a is the caller's to run in place: returns true. */
+static bool after_spawn(struct after *a)
 {
 	/* the default stack: from the P's pool, no system call (a custom
 	 * size maps and unmaps one per task) */
@@ -269,11 +271,19 @@ static void after_start(struct after *a)
 		started_afters->prev = a;
 	started_afters = a;
 	rg__spin_unlock(&afters_lock);
-	if (rg_go_opts(after_tramp, a, &o) < 0 && after_take(a)) {
-		/* runtime stopping (or not running): run it here */
-		a->fn(a->arg);
-		after_free(a);
-	}
+	return rg_go_opts(after_tramp, a, &o) < 0 && after_take(a);
+}
+
+static void after_run_here(struct after *a)
+{
+	a->fn(a->arg);
+	after_free(a);
+}
+
+static void after_start(struct after *a)
+{
+	if (after_spawn(a))
+		after_run_here(a);
 }
 
 /* rg_run's stop hook (called by sel_at_stop first: the epoch moves, and
@@ -304,7 +314,7 @@ void rg__ctx_at_stop(void)
  * c is the root: who runs the cancel.  Returns NULL if this call
  * cancelled c, else the root of the cancel that had (c's cancel_root). */
 static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, const void *me, rg_ctx **work,
-                          rg__readyq *q)
+                          rg__readyq *q, struct after **here)
 {
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
@@ -378,7 +388,13 @@ static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, const void *me, rg_c
 	}
 	while (afters) {
 		struct after *n = afters->next;
-		after_start(afters);
+		if (after_spawn(afters)) {
+			/* run in place, but only once this cancel is complete
+			 * (cancel_tree): fn may cancel another context and wait
+			 * for its cancel, which may be waiting for this one */
+			afters->next = *here;
+			*here = afters;
+		}
 		afters = n;
 	}
 	if (timer_ref)
@@ -478,18 +494,19 @@ static void run_wait(rg_ctx *r, const void *me, bool park_ok)
 static void cancel_tree(rg_ctx *c, int err)
 {
 	rg_ctx *work = NULL, *deferred = NULL;
+	struct after *here = NULL;
 	rg__readyq q = RG__READYQ_INIT;
 	const void *me = canceller_id();
 	/* counted once for the whole tree, up to the last ready (per
 	 * context, two locked instructions on one global line each: 10,000
 	 * children made 20,000) */
 	atomic_fetch_add(&ctx_cancelling, 1); /* before the epoch is read */
-	rg_ctx *other = cancel_one(c, err, c, me, &work, &q);
+	rg_ctx *other = cancel_one(c, err, c, me, &work, &q, &here);
 	while (work) {
 		rg_ctx *k = work;
 		work = k->work_next;
 		cancel_prefetch(work);
-		rg_ctx *r = cancel_one(k, err, c, me, &work, &q);
+		rg_ctx *r = cancel_one(k, err, c, me, &work, &q, &here);
 		if (r && atomic_load_explicit(&r->run_by, memory_order_acquire)) {
 			k->work_next = deferred; /* the list's reference kept */
 			deferred = k;
@@ -509,6 +526,15 @@ static void cancel_tree(rg_ctx *c, int err)
 		run_wait(other, me, true);
 	else
 		atomic_store_explicit(&c->run_by, NULL, memory_order_release);
+	/* After-funcs that no task could be made for run here, once this
+	 * cancel is complete: run inside it, one that cancelled an ancestor
+	 * another thread was cancelling waited for that cancel, which waited
+	 * for this one (tests/sync/test_ctx_after_inline_cycle.c). */
+	while (here) {
+		struct after *n = here->next;
+		after_run_here(here);
+		here = n;
+	}
 }
 
 /* Detach c from its parent's children list, if still there. */
