@@ -111,9 +111,9 @@ struct rg_ctx {
 	 * reads anyway (and filling the holes: 224 bytes, as before them) */
 	rg_ctx *cancel_root;   /* lock, with err: the context whose cancel set
 	                          err (this one or an ancestor); const after */
-	const void *_Atomic run_by; /* as a cancel's root: who runs that
-	                          cancel (canceller_id), until its whole work
-	                          list is done; NULL before and after */
+	_Atomic bool running;  /* as a cancel's root: set (under lock, with
+	                          err) by the cancel that starts here, cleared
+	                          by it once its whole work list is done */
 	rg__rtimer timer;      /* the deadline's (core.h) */
 	uint64_t epoch;        /* lock: ctx_epoch when waiters or watches were
 	                          last linked (older: they are stale, see
@@ -310,11 +310,11 @@ void rg__ctx_at_stop(void)
  * readied in batches: a cancel that wakes 10,000 waiters checks for idle
  * Ps once per batch, not once per task), and append its children (each
  * carrying the list's reference) to *work.  root: the cancel's root (c
- * itself, or the ancestor whose cancel detached c), recorded in c; me, if
- * c is the root: who runs the cancel.  Returns NULL if this call
- * cancelled c, else the root of the cancel that had (c's cancel_root). */
-static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, const void *me, rg_ctx **work,
-                          rg__readyq *q, struct after **here)
+ * itself, or the ancestor whose cancel detached c), recorded in c.
+ * Returns NULL if this call cancelled c, else the root of the cancel
+ * that had (c's cancel_root). */
+static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, rg_ctx **work, rg__readyq *q,
+                          struct after **here)
 {
 	rg__spin_lock(&c->lock);
 	if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
@@ -324,7 +324,7 @@ static rg_ctx *cancel_one(rg_ctx *c, int err, rg_ctx *root, const void *me, rg_c
 	}
 	c->cancel_root = root;
 	if (c == root)
-		atomic_store_explicit(&c->run_by, me, memory_order_relaxed);
+		atomic_store_explicit(&c->running, true, memory_order_relaxed);
 	atomic_store_explicit(&c->err, err, memory_order_release);
 	lists_fresh(c);
 	/* the children onto *work in one walk (a list of 10,000 is 10,000
@@ -436,20 +436,10 @@ static void cancel_prefetch(rg_ctx *w1)
 	}
 }
 
-/* Who is cancelling: the task (it may move between threads), or the
- * thread (a scheduler's timers, sysmon, a thread outside the runtime). */
-static __thread char thread_mark;
-static const void *canceller_id(void)
-{
-	rg__task *t = rg__self();
-	return t ? (const void *)t : (const void *)&thread_mark;
-}
-
-/* Waits until the cancel rooted at r has done its whole work list.  Not
- * for a cancel this caller runs itself, further up its own stack (an
- * after-func run in place, outside any run, that cancels its own
- * context's tree): that one cannot finish first, and the caller gets
- * what it has done so far.
+/* Waits until the cancel rooted at r has done its whole work list.  Never
+ * for one the caller runs itself: a cancel calls nothing that cancels (an
+ * after-func that no task can be made for runs only once its cancel is
+ * complete, cancel_tree).
  *
  * A cancel under way never parks, so the one waited for is running, on
  * another thread, and every chain of waits ends.  That is why `park_ok`
@@ -462,12 +452,9 @@ static const void *canceller_id(void)
  * done) yields its P, so that the P goes on (its timers, its ring: a
  * cancel on another P may be waiting for this P to drain a cancel
  * request, io/cancel.c) and a stop of the world is not held up. */
-static void run_wait(rg_ctx *r, const void *me, bool park_ok)
+static void run_wait(rg_ctx *r, bool park_ok)
 {
-	for (unsigned n = 0;; n++) {
-		const void *by = atomic_load_explicit(&r->run_by, memory_order_acquire);
-		if (!by || by == me)
-			return;
+	for (unsigned n = 0; atomic_load_explicit(&r->running, memory_order_acquire); n++) {
 		if (n < 64)
 			rg__cpu_relax();
 		else if (park_ok && rg__self_parkable())
@@ -481,8 +468,8 @@ static void run_wait(rg_ctx *r, const void *me, bool park_ok)
  * cancel does (it cancels the children while holding c's mutex: a second
  * cancel waits for that mutex).  Here the children are taken off under
  * c's lock and cancelled from a work list with no lock held, so "done"
- * is kept apart: c, as this cancel's root, records who runs it (run_by)
- * until the end, and every context the cancel marks records c as its
+ * is kept apart: c, as this cancel's root, says it is running until the
+ * end, and every context the cancel marks records c as its
  * root.  A cancel that finds its context already done waits for that
  * context's root's cancel to end (tests/sync/test_ctx_cancel_waits.c:
  * rg_ctx_cancel returned early in most rounds).  A child found already
@@ -496,18 +483,17 @@ static void cancel_tree(rg_ctx *c, int err)
 	rg_ctx *work = NULL, *deferred = NULL;
 	struct after *here = NULL;
 	rg__readyq q = RG__READYQ_INIT;
-	const void *me = canceller_id();
 	/* counted once for the whole tree, up to the last ready (per
 	 * context, two locked instructions on one global line each: 10,000
 	 * children made 20,000) */
 	atomic_fetch_add(&ctx_cancelling, 1); /* before the epoch is read */
-	rg_ctx *other = cancel_one(c, err, c, me, &work, &q, &here);
+	rg_ctx *other = cancel_one(c, err, c, &work, &q, &here);
 	while (work) {
 		rg_ctx *k = work;
 		work = k->work_next;
 		cancel_prefetch(work);
-		rg_ctx *r = cancel_one(k, err, c, me, &work, &q, &here);
-		if (r && atomic_load_explicit(&r->run_by, memory_order_acquire)) {
+		rg_ctx *r = cancel_one(k, err, c, &work, &q, &here);
+		if (r && atomic_load_explicit(&r->running, memory_order_acquire)) {
 			k->work_next = deferred; /* the list's reference kept */
 			deferred = k;
 		} else {
@@ -519,13 +505,13 @@ static void cancel_tree(rg_ctx *c, int err)
 	while (deferred) {
 		rg_ctx *k = deferred;
 		deferred = k->work_next;
-		run_wait(k->cancel_root, me, false);
+		run_wait(k->cancel_root, false);
 		ctx_unref(k);
 	}
 	if (other)
-		run_wait(other, me, true);
+		run_wait(other, true);
 	else
-		atomic_store_explicit(&c->run_by, NULL, memory_order_release);
+		atomic_store_explicit(&c->running, false, memory_order_release);
 	/* After-funcs that no task could be made for run here, once this
 	 * cancel is complete: run inside it, one that cancelled an ancestor
 	 * another thread was cancelling waited for that cancel, which waited
@@ -1025,7 +1011,7 @@ void rg__ctx_debug_dump(rg_ctx *c)
 	if (armed)
 		fprintf(stderr, " timer on P %d", tp ? rg__p_index(tp) : -1);
 	if (err)
-		fprintf(stderr, " cancel root %p run by %p", (void *)c->cancel_root,
-		        c->cancel_root ? atomic_load(&c->cancel_root->run_by) : NULL);
+		fprintf(stderr, " cancel root %p running %d", (void *)c->cancel_root,
+		        c->cancel_root ? (int)atomic_load(&c->cancel_root->running) : 0);
 	fputc('\n', stderr);
 }
