@@ -170,8 +170,8 @@ static inline void run_post(rg__m *m)
  * record, and each record is on a page of its own.  A list through the
  * records (Go's schedlink) made bench_core's spawn_join_batch10k 1.24x
  * slower on one CPU and 1.45x on two (docs/core.md): globrunq_get's walk
- * is a chain of dependent misses, one page each.  But the ring grows with rg__malloc, and a put has
- * nowhere to report a failure (a run queue overflowing, a yield, a poll's
+ * is a chain of dependent misses, one page each.  But the ring grows with
+ * rg__malloc, and a put has nowhere to report a failure (a run queue overflowing, a yield, a poll's
  * completions, a spawn from sysmon): when the ring cannot grow, the tasks
  * go behind it on a list through their `next` links (free while a task
  * is runnable), and every later put goes there too until it is empty;
