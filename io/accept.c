@@ -738,3 +738,259 @@ int64_t rg__accept_exec(rg__io_req *q, int64_t deadline, bool nb)
 	int64_t r = owner_accept(a, ta, t, deadline, nb);
 	return r == FALLBACK ? rg__uring_exec(q, deadline, nb) : r;
 }
+
+/* ---- single-shot accepts and rg_close ---------------------------------------
+ *
+ * A single-shot accept (a task's first rg_accept on a listener, one with an
+ * address, or any once the listener is shared) is an IORING_OP_ACCEPT on the
+ * caller's P.  The kernel holds the listening file while the op waits, and
+ * close(2) of the number does not end it: the accepter slept out its
+ * deadline, and the listener went on completing handshakes after rg_close
+ * had returned (tests/io/test_accept_close_single.c).  Go's Listener.Close
+ * ends every Accept, the epoll backend ends them -EBADF (io/epoll.c), and so
+ * does the acceptor above for its owner.  So each such accept lists itself,
+ * by fd, and rg_close(fd) ends the listed ones:
+ *
+ *   - the accepter lists itself (rg__accept_single_enter) before anything
+ *     of its call, records its op under the lock just before its SQE is
+ *     prepared (rg__accept_single_arm: no park between the two, so the SQE
+ *     is in its P's SQ whenever the op is recorded), and unlists itself
+ *     after its final CQE (rg__accept_single_leave);
+ *   - rg_close(fd) marks every listed accept of fd closed (one not armed
+ *     yet then prepares nothing and returns -EBADF), issues ASYNC_CANCEL
+ *     for the armed ones on their own P's ring (it hops there; a thread
+ *     without a P posts the work), and waits until each has left: a
+ *     cancelled accept no longer holds the file, so once rg_close returns
+ *     the port refuses connections.  The call maps the cancel's -ECANCELED
+ *     to -EBADF.  One that completed first returns its connection.
+ *   - A closer's look and an accept's listing race: a look that misses an
+ *     accept listed just after it would let that accept's SQE reach the
+ *     kernel (rg_close submits every queued SQE) before close(2), holding
+ *     the file.  A Dekker pair (seq_cst) closes it: the closer counts
+ *     itself in the bucket's `closing` then loads its list; the accepter
+ *     stores itself in the list then loads `closing`.  Either the closer
+ *     sees the accept, or the accept sees a close under way in its bucket
+ *     and waits for it to finish (its close(2) included) before it
+ *     prepares anything: its SQE then finds the number closed (-EBADF
+ *     from the kernel) or naming a new file, as a call made after the
+ *     close would.  A close of another fd of the bucket delays such an
+ *     accept a little; nothing else.
+ *
+ * Cost: rg_close on io_uring takes two locked instructions on its bucket's
+ * line (and a lock only if an accept of the bucket is listed); a
+ * single-shot accept takes its bucket's lock three times. */
+
+#define SBUCKETS 1024
+struct sbucket {
+	_Alignas(64) _Atomic int lock;
+	_Atomic int closing;        /* rg_closes of this bucket's fds under way */
+	rg__sacc *_Atomic head;     /* under lock; a closer's first look without */
+};
+static struct sbucket g_sb[SBUCKETS];
+
+/* An rg_close waiting for the accepts it ended to leave (its stack). */
+struct rg__sclose {
+	_Atomic int n;   /* marked accepts still listed (bucket lock to change) */
+	rg__task *t;     /* parked closer task, or NULL (bucket lock) */
+	uint64_t ticket;
+};
+
+static void slock(_Atomic int *l)
+{
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			rg__cpu_relax();
+}
+
+static void sunlock(_Atomic int *l) { atomic_store_explicit(l, 0, memory_order_release); }
+
+static inline struct sbucket *sbucket_of(int fd) { return &g_sb[(unsigned)fd % SBUCKETS]; }
+
+static void sunlink(struct sbucket *b, rg__sacc *s) /* b locked */
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		atomic_store_explicit(&b->head, s->next, memory_order_relaxed);
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
+int rg__accept_single_enter(rg__sacc *s, int fd)
+{
+	struct sbucket *b = sbucket_of(fd);
+	s->fd = fd;
+	s->closed = false;
+	s->cancel_sent = false;
+	s->op = NULL;
+	s->closer = NULL;
+	s->prev = NULL;
+	slock(&b->lock);
+	s->next = atomic_load_explicit(&b->head, memory_order_relaxed);
+	if (s->next)
+		s->next->prev = s;
+	atomic_store(&b->head, s); /* seq_cst: the Dekker pair's store */
+	sunlock(&b->lock);
+	if (!atomic_load(&b->closing))
+		return 0;
+	/* A close in this bucket is under way: it saw us (and marks us, if it
+	 * is fd's), or it did not and we wait out its close(2). */
+	for (;;) {
+		slock(&b->lock);
+		bool closed = s->closed;
+		sunlock(&b->lock);
+		if (closed) {
+			rg__accept_single_leave(s);
+			return -EBADF;
+		}
+		if (!atomic_load(&b->closing))
+			return 0;
+		rg_sleep(20 * 1000);
+	}
+}
+
+bool rg__accept_single_arm(rg__sacc *s, rg__io_op *op)
+{
+	struct sbucket *b = sbucket_of(s->fd);
+	slock(&b->lock);
+	bool ok = !s->closed;
+	if (ok)
+		s->op = op;
+	sunlock(&b->lock);
+	return ok;
+}
+
+bool rg__accept_single_leave(rg__sacc *s)
+{
+	struct sbucket *b = sbucket_of(s->fd);
+	rg__task *wake = NULL;
+	slock(&b->lock);
+	sunlink(b, s);
+	struct rg__sclose *c = s->closer;
+	if (c && atomic_fetch_sub_explicit(&c->n, 1, memory_order_relaxed) == 1 && c->t) {
+		wake = c->t; /* published under this lock: claim here, ready after */
+		c->t = NULL;
+		if (!rg__claim(wake, c->ticket))
+			wake = NULL;
+	}
+	bool closed = s->closed;
+	sunlock(&b->lock);
+	if (wake)
+		rg__ready(wake);
+	return closed;
+}
+
+/* On P p's thread: ASYNC_CANCEL for fd's marked accepts armed on p. */
+static void single_cancel_here(int fd)
+{
+	rg__p *p = rg__getp();
+	struct sbucket *b = sbucket_of(fd);
+	bool any = false;
+	slock(&b->lock);
+	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s; s = s->next) {
+		if (s->fd != fd || !s->closed || !s->op || s->cancel_sent || s->op->p != p || !s->op->pending)
+			continue;
+		/* op->pending is this thread's: the op is still in flight */
+		s->cancel_sent = true;
+		struct io_uring_sqe *sqe = rg__p_sqe(p);
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->op->h, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+		any = true;
+	}
+	sunlock(&b->lock);
+	if (any)
+		rg__p_submit(p);
+}
+
+static void single_cancel_post(void *arg) { single_cancel_here((int)(intptr_t)arg); }
+
+static bool closer_unpark(rg__task *t, void *arg)
+{
+	(void)t;
+	sunlock(&((struct sbucket *)arg)->lock);
+	return true;
+}
+
+void rg__accept_close_single(int fd)
+{
+	struct sbucket *b = sbucket_of(fd);
+	atomic_fetch_add(&b->closing, 1); /* seq_cst: the Dekker pair's store */
+	if (!atomic_load(&b->head))
+		return;
+	rg__task *self = rg__self();
+	bool park = self && rg__getp();
+	/* off a P: counted as a canceller (rg_run's end waits for us before
+	 * the tasks' stacks, where the accepts are listed, go) */
+	if (!park && !rg__io_cancellers_enter())
+		return;
+	struct rg__sclose c = { .t = NULL };
+	int np = rg__nprocs();
+	uint64_t ps[(RG_IO_MAXP + 63) / 64] = { 0 };
+	slock(&b->lock);
+	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s; s = s->next) {
+		if (s->fd != fd || s->closed)
+			continue;
+		s->closed = true;
+		s->closer = &c;
+		atomic_fetch_add_explicit(&c.n, 1, memory_order_relaxed);
+		if (s->op) {
+			int i = rg__p_index(s->op->p);
+			ps[i / 64] |= (uint64_t)1 << (i % 64);
+		}
+	}
+	sunlock(&b->lock);
+	/* each armed one's cancel, on its own P */
+	for (int i = 0; i < np && i < RG_IO_MAXP; i++) {
+		if (!(ps[i / 64] >> (i % 64) & 1))
+			continue;
+		rg__p *p = rg__p_at(i);
+		if (park) {
+			rg__io_hop(p);
+			single_cancel_here(fd);
+		} else {
+			while (rg__io_post(p, single_cancel_post, (void *)(intptr_t)fd) && !rg__run_stopping())
+				sched_yield(); /* out of memory: try again */
+		}
+	}
+	/* until every marked accept has left */
+	if (park) {
+		for (;;) {
+			slock(&b->lock);
+			if (!atomic_load_explicit(&c.n, memory_order_relaxed)) {
+				sunlock(&b->lock);
+				break;
+			}
+			c.ticket = rg__park_prepare();
+			c.t = self;
+			rg__park(RG__WAIT_IO, -1, closer_unpark, b);
+		}
+		return;
+	}
+	while (atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
+		sched_yield();
+	/* the run stopping: who is still listed forgets us (our stack) */
+	slock(&b->lock);
+	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s; s = s->next)
+		if (s->closer == &c)
+			s->closer = NULL;
+	sunlock(&b->lock);
+	rg__io_cancellers_leave();
+}
+
+void rg__accept_close_done(int fd) { atomic_fetch_sub(&sbucket_of(fd)->closing, 1); }
+
+/* rg_run's end: the accepts of discarded tasks are still listed, on stacks
+ * about to go. */
+static void single_at_stop(void)
+{
+	for (int i = 0; i < SBUCKETS; i++) {
+		struct sbucket *b = &g_sb[i];
+		if (!atomic_load(&b->head))
+			continue;
+		slock(&b->lock);
+		atomic_store(&b->head, NULL);
+		sunlock(&b->lock);
+	}
+}
+
+__attribute__((constructor)) static void single_init(void) { rg__at_stop(single_at_stop); }

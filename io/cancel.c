@@ -65,7 +65,6 @@
 #define S_QUEUED ((uintptr_t)8)
 #define S_BITS (S_CANCEL | S_LOCK | S_CTX | S_QUEUED)
 _Static_assert(_Alignof(rg__io_op) >= 16, "rg__io_op's address leaves 4 low bits");
-#define RG_IO_MAXP 1024
 
 /* A request to a P: cancel task t's op seq (heap, freed by the P), or
  * (hop) ready t there (on t's parked stack: t waits until it is done), or

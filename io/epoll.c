@@ -55,7 +55,6 @@
 #include "core/sched_int.h"
 #include "io/io_int.h"
 
-#define EP_MAXP 1024
 #define TAG_FD 1u
 
 struct ep_fd {
@@ -81,7 +80,7 @@ struct ep_p {
 	bool pend_all;
 	_Atomic int has_pend;
 };
-static struct ep_p *g_ep[EP_MAXP];
+static struct ep_p *g_ep[RG_IO_MAXP];
 
 static inline struct ep_p *ep_of(rg__p *p) { return g_ep[rg__p_index(p)]; }
 
@@ -89,7 +88,7 @@ static inline struct ep_p *ep_of(rg__p *p) { return g_ep[rg__p_index(p)]; }
 
 static int ep_init(rg__p *p)
 {
-	if (p->id >= EP_MAXP)
+	if (p->id >= RG_IO_MAXP)
 		return -EINVAL;
 	struct ep_p *e = rg__calloc(1, sizeof *e);
 	if (!e)
@@ -118,7 +117,7 @@ static int ep_init(rg__p *p)
 
 static void ep_fini(rg__p *p)
 {
-	struct ep_p *e = p->id < EP_MAXP ? g_ep[p->id] : NULL;
+	struct ep_p *e = p->id < RG_IO_MAXP ? g_ep[p->id] : NULL;
 	if (e) {
 		close(e->epfd);
 		rg__free(e->fds);
@@ -394,7 +393,7 @@ static void ep_forget(int fd, bool wake)
 {
 	rg__p *self = rg__getp();
 	int n = rg__nprocs();
-	for (int i = 0; i < n && i < EP_MAXP; i++) {
+	for (int i = 0; i < n && i < RG_IO_MAXP; i++) {
 		struct ep_p *e = g_ep[i];
 		if (!e)
 			continue;

@@ -631,6 +631,10 @@ int rg_close(int fd)
 		return -EBADF;
 	int saved = errno_get(); /* (as run's; the flush below may park) */
 	rg__accept_close(fd); /* a listener with a multishot accept: stop it first */
+	/* io_uring's single-shot accepts waiting on it: -EBADF (io/accept.c;
+	 * none is listed on epoll; the backend is not read here, a thread
+	 * outside the runtime may close while rg_run sets it) */
+	rg__accept_close_single(fd);
 	/* A call whose SQE is still queued on a P holds no reference to the
 	 * file yet: after close(2) it would act on whatever file gets the
 	 * number next.  Let every queued SQE reach the kernel first (one
@@ -642,6 +646,7 @@ int rg_close(int fd)
 	rg__epoll_close(fd);
 	fd_forget(fd);
 	int r = close(fd) == 0 ? 0 : errno_get();
+	rg__accept_close_done(fd);
 	errno_put(saved);
 	return r == 0 || r == EINTR ? 0 : -r;
 }

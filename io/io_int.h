@@ -70,6 +70,10 @@ typedef struct rg__io_op {
 	struct rg__io_op *ep_next;
 } rg__io_op;
 
+/* Ps with io state, at most (index 0..RG_IO_MAXP-1): cancel.c, stream.c,
+ * epoll.c and accept.c size their per-P tables with it. */
+#define RG_IO_MAXP 1024
+
 extern bool rg__io_use_epoll;
 extern unsigned rg__io_batch; /* submit once this many SQEs are queued */
 
@@ -152,6 +156,31 @@ void rg__accept_p_fini(rg__p *p);  /* rg_run's end, on p's thread */
 /* An rg_accept(fd) failed with a cancel before it started: stop the
  * calling task's accepting ahead on fd, if it has any (task only). */
 void rg__accept_cancelled(int fd);
+
+/* A single-shot accept waiting on io_uring, listed under its fd so that
+ * rg_close(fd) can end it with -EBADF (io/accept.c, "single-shot accepts
+ * and rg_close").  On the accepting task's stack; the fields after fd
+ * are written under its bucket's lock. */
+typedef struct rg__sacc {
+	int fd;
+	bool closed;               /* rg_close(fd) ends it */
+	bool cancel_sent;          /* its ASYNC_CANCEL is queued (op's P) */
+	rg__io_op *op;             /* set once its SQE is queued on op->p */
+	struct rg__sclose *closer; /* the rg_close waiting for it to leave */
+	struct rg__sacc *next, *prev;
+} rg__sacc;
+/* Before anything of the call: lists s.  0, or -EBADF: an rg_close of fd
+ * is under way and ends this call (nothing was queued). */
+int rg__accept_single_enter(rg__sacc *s, int fd);
+/* Just before its SQE is prepared, on the P whose ring gets it: false
+ * when rg_close(fd) came meanwhile (prepare nothing; leave, -EBADF). */
+bool rg__accept_single_arm(rg__sacc *s, rg__io_op *op);
+/* After the final CQE: unlists s; true if rg_close(fd) ended it. */
+bool rg__accept_single_leave(rg__sacc *s);
+/* rg_close(fd) on io_uring, before close(2): ends fd's listed accepts and
+ * waits until they have left; rg__accept_close_done(fd) after close(2). */
+void rg__accept_close_single(int fd);
+void rg__accept_close_done(int fd);
 
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;

@@ -42,7 +42,6 @@
 #include "io/io_int.h"
 
 #define NONE 0xffffu
-#define RG_IO_MAXP 1024
 
 struct pool {
 	struct io_uring_buf_ring *br;

@@ -19,7 +19,8 @@
  *   5. Each CQE decrements op.pending on the P; the last one wakes the task.
  *   6. Result: op cancelled by rg_cancel -> -ECANCELED; op cancelled by its
  *      timeout (op -ECANCELED, timeout -ETIME) -> -ETIMEDOUT (-EAGAIN for a
- *      deadline-0 call); otherwise the op's own result, even if a cancel or
+ *      deadline-0 call); an accept cancelled by rg_close of its listener
+ *      (listed for it: io/accept.c) -> -EBADF; otherwise the op's own result, even if a cancel or
  *      the timeout lost the race to it.
  */
 #include <errno.h>
@@ -117,6 +118,15 @@ static void prep(struct io_uring_sqe *sqe, const rg__io_req *q)
 
 int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 {
+	/* an accept is listed for rg_close (io/accept.c), first: the listing
+	 * may wait, and the task may then be on another P */
+	rg__sacc sa;
+	bool acc = q->op == RG__OP_ACCEPT;
+	if (acc) {
+		int e = rg__accept_single_enter(&sa, q->fd);
+		if (e)
+			return e;
+	}
 	rg__task *t = rg__self();
 	rg__p *p = rg__getp();
 	rg__io_op op;
@@ -142,9 +152,17 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	struct __kernel_timespec ts;
 	op.ticket = rg__park_prepare();
 	int r = rg__io_op_begin(t, &op); /* may queue the P's first SQE */
-	if (r)
+	if (r) {
+		if (acc)
+			rg__accept_single_leave(&sa);
 		return r;
+	}
 	sq_reserve(p, ring, linked ? 2 : 1);
+	if (acc && !rg__accept_single_arm(&sa, &op)) { /* rg_close(fd) came */
+		rg__io_op_end(t, &op, false);
+		rg__accept_single_leave(&sa);
+		return -EBADF;
+	}
 	struct io_uring_sqe *sqe = rg__p_sqe(p); /* publishes the SQ tail for rg_close */
 	prep(sqe, q);
 	io_uring_sqe_set_data(sqe, &op.h);
@@ -200,10 +218,13 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	                            (res == -EINTR && op.tres != -ECANCELED));
 	bool timedout = !cancelled && (ltimedout || (wtimedout && (res == -ECANCELED || res == -EINTR)));
 	rg__io_op_end(t, &op, cancelled);
+	bool closed = acc && rg__accept_single_leave(&sa);
 	if (cancelled)
 		return -ECANCELED;
 	if (timedout)
 		return nonblock ? -EAGAIN : -ETIMEDOUT;
+	if (closed && res == -ECANCELED)
+		return -EBADF; /* rg_close(fd) cancelled it */
 	return res;
 }
 

@@ -115,12 +115,12 @@ RG_API int rg_listen(const struct sockaddr *addr, socklen_t addrlen, int backlog
  * task accepts on the same listener, it goes back to one accept per call
  * for everybody.
  *
- * A task waiting in rg_accept while another task rg_closes the listener
- * returns -EBADF; its accept does not keep the listener open past
- * rg_close (other calls waiting on it do).  On io_uring only once the
- * task accepts ahead: a single-shot accept (a task's first call on the
- * listener, or one with addr) holds the listener, as other calls hold
- * their file, and waits on. */
+ * A task waiting in rg_accept while another task (or any thread)
+ * rg_closes the listener returns -EBADF, on both backends and whichever
+ * way it accepts; its accept does not keep the listener open past
+ * rg_close, which returns once no accept holds it (other calls waiting on
+ * it do keep it).  An accept that completed first returns its connection.
+ * An rg_accept that starts while rg_close runs returns -EBADF too. */
 RG_API int rg_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 /* connect(2); 0 when connected.  On -ETIMEDOUT/-ECANCELED the socket's
  * state is unspecified: close it. */
