@@ -918,7 +918,13 @@ void rg__accept_close_single(int fd)
 	if (!atomic_load(&b->head))
 		return;
 	rg__task *self = rg__self();
-	bool park = self && rg__getp();
+	rg__p *here = rg__getp();
+	bool park = self && here;
+	/* A P's scheduler (a timer's or an in-place after-func's rg_close)
+	 * cannot wait: the accepts of its own P would never run.  It cancels
+	 * its own P's at once, posts the others', and returns; they still end
+	 * -EBADF, only rg_close does not wait for them to let go. */
+	bool wait = park || !here;
 	/* off a P: counted as a canceller (rg_run's end waits for us before
 	 * the tasks' stacks, where the accepts are listed, go) */
 	if (!park && !rg__io_cancellers_enter())
@@ -944,8 +950,12 @@ void rg__accept_close_single(int fd)
 		if (!(ps[i / 64] >> (i % 64) & 1))
 			continue;
 		rg__p *p = rg__p_at(i);
+		if (!p)
+			continue;
 		if (park) {
 			rg__io_hop(p);
+			single_cancel_here(fd);
+		} else if (p == here) {
 			single_cancel_here(fd);
 		} else {
 			while (rg__io_post(p, single_cancel_post, (void *)(intptr_t)fd) && !rg__run_stopping())
@@ -966,9 +976,10 @@ void rg__accept_close_single(int fd)
 		}
 		return;
 	}
-	while (atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
+	while (wait && atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
 		sched_yield();
-	/* the run stopping: who is still listed forgets us (our stack) */
+	/* not waiting, or the run stopping: who is still listed forgets us
+	 * (our stack) */
 	slock(&b->lock);
 	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s; s = s->next)
 		if (s->closer == &c)
