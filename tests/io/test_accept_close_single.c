@@ -17,6 +17,7 @@
  *     arriving at the same time: the accept returns -EBADF or the
  *     connection, never waits out its deadline, and a connection it got is
  *     usable (no cancel left for the task's next call);
+ *   - an owner accepting ahead and a single-shot accepter together;
  *   - an accept on another fd whose number falls in the same bucket of
  *     the closer's table (fd + 1024 by dup2), and one on a new listener
  *     that took the closed number: neither is touched.
@@ -263,6 +264,44 @@ static void tight(int rounds)
 	CHECK_EQ(late, 0);
 }
 
+/* An owner accepting ahead (its second plain call: the multishot) and a
+ * task accepting single-shot with an address on the same listener: one
+ * rg_close ends both. */
+static _Atomic int64_t g_owner_res;
+
+static void owner(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(rg_accept(g_l, NULL, NULL, rg_now() + MS), -ETIMEDOUT);
+	atomic_store(&g_owner_res, rg_accept(g_l, NULL, NULL, rg_now() + DEADLINE));
+}
+
+static void mixed(void)
+{
+	g_l = t_listen(AF_INET, &g_port);
+	CHECK(g_l >= 0);
+	atomic_store(&g_owner_res, 1);
+	atomic_store(&g_res[1], 1);
+	int64_t o = rg_go(owner, NULL);
+	CHECK(o > 0);
+	rg_sleep(5 * MS);
+	t_wait_parked(o);
+	int64_t a = rg_go(accepter, (void *)(intptr_t)1);
+	CHECK(a > 0);
+	t_wait_parked(a);
+	rg_sleep(5 * MS);
+	CHECK_EQ(rg_close(g_l), 0);
+	int conn = try_connect(g_port);
+	for (int64_t end = rg_now() + 2 * DEADLINE;
+	     (atomic_load(&g_owner_res) == 1 || atomic_load(&g_res[1]) == 1) && rg_now() < end;)
+		rg_sleep(MS);
+	printf("%s, %d P: owner accepting ahead %lld, single-shot %lld, connect after rg_close %d\n", rg_io_backend(),
+	       rg_procs(), (long long)atomic_load(&g_owner_res), (long long)atomic_load(&g_res[1]), conn);
+	CHECK_EQ(atomic_load(&g_owner_res), -EBADF);
+	CHECK_EQ(atomic_load(&g_res[1]), -EBADF);
+	CHECK_EQ(conn, -ECONNREFUSED);
+}
+
 /* ---- neighbours: same bucket, and the number reused ------------------------ */
 
 static int g_other;
@@ -348,6 +387,7 @@ static int main_fn(void *arg)
 	closed_while_waiting(BY_BLOCKING);
 	races(T_SANITIZED ? 60 : 200);
 	tight(T_SANITIZED ? 300 : 1000);
+	mixed();
 	neighbours();
 	return 0;
 }
