@@ -784,6 +784,8 @@ int64_t rg__accept_exec(rg__io_req *q, int64_t deadline, bool nb)
 struct sbucket {
 	_Alignas(64) _Atomic int lock;
 	_Atomic int closing;        /* rg_closes of this bucket's fds under way */
+	_Atomic int tclosing;       /* of those, the ones made by tasks on a P:
+	                               rg_run's end may discard them mid-way */
 	rg__sacc *_Atomic head;     /* under lock; a closer's first look without */
 };
 static struct sbucket g_sb[SBUCKETS];
@@ -816,7 +818,7 @@ static void sunlink(struct sbucket *b, rg__sacc *s) /* b locked */
 		s->next->prev = s->prev;
 }
 
-int rg__accept_single_enter(rg__sacc *s, int fd)
+int rg__accept_single_enter(rg__sacc *s, int fd, int64_t deadline, bool nonblock)
 {
 	struct sbucket *b = sbucket_of(fd);
 	s->fd = fd;
@@ -845,6 +847,10 @@ int rg__accept_single_enter(rg__sacc *s, int fd)
 		}
 		if (!atomic_load(&b->closing))
 			return 0;
+		if (deadline >= 0 && rg_now() >= deadline) {
+			rg__accept_single_leave(s);
+			return nonblock ? -EAGAIN : -ETIMEDOUT;
+		}
 		rg_sleep(20 * 1000);
 	}
 }
@@ -911,15 +917,17 @@ static bool closer_unpark(rg__task *t, void *arg)
 	return true;
 }
 
-void rg__accept_close_single(int fd)
+bool rg__accept_close_single(int fd)
 {
 	struct sbucket *b = sbucket_of(fd);
-	atomic_fetch_add(&b->closing, 1); /* seq_cst: the Dekker pair's store */
-	if (!atomic_load(&b->head))
-		return;
 	rg__task *self = rg__self();
 	rg__p *here = rg__getp();
 	bool park = self && here;
+	if (park) /* (no park before the count below) */
+		atomic_fetch_add_explicit(&b->tclosing, 1, memory_order_relaxed);
+	atomic_fetch_add(&b->closing, 1); /* seq_cst: the Dekker pair's store */
+	if (!atomic_load(&b->head))
+		return park;
 	/* A P's scheduler (a timer's or an in-place after-func's rg_close)
 	 * cannot wait: the accepts of its own P would never run.  It cancels
 	 * its own P's at once, posts the others', and returns; they still end
@@ -928,7 +936,7 @@ void rg__accept_close_single(int fd)
 	/* off a P: counted as a canceller (rg_run's end waits for us before
 	 * the tasks' stacks, where the accepts are listed, go) */
 	if (!park && !rg__io_cancellers_enter())
-		return;
+		return park;
 	struct rg__sclose c = { .t = NULL };
 	int np = rg__nprocs();
 	uint64_t ps[(RG_IO_MAXP + 63) / 64] = { 0 };
@@ -974,7 +982,7 @@ void rg__accept_close_single(int fd)
 			c.t = self;
 			rg__park(RG__WAIT_IO, -1, closer_unpark, b);
 		}
-		return;
+		return park;
 	}
 	while (wait && atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
 		sched_yield();
@@ -986,16 +994,28 @@ void rg__accept_close_single(int fd)
 			s->closer = NULL;
 	sunlock(&b->lock);
 	rg__io_cancellers_leave();
+	return park;
 }
 
-void rg__accept_close_done(int fd) { atomic_fetch_sub(&sbucket_of(fd)->closing, 1); }
+void rg__accept_close_done(int fd, bool task)
+{
+	struct sbucket *b = sbucket_of(fd);
+	atomic_fetch_sub(&b->closing, 1);
+	if (task)
+		atomic_fetch_sub_explicit(&b->tclosing, 1, memory_order_relaxed);
+}
 
 /* rg_run's end: the accepts of discarded tasks are still listed, on stacks
- * about to go. */
+ * about to go; and a closer task discarded mid-way (parked in its wait, a
+ * hop or the SQ flush) never ends its count in `closing`, which made every
+ * later accept of its bucket wait for good (test_accept_close_single.c). */
 static void single_at_stop(void)
 {
 	for (int i = 0; i < SBUCKETS; i++) {
 		struct sbucket *b = &g_sb[i];
+		int t = atomic_exchange_explicit(&b->tclosing, 0, memory_order_relaxed);
+		if (t)
+			atomic_fetch_sub(&b->closing, t);
 		if (!atomic_load(&b->head))
 			continue;
 		slock(&b->lock);

@@ -170,17 +170,20 @@ typedef struct rg__sacc {
 	struct rg__sacc *next, *prev;
 } rg__sacc;
 /* Before anything of the call: lists s.  0, or -EBADF: an rg_close of fd
- * is under way and ends this call (nothing was queued). */
-int rg__accept_single_enter(rg__sacc *s, int fd);
+ * is under way and ends this call (nothing was queued); -ETIMEDOUT
+ * (-EAGAIN if nonblock): the deadline passed while a close of another fd
+ * of its bucket ran. */
+int rg__accept_single_enter(rg__sacc *s, int fd, int64_t deadline, bool nonblock);
 /* Just before its SQE is prepared, on the P whose ring gets it: false
  * when rg_close(fd) came meanwhile (prepare nothing; leave, -EBADF). */
 bool rg__accept_single_arm(rg__sacc *s, rg__io_op *op);
 /* After the final CQE: unlists s; true if rg_close(fd) ended it. */
 bool rg__accept_single_leave(rg__sacc *s);
 /* rg_close(fd) on io_uring, before close(2): ends fd's listed accepts and
- * waits until they have left; rg__accept_close_done(fd) after close(2). */
-void rg__accept_close_single(int fd);
-void rg__accept_close_done(int fd);
+ * waits until they have left; rg__accept_close_done(fd, its result) after
+ * close(2). */
+bool rg__accept_close_single(int fd);
+void rg__accept_close_done(int fd, bool task);
 
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;

@@ -123,7 +123,7 @@ int64_t rg__uring_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	rg__sacc sa;
 	bool acc = q->op == RG__OP_ACCEPT;
 	if (acc) {
-		int e = rg__accept_single_enter(&sa, q->fd);
+		int e = rg__accept_single_enter(&sa, q->fd, deadline, nonblock);
 		if (e)
 			return e;
 	}

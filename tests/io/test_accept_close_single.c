@@ -18,6 +18,8 @@
  *     connection, never waits out its deadline, and a connection it got is
  *     usable (no cancel left for the task's next call);
  *   - an owner accepting ahead and a single-shot accepter together;
+ *   - rg_run's end discarding a closer that waits: the next run's
+ *     accepts in its bucket work;
  *   - an accept on another fd whose number falls in the same bucket of
  *     the closer's table (fd + 1024 by dup2), and one on a new listener
  *     that took the closed number: neither is touched.
@@ -30,6 +32,7 @@
 
 #define NACC 3
 #define DEADLINE (5000 * MS)
+#define PENDING INT64_MIN /* a result not in yet */
 
 static int g_l, g_port;
 static _Atomic int g_started;
@@ -95,7 +98,7 @@ static void closed_while_waiting(enum how how)
 	atomic_store(&g_started, 0);
 	int64_t ids[NACC];
 	for (int i = 0; i < NACC; i++) {
-		atomic_store(&g_res[i], 1);
+		atomic_store(&g_res[i], PENDING);
 		ids[i] = rg_go(accepter, (void *)(intptr_t)i);
 		CHECK(ids[i] > 0);
 	}
@@ -118,7 +121,7 @@ static void closed_while_waiting(enum how how)
 	for (int64_t end = rg_now() + 2 * DEADLINE; rg_now() < end;) {
 		int done = 0;
 		for (int i = 0; i < NACC; i++)
-			done += atomic_load(&g_res[i]) != 1;
+			done += atomic_load(&g_res[i]) != PENDING;
 		if (done == NACC)
 			break;
 		rg_sleep(MS);
@@ -178,7 +181,7 @@ static void races(int rounds)
 	for (int round = 0; round < rounds; round++) {
 		g_l = t_listen(AF_INET, &g_port);
 		CHECK(g_l >= 0);
-		atomic_store(&g_race_res, 1);
+		atomic_store(&g_race_res, PENDING);
 		atomic_store(&g_race_read, -1000);
 		int delay = (round * 37) % 300; /* us before the accept starts */
 		int64_t id = rg_go(race_accepter, (void *)(intptr_t)delay);
@@ -189,7 +192,7 @@ static void races(int rounds)
 			CHECK_EQ(pthread_create(&cl, NULL, race_client, (void *)(intptr_t)g_port), 0);
 		rg_sleep((round * 53) % 400 * 1000LL);
 		CHECK_EQ(rg_close(g_l), 0);
-		for (int64_t end = rg_now() + 2 * DEADLINE; atomic_load(&g_race_res) == 1 && rg_now() < end;)
+		for (int64_t end = rg_now() + 2 * DEADLINE; atomic_load(&g_race_res) == PENDING && rg_now() < end;)
 			rg_sleep(MS / 10);
 		int64_t r = atomic_load(&g_race_res);
 		if (r >= 0) {
@@ -243,14 +246,14 @@ static void tight(int rounds)
 	for (int round = 0; round < rounds; round++) {
 		g_l = t_listen(AF_INET, &g_port);
 		CHECK(g_l >= 0);
-		atomic_store(&g_race_res, 1);
+		atomic_store(&g_race_res, PENDING);
 		atomic_store(&g_go, 0);
 		int64_t id = rg_go(tight_accepter, NULL);
 		CHECK(id > 0);
 		pthread_t th;
 		CHECK_EQ(pthread_create(&th, NULL, tight_closer, NULL), 0);
 		CHECK_EQ(rg_blocking(join, &th), 0);
-		for (int64_t end = rg_now() + 4000 * MS; atomic_load(&g_race_res) == 1 && rg_now() < end;)
+		for (int64_t end = rg_now() + 4000 * MS; atomic_load(&g_race_res) == PENDING && rg_now() < end;)
 			rg_sleep(MS / 10);
 		int64_t r = atomic_load(&g_race_res);
 		if (r != -EBADF) {
@@ -280,8 +283,8 @@ static void mixed(void)
 {
 	g_l = t_listen(AF_INET, &g_port);
 	CHECK(g_l >= 0);
-	atomic_store(&g_owner_res, 1);
-	atomic_store(&g_res[1], 1);
+	atomic_store(&g_owner_res, PENDING);
+	atomic_store(&g_res[1], PENDING);
 	int64_t o = rg_go(owner, NULL);
 	CHECK(o > 0);
 	rg_sleep(5 * MS);
@@ -293,7 +296,7 @@ static void mixed(void)
 	CHECK_EQ(rg_close(g_l), 0);
 	int conn = try_connect(g_port);
 	for (int64_t end = rg_now() + 2 * DEADLINE;
-	     (atomic_load(&g_owner_res) == 1 || atomic_load(&g_res[1]) == 1) && rg_now() < end;)
+	     (atomic_load(&g_owner_res) == PENDING || atomic_load(&g_res[1]) == PENDING) && rg_now() < end;)
 		rg_sleep(MS);
 	printf("%s, %d P: owner accepting ahead %lld, single-shot %lld, connect after rg_close %d\n", rg_io_backend(),
 	       rg_procs(), (long long)atomic_load(&g_owner_res), (long long)atomic_load(&g_res[1]), conn);
@@ -334,8 +337,8 @@ static void neighbours(void)
 	} else {
 		CHECK(dup2(l2, g_other) == g_other);
 		close(l2);
-		atomic_store(&g_other_res, 1);
-		atomic_store(&g_res[1], 1);
+		atomic_store(&g_other_res, PENDING);
+		atomic_store(&g_res[1], PENDING);
 		atomic_store(&g_started, 0);
 		int64_t a = rg_go(accepter, (void *)(intptr_t)1);
 		int64_t b = rg_go(other_accepter, NULL);
@@ -346,7 +349,7 @@ static void neighbours(void)
 		CHECK_EQ(rg_close(g_l), 0);
 		int c = t_plain_connect(port2);
 		for (int64_t end = rg_now() + 2 * DEADLINE;
-		     (atomic_load(&g_other_res) == 1 || atomic_load(&g_res[1]) == 1) && rg_now() < end;)
+		     (atomic_load(&g_other_res) == PENDING || atomic_load(&g_res[1]) == PENDING) && rg_now() < end;)
 			rg_sleep(MS);
 		printf("%s, %d P: closed fd %d: its accept %lld; fd %d's accept %lld\n", rg_io_backend(), rg_procs(),
 		       g_l, (long long)atomic_load(&g_res[1]), g_other, (long long)atomic_load(&g_other_res));
@@ -366,12 +369,12 @@ static void neighbours(void)
 	CHECK(g_other >= 0);
 	if (g_other != num)
 		printf("the number was not reused (%d, then %d)\n", num, g_other);
-	atomic_store(&g_other_res, 1);
+	atomic_store(&g_other_res, PENDING);
 	int64_t b = rg_go(other_accepter, NULL);
 	CHECK(b > 0);
 	t_wait_parked(b);
 	int c = t_plain_connect(port2);
-	for (int64_t end = rg_now() + 2 * DEADLINE; atomic_load(&g_other_res) == 1 && rg_now() < end;)
+	for (int64_t end = rg_now() + 2 * DEADLINE; atomic_load(&g_other_res) == PENDING && rg_now() < end;)
 		rg_sleep(MS);
 	CHECK(atomic_load(&g_other_res) >= 0);
 	close((int)atomic_load(&g_other_res));
@@ -392,9 +395,75 @@ static int main_fn(void *arg)
 	return 0;
 }
 
+/* ---- a closer discarded by rg_run's end ---------------------------------------
+ *
+ * main returns while a task's rg_close waits for the accept it ended to
+ * leave: both tasks are discarded.  The next run's accepts on the same
+ * number (and so the same bucket of the closers' table) must work: a close
+ * counted as under way for ever made every accept in its bucket wait. */
+static int g_num;
+
+static void discard_closer(void *arg)
+{
+	(void)arg;
+	rg_close(g_l);
+}
+
+static int discard_fn(void *arg)
+{
+	(void)arg;
+	g_l = t_listen(AF_INET, &g_port);
+	CHECK(g_l >= 0);
+	g_num = g_l;
+	atomic_store(&g_res[1], PENDING);
+	int64_t a = rg_go(accepter, (void *)(intptr_t)1);
+	CHECK(a > 0);
+	t_wait_parked(a);
+	rg_sleep(2 * MS);
+	CHECK(rg_go(discard_closer, NULL) > 0);
+	rg_yield(); /* the closer runs, cancels, parks; we return at once */
+	return 0;
+}
+
+static int after_discard_fn(void *arg)
+{
+	(void)arg;
+	int port2;
+	g_other = t_listen(AF_INET, &port2);
+	CHECK(g_other >= 0);
+	if (g_other != g_num && g_other % 1024 != g_num % 1024) {
+		/* the old number may still be held by the discarded closer's
+		 * listener (it may not have reached close(2)): same bucket */
+		CHECK(dup2(g_other, g_num + 1024) == g_num + 1024);
+		close(g_other);
+		g_other = g_num + 1024;
+	}
+	atomic_store(&g_other_res, PENDING);
+	int64_t b = rg_go(other_accepter, NULL);
+	CHECK(b > 0);
+	t_wait_parked(b);
+	int c = t_plain_connect(port2);
+	for (int64_t end = rg_now() + 2 * DEADLINE; atomic_load(&g_other_res) == PENDING && rg_now() < end;)
+		rg_sleep(MS);
+	printf("%s: after a run ended under a closer, an accept on fd %d (closed fd %d's bucket): %lld\n",
+	       rg_io_backend(), g_other, g_num, (long long)atomic_load(&g_other_res));
+	fflush(stdout);
+	CHECK(atomic_load(&g_other_res) >= 0);
+	close((int)atomic_load(&g_other_res));
+	close(c);
+	CHECK_EQ(rg_close(g_other), 0);
+	return 0;
+}
+
 int main(void)
 {
 	for (int procs = 1; procs <= 2; procs++)
 		CHECK_EQ(t_run(main_fn, procs), 0);
+	for (int round = 0; round < 3; round++) {
+		CHECK_EQ(t_run(discard_fn, 1), 0);
+		CHECK_EQ(t_run(after_discard_fn, 1), 0);
+		if (g_l >= 0 && fcntl(g_l, F_GETFD) >= 0)
+			close(g_l); /* the discarded closer's listener, if it is still open */
+	}
 	return T_PASS;
 }
