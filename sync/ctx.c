@@ -141,6 +141,16 @@ static _Atomic int64_t after_ids = 1;
  * stopping runtime must take back (see "Lifetime" above). */
 static rg__spin afters_lock;
 static struct after *started_afters;
+/* Threads between linking a record on started_afters and knowing what
+ * became of its rg_go (after_spawn).  Until then the record is not the
+ * stop hook's to free: a failed rg_go leaves it to its spawner, which
+ * takes it back and runs it.  A thread outside the runtime registering
+ * an after-func on a done Context while rg_run stopped had it freed
+ * under it so (tests/sync/test_ctx_after_stop_race.c: use after free,
+ * then a double free, at once).  Raised before the record is linked, so
+ * the hook, which reads it under afters_lock, sees it for every record
+ * it finds there whose spawner is not done. */
+static _Atomic int after_spawners;
 
 /* rg_runs stopped so far (ctx_at_stop).  Waiter records (rg__park_ctx)
  * and io/'s watches live on their tasks' stacks; when rg_run discards the
@@ -264,6 +274,7 @@ static bool after_spawn(struct after *a)
 	/* the default stack: from the P's pool, no system call (a custom
 	 * size maps and unmaps one per task) */
 	rg_task_opts o = { .name = "ctx.after_func" };
+	atomic_fetch_add(&after_spawners, 1);
 	rg__spin_lock(&afters_lock);
 	a->prev = NULL;
 	a->next = started_afters;
@@ -271,7 +282,11 @@ static bool after_spawn(struct after *a)
 		started_afters->prev = a;
 	started_afters = a;
 	rg__spin_unlock(&afters_lock);
-	return rg_go_opts(after_tramp, a, &o) < 0 && after_take(a);
+	/* a is not to be touched once its task is spawned (it may have run
+	 * and freed it already) */
+	bool here = rg_go_opts(after_tramp, a, &o) < 0 && after_take(a);
+	atomic_fetch_sub_explicit(&after_spawners, 1, memory_order_release);
+	return here;
 }
 
 static void after_run_here(struct after *a)
@@ -295,8 +310,19 @@ void rg__ctx_at_stop(void)
 	atomic_fetch_add(&ctx_epoch, 1);
 	while (atomic_load(&ctx_cancelling))
 		sched_yield();
-	rg__spin_lock(&afters_lock);
-	struct after *a = started_afters;
+	/* only with no spawner in flight (after_spawners): every record
+	 * then on the list had its task spawned, and that task was
+	 * discarded.  Spawners from now on fail their rg_go and take their
+	 * record back themselves. */
+	struct after *a;
+	for (;;) {
+		rg__spin_lock(&afters_lock);
+		if (!atomic_load(&after_spawners))
+			break;
+		rg__spin_unlock(&afters_lock);
+		sched_yield();
+	}
+	a = started_afters;
 	started_afters = NULL;
 	rg__spin_unlock(&afters_lock);
 	while (a) {
