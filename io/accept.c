@@ -766,29 +766,58 @@ int64_t rg__accept_exec(rg__io_req *q, int64_t deadline, bool nb)
  *   - A closer's look and an accept's listing race: a look that misses an
  *     accept listed just after it would let that accept's SQE reach the
  *     kernel (rg_close submits every queued SQE) before close(2), holding
- *     the file.  A Dekker pair (seq_cst) closes it: the closer counts
- *     itself in the bucket's `closing` then loads its list; the accepter
- *     stores itself in the list then loads `closing`.  Either the closer
- *     sees the accept, or the accept sees a close under way in its bucket
- *     and waits for it to finish (its close(2) included) before it
- *     prepares anything: its SQE then finds the number closed (-EBADF
- *     from the kernel) or naming a new file, as a call made after the
- *     close would.  A close of another fd of the bucket delays such an
- *     accept a little; nothing else.
+ *     the file.  A Dekker pair (seq_cst) closes it: the closer publishes
+ *     its fd in a free slot of the bucket (with none free, counts itself
+ *     in `over`) then loads its list; the accepter stores itself in the
+ *     list then loads the slots and `over`.  Either the closer sees the
+ *     accept, or the accept sees a close of its fd under way and waits
+ *     for it to finish (its close(2) included) before it prepares
+ *     anything: its SQE then finds the number closed (-EBADF from the
+ *     kernel) or naming a new file, as a call made after the close
+ *     would.  A close of another fd of the bucket delays no accept,
+ *     unless more than SSLOTS closes of the bucket are under way at once.
  *
- * Cost: rg_close on io_uring takes two locked instructions on its bucket's
- * line (and a lock only if an accept of the bucket is listed); a
- * single-shot accept takes its bucket's lock three times. */
+ * Cost: rg_close on io_uring takes one locked instruction on its bucket's
+ * line and a store (and a lock only if an accept of the bucket is
+ * listed); a single-shot accept takes its bucket's lock three times. */
 
 #define SBUCKETS 1024
+#define SSLOTS 4 /* closes of a bucket published with their fd, at once */
 struct sbucket {
 	_Alignas(64) _Atomic int lock;
-	_Atomic int closing;        /* rg_closes of this bucket's fds under way */
-	_Atomic int tclosing;       /* of those, the ones made by tasks on a P:
-	                               rg_run's end may discard them mid-way */
+	/* The fds whose rg_close is under way here: (fd << 1 | made by a
+	 * task on a P, which rg_run's end may discard mid-way), -1 when free.
+	 * An accept waits only for a close of its own fd: counting every close
+	 * of the bucket made a ready connection's deadline-0 accept -EAGAIN,
+	 * and a short deadline -ETIMEDOUT, while other fds of the bucket were
+	 * being closed (tests/io/test_accept_close_bucket_ready.c). */
+	_Atomic int slot[SSLOTS];
+	_Atomic int over;           /* closes with no free slot: any fd */
+	_Atomic int tover;          /* of those, the ones made by tasks on a P */
 	rg__sacc *_Atomic head;     /* under lock; a closer's first look without */
 };
 static struct sbucket g_sb[SBUCKETS];
+
+__attribute__((constructor)) static void sb_init(void)
+{
+	for (int i = 0; i < SBUCKETS; i++)
+		for (int k = 0; k < SSLOTS; k++)
+			atomic_init(&g_sb[i].slot[k], -1);
+}
+
+/* Is a close of fd (or of an fd not published) under way in b? seq_cst:
+ * the accepter's load of the Dekker pair. */
+static bool closing_fd(struct sbucket *b, int fd)
+{
+	if (atomic_load(&b->over))
+		return true;
+	for (int k = 0; k < SSLOTS; k++) {
+		int v = atomic_load(&b->slot[k]);
+		if (v >= 0 && v >> 1 == fd)
+			return true;
+	}
+	return false;
+}
 
 /* An rg_close waiting for the accepts it ended to leave (its stack). */
 struct rg__sclose {
@@ -833,10 +862,10 @@ int rg__accept_single_enter(rg__sacc *s, int fd, int64_t deadline, bool nonblock
 		s->next->prev = s;
 	atomic_store(&b->head, s); /* seq_cst: the Dekker pair's store */
 	sunlock(&b->lock);
-	if (!atomic_load(&b->closing))
+	if (!closing_fd(b, fd))
 		return 0;
-	/* A close in this bucket is under way: it saw us (and marks us, if it
-	 * is fd's), or it did not and we wait out its close(2). */
+	/* A close of fd is under way: it saw us (and marks us), or it did not
+	 * and we wait out its close(2). */
 	for (;;) {
 		slock(&b->lock);
 		bool closed = s->closed;
@@ -845,7 +874,7 @@ int rg__accept_single_enter(rg__sacc *s, int fd, int64_t deadline, bool nonblock
 			rg__accept_single_leave(s);
 			return -EBADF;
 		}
-		if (!atomic_load(&b->closing))
+		if (!closing_fd(b, fd))
 			return 0;
 		if (deadline >= 0 && rg_now() >= deadline) {
 			rg__accept_single_leave(s);
@@ -917,17 +946,30 @@ static bool closer_unpark(rg__task *t, void *arg)
 	return true;
 }
 
-bool rg__accept_close_single(int fd)
+int rg__accept_close_single(int fd)
 {
 	struct sbucket *b = sbucket_of(fd);
 	rg__task *self = rg__self();
 	rg__p *here = rg__getp();
 	bool park = self && here;
-	if (park) /* (no park before the count below) */
-		atomic_fetch_add_explicit(&b->tclosing, 1, memory_order_relaxed);
-	atomic_fetch_add(&b->closing, 1); /* seq_cst: the Dekker pair's store */
+	/* publish the close (no park before it): a free slot with fd, else
+	 * the count of closes of any fd */
+	int tok = -1, v = fd < (1 << 30) ? fd << 1 | park : -1;
+	for (int k = 0; k < SSLOTS && tok < 0 && v >= 0; k++) {
+		int e = -1;
+		if (atomic_load_explicit(&b->slot[k], memory_order_relaxed) == -1 &&
+		    atomic_compare_exchange_strong(&b->slot[k], &e, v)) /* seq_cst: the Dekker pair's store */
+			tok = k;
+	}
+	if (tok < 0) {
+		if (park)
+			atomic_fetch_add_explicit(&b->tover, 1, memory_order_relaxed);
+		atomic_fetch_add(&b->over, 1); /* seq_cst: the Dekker pair's store */
+		tok = SSLOTS;
+	}
+	tok = tok << 1 | park;
 	if (!atomic_load(&b->head))
-		return park;
+		return tok;
 	/* A P's scheduler (a timer's or an in-place after-func's rg_close)
 	 * cannot wait: the accepts of its own P would never run.  It cancels
 	 * its own P's at once, posts the others', and returns; they still end
@@ -936,7 +978,7 @@ bool rg__accept_close_single(int fd)
 	/* off a P: counted as a canceller (rg_run's end waits for us before
 	 * the tasks' stacks, where the accepts are listed, go) */
 	if (!park && !rg__io_cancellers_enter())
-		return park;
+		return tok;
 	struct rg__sclose c = { .t = NULL };
 	int np = rg__nprocs();
 	uint64_t ps[(RG_IO_MAXP + 63) / 64] = { 0 };
@@ -982,7 +1024,7 @@ bool rg__accept_close_single(int fd)
 			c.t = self;
 			rg__park(RG__WAIT_IO, -1, closer_unpark, b);
 		}
-		return park;
+		return tok;
 	}
 	while (wait && atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
 		sched_yield();
@@ -994,28 +1036,38 @@ bool rg__accept_close_single(int fd)
 			s->closer = NULL;
 	sunlock(&b->lock);
 	rg__io_cancellers_leave();
-	return park;
+	return tok;
 }
 
-void rg__accept_close_done(int fd, bool task)
+void rg__accept_close_done(int fd, int tok)
 {
 	struct sbucket *b = sbucket_of(fd);
-	atomic_fetch_sub(&b->closing, 1);
-	if (task)
-		atomic_fetch_sub_explicit(&b->tclosing, 1, memory_order_relaxed);
+	int k = tok >> 1;
+	if (k < SSLOTS) {
+		atomic_store(&b->slot[k], -1);
+		return;
+	}
+	atomic_fetch_sub(&b->over, 1);
+	if (tok & 1)
+		atomic_fetch_sub_explicit(&b->tover, 1, memory_order_relaxed);
 }
 
 /* rg_run's end: the accepts of discarded tasks are still listed, on stacks
  * about to go; and a closer task discarded mid-way (parked in its wait, a
- * hop or the SQ flush) never ends its count in `closing`, which made every
- * later accept of its bucket wait for good (test_accept_close_single.c). */
+ * hop or the SQ flush) never frees its slot (or its count in `over`),
+ * which made every later accept of its fd (of its bucket) wait for good (test_accept_close_single.c). */
 static void single_at_stop(void)
 {
 	for (int i = 0; i < SBUCKETS; i++) {
 		struct sbucket *b = &g_sb[i];
-		int t = atomic_exchange_explicit(&b->tclosing, 0, memory_order_relaxed);
+		for (int k = 0; k < SSLOTS; k++) {
+			int v = atomic_load_explicit(&b->slot[k], memory_order_relaxed);
+			if (v >= 0 && (v & 1))
+				atomic_store(&b->slot[k], -1);
+		}
+		int t = atomic_exchange_explicit(&b->tover, 0, memory_order_relaxed);
 		if (t)
-			atomic_fetch_sub(&b->closing, t);
+			atomic_fetch_sub(&b->over, t);
 		if (!atomic_load(&b->head))
 			continue;
 		slock(&b->lock);

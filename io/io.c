@@ -634,7 +634,7 @@ int rg_close(int fd)
 	/* io_uring's single-shot accepts waiting on it: -EBADF (io/accept.c;
 	 * none is listed on epoll; the backend is not read here, a thread
 	 * outside the runtime may close while rg_run sets it) */
-	bool task = rg__accept_close_single(fd);
+	int tok = rg__accept_close_single(fd);
 	/* A call whose SQE is still queued on a P holds no reference to the
 	 * file yet: after close(2) it would act on whatever file gets the
 	 * number next.  Let every queued SQE reach the kernel first (one
@@ -646,7 +646,7 @@ int rg_close(int fd)
 	rg__epoll_close(fd);
 	fd_forget(fd);
 	int r = close(fd) == 0 ? 0 : errno_get();
-	rg__accept_close_done(fd, task);
+	rg__accept_close_done(fd, tok);
 	errno_put(saved);
 	return r == 0 || r == EINTR ? 0 : -r;
 }

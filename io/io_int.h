@@ -171,8 +171,8 @@ typedef struct rg__sacc {
 } rg__sacc;
 /* Before anything of the call: lists s.  0, or -EBADF: an rg_close of fd
  * is under way and ends this call (nothing was queued); -ETIMEDOUT
- * (-EAGAIN if nonblock): the deadline passed while a close of another fd
- * of its bucket ran. */
+ * (-EAGAIN if nonblock): the deadline passed while a close of fd (or,
+ * past the bucket's slots, of another fd of its bucket) ran. */
 int rg__accept_single_enter(rg__sacc *s, int fd, int64_t deadline, bool nonblock);
 /* Just before its SQE is prepared, on the P whose ring gets it: false
  * when rg_close(fd) came meanwhile (prepare nothing; leave, -EBADF). */
@@ -182,8 +182,8 @@ bool rg__accept_single_leave(rg__sacc *s);
 /* rg_close(fd) on io_uring, before close(2): ends fd's listed accepts and
  * waits until they have left; rg__accept_close_done(fd, its result) after
  * close(2). */
-bool rg__accept_close_single(int fd);
-void rg__accept_close_done(int fd, bool task);
+int rg__accept_close_single(int fd);
+void rg__accept_close_done(int fd, int tok);
 
 /* fault injection (io/fault.c) */
 extern int rg__io_faults_on;
