@@ -939,6 +939,17 @@ static void single_cancel_here(int fd)
 
 static void single_cancel_post(void *arg) { single_cancel_here((int)(intptr_t)arg); }
 
+/* Is an accept of fd that an rg_close ended still listed? */
+static bool marked_listed(struct sbucket *b, int fd)
+{
+	bool any = false;
+	slock(&b->lock);
+	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s && !any; s = s->next)
+		any = s->fd == fd && s->closed;
+	sunlock(&b->lock);
+	return any;
+}
+
 static bool closer_unpark(rg__task *t, void *arg)
 {
 	(void)t;
@@ -982,10 +993,20 @@ int rg__accept_close_single(int fd)
 	struct rg__sclose c = { .t = NULL };
 	int np = rg__nprocs();
 	uint64_t ps[(RG_IO_MAXP + 63) / 64] = { 0 };
+	/* Accepts another rg_close of fd ended already: that one cancels them
+	 * and waits; we wait for them too (polling: two closes of one fd at
+	 * once are rare).  Not waiting, the second closer's close(2) released
+	 * the number and it returned 0 while they still held the listener
+	 * (two threads closing a listener under waiting accepts). */
+	bool others = false;
 	slock(&b->lock);
 	for (rg__sacc *s = atomic_load_explicit(&b->head, memory_order_relaxed); s; s = s->next) {
-		if (s->fd != fd || s->closed)
+		if (s->fd != fd)
 			continue;
+		if (s->closed) {
+			others = true;
+			continue;
+		}
 		s->closed = true;
 		s->closer = &c;
 		atomic_fetch_add_explicit(&c.n, 1, memory_order_relaxed);
@@ -1024,9 +1045,13 @@ int rg__accept_close_single(int fd)
 			c.t = self;
 			rg__park(RG__WAIT_IO, -1, closer_unpark, b);
 		}
+		while (others && marked_listed(b, fd))
+			rg_sleep(20 * 1000);
 		return tok;
 	}
 	while (wait && atomic_load_explicit(&c.n, memory_order_relaxed) && !rg__run_stopping())
+		sched_yield();
+	while (wait && others && marked_listed(b, fd) && !rg__run_stopping())
 		sched_yield();
 	/* not waiting, or the run stopping: who is still listed forgets us
 	 * (our stack) */
