@@ -40,12 +40,11 @@ static int main_fn(void *arg)
 	int64_t t0 = rg_now();
 	CHECK_EQ(rg_sleep(0), 0);
 	CHECK_EQ(rg_sleep_until(t0 - 1000), 0); /* past: returns at once */
-	CHECK(rg_now() - t0 < 5000000);
+	int64_t imm = rg_now() - t0;
 	t0 = rg_now();
 	CHECK_EQ(rg_sleep(10000000), 0);
 	int64_t el = rg_now() - t0;
 	CHECK(el >= 10000000);
-	CHECK(el < 60000000);
 
 	start = rg_now();
 	/* spawn in a shuffled order: wake order must follow deadlines */
@@ -62,6 +61,15 @@ static int main_fn(void *arg)
 		CHECK(rg_go(sleeper, (void *)(intptr_t)idx[i]) > 0);
 	while (atomic_load(&nwoke) < N)
 		rg_sleep(5000000);
+	/* the edge cases' times, against the machine's lag (check.h) seen
+	 * by now: beside two CPU hogs the 10 ms sleep took 60+ ms in 2 of
+	 * 20 runs, the machine's lateness (a sleep that missed its timer
+	 * would wait for ever, one that parked for a past deadline too) */
+	int64_t lag = t_lag_ns();
+	printf("sleep(0) and a past deadline: %lld us; sleep(10 ms): %lld us (machine lag %lld us)\n",
+	       (long long)imm / 1000, (long long)el / 1000, (long long)lag / 1000);
+	CHECK(imm < 5000000 + 2 * lag);
+	CHECK(el < 60000000 + 2 * lag);
 	return 0;
 }
 
