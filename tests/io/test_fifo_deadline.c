@@ -7,8 +7,13 @@
  * waited for the other end however long that took (for ever if it never
  * came), its deadline ignored, though an ASYNC_CANCEL does interrupt that
  * open (rg_cancel ends it: docs/io.md).  Each case releases a stuck
- * opener after 1.5 s (opens the other end) and checks the result came
- * on time and no fd is left.  Both backends (epoll: open runs in
+ * opener (opens the other end) and checks the call timed out before that
+ * and no fd is left.  The release comes late, at 5 s, 50 times the
+ * deadline: a fixed bound on the call (400 ms, 800 under a sanitizer)
+ * failed 9 of 10 runs beside two CPU hogs (a 100 ms deadline reported
+ * after 0.4-1.3 s: the P, the kernel's worker and the P again each wait
+ * for a CPU), and a deadline ignored shows as the release, whenever it
+ * comes.  Both backends (epoll: open runs in
  * rg_blocking, which the kernel cannot interrupt -- documented; the epoll
  * twin only checks no fd is left and nothing hangs). */
 // ctest-timeout: 60
@@ -58,7 +63,7 @@ static void one(const char *name, int flags, int64_t deadline, int64_t ctx_ns)
 	while (!atomic_load(&o.done)) {
 		/* stuck: let it go (on epoll, where the open is documented to
 		 * wait, sooner) */
-		if (rg_now() - t0 > (epoll_be() ? 300 : 1500) * MS) {
+		if (rg_now() - t0 > (epoll_be() ? 300 : 5000) * MS) {
 			released = true;
 			int w = open(g_path, (flags & O_ACCMODE) == O_RDONLY ? O_WRONLY | O_NONBLOCK : O_RDONLY | O_NONBLOCK);
 			if (w >= 0)
@@ -76,7 +81,7 @@ static void one(const char *name, int flags, int64_t deadline, int64_t ctx_ns)
 	if (epoll_be())
 		return; /* documented: an open in rg_blocking runs to the end */
 	CHECK_EQ(r, -ETIMEDOUT);
-	CHECK(atomic_load(&o.took) < (T_SANITIZED ? 800 : 400) * MS);
+	CHECK(!released); /* the deadline ended it, not the other end */
 }
 
 static int main_fn(void *arg)
