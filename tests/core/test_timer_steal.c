@@ -16,8 +16,16 @@
  * Both cases failed before the change: the timers waited for sysmon (median
  * lateness 1.1-2.1 ms, up to 20 ms).  Only the median is checked, against
  * 0.5 ms plus the machine's own wake-up lag (bound), best of 3 attempts:
- * a loaded VM delays the odd wake-up by milliseconds.  TS_DEBUG=1 prints
- * each round.
+ * a loaded VM delays the odd wake-up by milliseconds.  That lag is the
+ * larger of the median lateness of plain sleeps measured just before and
+ * the worst lateness check.h's pinned threads saw during the attempt
+ * (t_lag_ns): plain sleeps with no hog stay at microseconds beside CPU
+ * hogs while a P asleep beside a spinning one waits for its pinned CPU
+ * for milliseconds (beside two hogs, test at nice 19: checked medians of
+ * 1.6-266 ms against bounds of 0.51 ms, 10 failures in 10 runs, each
+ * attempt up to 40 s).  Likewise idle Ps must fire half the timers only
+ * while that lag stays under sysmon's 2 ms: held off their CPU longer,
+ * they lose the race to sysmon (5 of 20).  TS_DEBUG=1 prints each round.
  * Run one case with: core_timer_steal NAME. */
 // ctest-timeout: 120
 #include <stdatomic.h>
@@ -47,12 +55,25 @@ static int64_t median(int64_t *v, int n)
 	return v[n / 2];
 }
 
+/* The worst lag check.h's threads see from now on (an attempt's). */
+static void lag_reset(void) { atomic_store(&t_lag_max_, 0); }
+
 /* Half a millisecond (sysmon's looks, 2 ms apart at best, give a median
  * near 1 ms), plus twice the median lateness of plain 1 ms sleeps with no
  * hog, measured just before: a loaded VM delays every wake-up by that
- * much, whoever fires the timer.  Call from a task. */
+ * much, whoever fires the timer; or twice the worst lag seen during the
+ * attempt, if larger (lim_now).  Call from a task. */
+static int64_t lim_now(int64_t b)
+{
+	int64_t lag = MS / 2 + 2 * t_lag_ns();
+	if (lag > b)
+		printf("  bound %.3f ms after the machine's lag in the attempt\n", lag / 1e6);
+	return lag > b ? lag : b;
+}
+
 static int64_t bound(void)
 {
+	lag_reset();
 	int64_t late[ROUNDS];
 	for (int r = 0; r < ROUNDS; r++) {
 		int64_t deadline = rg_now() + MS;
@@ -122,7 +143,9 @@ static bool task_attempt(void)
 	       "timer_steals %llu\n",
 	       valid, ROUNDS, med / 1e6, late[n - 1] / 1e6, (unsigned long long)(s1.timer_steals - s0.timer_steals));
 	/* sysmon alone: 2-20 ms; an idle P: its grace (50 us) and a wake-up */
-	return med < lim && s1.timer_steals - s0.timer_steals >= (uint64_t)valid / 2;
+	lim = lim_now(lim);
+	bool idle_fired = s1.timer_steals - s0.timer_steals >= (uint64_t)valid / 2 || t_lag_ns() >= 2 * MS;
+	return med < lim && idle_fired;
 }
 
 /* Best of 3 attempts, each in a task of one rg_run on 2 Ps: on a machine
@@ -180,6 +203,11 @@ static bool rtimer_attempt(void)
 		int64_t end = rg_now() + HOG_MAX;
 		while (!atomic_load(&rt.fired_at) && rg_now() < end)
 			;
+		/* not fired yet: the OS ran neither the other P nor sysmon for
+		 * HOG_MAX (a loaded machine); this P fires it once it schedules.
+		 * A timer lost never fires. */
+		for (end = rg_now() + 30000 * MS; !atomic_load(&rt.fired_at) && rg_now() < end;)
+			rg_sleep(MS);
 		int64_t at = atomic_load(&rt.fired_at);
 		CHECK(at != 0);
 		CHECK(at >= rt.when);
@@ -187,7 +215,7 @@ static bool rtimer_attempt(void)
 	}
 	int64_t med = median(late, ROUNDS);
 	printf("  rtimer: lateness median %.3f ms, max %.3f ms\n", med / 1e6, late[ROUNDS - 1] / 1e6);
-	return med < lim;
+	return med < lim_now(lim);
 }
 
 static void case_rtimer(void) { run_best_of_3(rtimer_attempt); }
@@ -200,5 +228,6 @@ static const struct tcase cases[] = {
 int main(int argc, char **argv)
 {
 	(void)loops;
+	t_lag_start();
 	return adv_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
