@@ -204,6 +204,15 @@ static void *foreign_main(void *arg)
 	return NULL;
 }
 
+/* A lost wake-up leaves the recv asleep until its deadline, which then
+ * ends it with -ETIMEDOUT (checked): that deadline, not a bound on the
+ * call's time, is the check, and it is far above any scheduling delay.
+ * The thread outside the runtime spins up to 200 us before it cancels: a
+ * thread that spins loses its CPU to a loaded machine's other work, and a
+ * bound of 2 s on the worst round failed under TSan beside other jobs
+ * (2.27 s, 2.83 s; release runs: 4-20 ms). */
+#define FOREIGN_NEVER (30000 * MS)
+
 static void test_foreign_cancel(void)
 {
 	enum { ROUNDS = 400 };
@@ -227,7 +236,7 @@ static void test_foreign_cancel(void)
 		int64_t t0 = rg_now();
 		atomic_store(&f.go, i);
 		char c[8];
-		int64_t n = rg_recv(sp[0], c, sizeof c, 0, rg_now() + 5000 * MS);
+		int64_t n = rg_recv(sp[0], c, sizeof c, 0, rg_now() + FOREIGN_NEVER);
 		int64_t took = rg_now() - t0;
 		rg_ctx_bind(NULL);
 		if (took > worst)
@@ -246,7 +255,6 @@ static void test_foreign_cancel(void)
 	/* what the cancelled calls did not take is still there */
 	take_rest(sp[0], ngot, nwritten);
 	printf("  foreign_cancel (%d P): %d cancelled, worst %.2f ms\n", g_procs, ncancel, worst / 1e6);
-	CHECK(worst < 2000 * MS);
 	t_pair_close_empty(sp);
 }
 
