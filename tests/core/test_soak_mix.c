@@ -1035,6 +1035,17 @@ static int run_main(void *arg)
 		if (r->idx % 2 == 0 && rg_now() > r->end - 300 * MS)
 			CHECK_EQ(rg_gc_collect(), 0);
 	}
+	/* A clean run checks that plain clients, pipelines and Context trees
+	 * each got somewhere (below).  On a loaded machine a run's time can
+	 * pass before a task first runs (cli_ok[0] was 0 after a 2.5 s TSan
+	 * run beside other jobs): go on until each has, up to a deadline
+	 * only something stuck reaches. */
+	g_phase = "soak until progress";
+	for (int64_t until = rg_now() + 30000 * MS; !r->discard && rg_now() < until;) {
+		if (atomic_load(&r->cli_ok[0]) > 0 && atomic_load(&r->p_runs) > 0 && atomic_load(&r->ctx_trees) > 0)
+			break;
+		rg_sleep(20 * MS);
+	}
 	if (r->discard) {
 		g_phase = "discard";
 		atomic_store(&r->main_returned, 1);
