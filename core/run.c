@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/sched_int.h"
@@ -40,12 +43,16 @@ struct pstart {
 /* The start gate: each P thread counts itself in `nready` and waits for
  * `go`, which rg_run opens once every thread it managed to create is in.
  * (Barriers need their count up front: when a pthread_create failed, those
- * that had started waited for ever.) */
+ * that had started waited for ever.)  Two futex words, not a condition
+ * variable: with one (a mutex, a condvar both sides broadcast on) rg_run
+ * hung at start now and then, its pthread_cond_broadcast of `go` waiting
+ * for ever in glibc 2.36's __condvar_quiesce_and_switch_g1 while both P
+ * threads slept in pthread_cond_wait (a review, twice, running gc tests
+ * side by side under load: glibc bug 25847's family, fixed upstream only
+ * in 2.41). */
 static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int nready;      /* mu */
-	bool go;         /* mu */
+	_Atomic int nready;
+	_Atomic int go;
 	struct pstart *ps;
 	bool failed;     /* written before go opens, read after */
 	int main_err;    /* P0 writes it (the main task's spawn failed: -errno); rg_run reads it after the joins */
@@ -80,14 +87,19 @@ void rg__m_fini_thread(rg__m *m)
 	rg__tls_m = NULL;
 }
 
+static void futex_wait(_Atomic int *w, int val)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0); /* EAGAIN, EINTR: the caller looks again */
+}
+
+static void futex_wake(_Atomic int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+
 static void gate_wait(void)
 {
-	pthread_mutex_lock(&boot.mu);
-	boot.nready++;
-	pthread_cond_broadcast(&boot.cv);
-	while (!boot.go)
-		pthread_cond_wait(&boot.cv, &boot.mu);
-	pthread_mutex_unlock(&boot.mu);
+	atomic_fetch_add(&boot.nready, 1);
+	futex_wake(&boot.nready);
+	while (!atomic_load(&boot.go))
+		futex_wait(&boot.go, 0);
 }
 
 static void main_task(void *arg)
@@ -379,10 +391,8 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	boot.main_arg = arg;
 	boot.failed = false;
 	boot.main_err = 0;
-	boot.nready = 0;
-	boot.go = false;
-	pthread_mutex_init(&boot.mu, NULL);
-	pthread_cond_init(&boot.cv, NULL);
+	atomic_store(&boot.nready, 0);
+	atomic_store(&boot.go, 0);
 	int started = 0, err = 0;
 	for (int i = 0; i < n; i++) {
 		boot.ps[i].id = i;
@@ -396,10 +406,8 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		}
 		started++;
 	}
-	pthread_mutex_lock(&boot.mu);
-	while (boot.nready < started)
-		pthread_cond_wait(&boot.cv, &boot.mu);
-	pthread_mutex_unlock(&boot.mu);
+	for (int r; (r = atomic_load(&boot.nready)) < started;)
+		futex_wait(&boot.nready, r);
 	if (started < n) {
 		boot.failed = true;
 		rg__log("cannot start: P thread %d of %d: %s", started, n, strerror(-err));
@@ -422,10 +430,8 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 		atomic_store_explicit(&rg__sched.flush_allp, rg__sched.allp, memory_order_release);
 	if (boot.failed)
 		atomic_store(&rg__sched.accepting, 0);
-	pthread_mutex_lock(&boot.mu);
-	boot.go = true;
-	pthread_cond_broadcast(&boot.cv);
-	pthread_mutex_unlock(&boot.mu);
+	atomic_store(&boot.go, 1);
+	futex_wake(&boot.go);
 	for (int i = 0; i < started; i++)
 		pthread_join(boot.ps[i].thread, NULL);
 	/* main cleared `accepting`; spawns from threads without a P that
@@ -475,8 +481,6 @@ static int run(rg_main_fn main_fn, void *arg, const rg_config *cfg)
 	rg__sched.gq_spilled = 0;
 	rg__sched.gq_size = 0;
 	rg__stacks_fini();
-	pthread_cond_destroy(&boot.cv);
-	pthread_mutex_destroy(&boot.mu);
 	rg__free(boot.ps);
 	boot.ps = NULL;
 	rg__p **allp = rg__sched.allp;
