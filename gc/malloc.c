@@ -56,7 +56,10 @@
  * outside rg_run) share one mcache under a mutex: the "locked slow path".
  * Inside rg_run they cannot stop the world: when they find no memory, a
  * task collects for them and allocates for them before the world
- * restarts (mgc.c, "collections asked for by threads without a P").
+ * restarts (mgc.c, "collections asked for by threads without a P"); past
+ * the heap goal they spawn a task to collect, and past it by an eighth
+ * they wait for that collection (mgc.c, "pacing of threads without a
+ * P").
  *
  * How the collector sees this: alloc_bits says which objects are allocated,
  * exactly, once every mcache has been flushed (rg__mcache_flush_all, world

@@ -43,7 +43,8 @@
  * so when an allocation of its finds no memory, or it calls rg_gc_collect,
  * it asks a task to collect for it and waits ("Collections asked for",
  * below); when its allocation finds the heap past the goal, it spawns one
- * and goes on (rg__gc_maybe_trigger).
+ * and goes on (rg__gc_maybe_trigger), and once past the goal and an
+ * eighth it waits for that collection to end ("pacing", below).
  *
  * Locks, in order: gc_lock (one collection at a time) -> the world (STW) ->
  * ask_lock -> shared_lock, caches_lock (malloc.c) -> roots_lock -> heap
@@ -86,6 +87,12 @@ static __thread unsigned tl_mutating; /* sections this thread has open */
 /* Collections asked of a task by threads without a P (ask_task). */
 static pthread_mutex_t ask_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ask_cond; /* CLOCK_MONOTONIC; made by init_once_fn */
+/* Threads without a P waiting for a collection to end (pace_wait): they
+ * count themselves in pace_waiters (seq_cst), and finish broadcasts
+ * pace_cond under pace_lock when it is not 0. */
+static pthread_mutex_t pace_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pace_cond; /* CLOCK_MONOTONIC; made by init_once_fn */
+static _Atomic int pace_waiters;
 /* Phase times of the current collection (gc_lock), for gctrace. */
 static int64_t t_stopped, t_marked, t_swept;
 /* Collections begun and ended (finish), each counted under gc_lock: the
@@ -174,6 +181,7 @@ static void init_once_fn_(void)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ask_cond, &ca);
+	pthread_cond_init(&pace_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	e = getenv("RINGO_MEMLIMIT");
 	if (e && *e) {
@@ -704,11 +712,24 @@ static void collect_stopped(uintptr_t own_hi, bool tasks, bool free_all)
 	pthread_mutex_unlock(&stats_lock);
 }
 
+/* A collection ended (num_gc counted, seq_cst), or rg_run stops: wakes
+ * the threads pacing waits (pace_wait). */
+static void pace_wake(void)
+{
+	if (atomic_load(&pace_waiters)) {
+		pthread_mutex_lock(&pace_lock);
+		pthread_cond_broadcast(&pace_cond);
+		pthread_mutex_unlock(&pace_lock);
+	}
+}
+
 static void finish(int64_t t0, uint64_t before)
 {
 	int64_t pause = now_ns() - t0;
-	/* (release: a waiter that sees it reads the swept heap) */
-	uint64_t n = atomic_fetch_add_explicit(&num_gc, 1, memory_order_release) + 1;
+	/* (release: a waiter that sees it reads the swept heap; seq_cst:
+	 * before pace_wake reads pace_waiters) */
+	uint64_t n = atomic_fetch_add(&num_gc, 1) + 1;
+	pace_wake();
 	pthread_mutex_lock(&stats_lock);
 	st_pause_total += (uint64_t)pause;
 	st_pause_last = (uint64_t)pause;
@@ -812,6 +833,11 @@ RG_API void rg_gc_mutate_end(void)
  * below the goal, nothing is added to the check every allocation of a
  * thread without a P makes. */
 static _Atomic bool trigger_spawned;
+/* How often a thread without a P waiting for a task's collection looks at
+ * rg__run_stopping() (ask_task, pace_wait). */
+#define ASK_POLL_NS (5 * 1000000LL)
+/* How long such a waiter lets no collection end before it gives up. */
+#define ASK_PATIENCE_NS (10 * 1000000000LL)
 
 static void trigger_task(void *unused)
 {
@@ -829,8 +855,119 @@ static void trigger_spawn(void)
 		atomic_store(&trigger_spawned, false);
 }
 
+/* ---- pacing of threads without a P ------------------------------------
+ *
+ * A task that finds the heap at its goal collects there and then: the
+ * allocation waits for the whole collection, and no task allocates while
+ * the world is stopped, so a heap grown by tasks stays at its goal.  A
+ * thread without a P cannot collect; it spawns a task to (above), and
+ * without pacing went on allocating until that task had been scheduled,
+ * had stopped the world and had marked: on a busy P, several times the
+ * goal (gc_pless_pace, 3 to 6.5 goals; 128 MiB mapped seen under load).
+ * Go has no such thread: a thread entering Go from C takes an M and a P
+ * first, and its allocations pay mark assists like any goroutine's,
+ * parking on the assist queue (gcParkAssist) when there is no mark work
+ * left to do, until the cycle ends.  ringo's collector marks with the
+ * world stopped, from a task, so a thread without a P has no work it
+ * could do: it waits, as a parked assist does.
+ *
+ * Such a thread that finds heap_live past pace_limit(goal) (the goal
+ * and an eighth: it goes on while the task comes, so a prompt
+ * collection costs it nothing) while a collection it asked for is on
+ * its way, waits for a collection to end, on pace_cond: finish
+ * broadcasts it when pace_waiters says someone waits (each side writes
+ * its counter, then reads the other's, seq_cst: either the waiter sees
+ * num_gc moved or the finisher sees the waiter).  It stops waiting as
+ * soon as the heap is under the limit again or a collection ended (the
+ * one it waited for, or another), and never waits:
+ *   - inside a mutation section (the collection waits for it);
+ *   - outside rg_run (nothing would collect: there the lone thread
+ *     collects itself, and with several threads nothing collects);
+ *   - when rg_run stops (the stop hook clears trigger_spawned and wakes
+ *     the waiters; a waiter polls rg__run_stopping() every ASK_POLL_NS);
+ *   - for longer than its patience: the collection may never come while
+ *     this thread runs (a P's thread blocked in a lock it holds, a task
+ *     that never reaches a safepoint).  It then allocates anyway, and
+ *     waits no more until some collection has ended (tl_pace_gave_up): a
+ *     thread holding such a lock pays the patience once, not at each
+ *     allocation, and releases the lock.  The patience, PACE_PATIENCE_NS
+ *     (1 s; waits end in 10-12 ms at most in gc_pless_pace on a quiet
+ *     machine), is counted in polls of ASK_POLL_NS, each for no more
+ *     than its length: on a machine so loaded that this thread wakes
+ *     late, the task it waits for is as starved as it is, and a wait of
+ *     1.3 s in wall time was seen beside other jobs (load average 18 on
+ *     2 CPUs), where giving up after a second of wall time let the heap
+ *     run to 2-3 goals.  ASK_PATIENCE_NS (10 s) of wall time ends it in
+ *     any case.
+ * The heap is then bounded by the limit plus what the shared cache holds
+ * and the grain of a span (or a large object), not by how late the task
+ * runs.  The cost is paid only past the goal: below it the check every
+ * allocation of such a thread makes is the same two loads. */
+#define PACE_PATIENCE_NS (1000 * 1000000LL)
+
+/* num_gc + 1 when this thread last gave up waiting (0: never) */
+static __thread uint64_t tl_pace_gave_up;
+
+static uint64_t pace_limit(uint64_t goal)
+{
+	uint64_t slack = goal / 8;
+	return goal > UINT64_MAX - slack ? UINT64_MAX : goal + slack;
+}
+
+static bool pace_over(void)
+{
+	return atomic_load_explicit(&rg__heap_live, memory_order_relaxed) >=
+	       pace_limit(atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed));
+}
+
+static void trigger_spawn(void);
+
+/* A thread without a P inside rg_run, outside any mutation section, the
+ * heap past its goal (a task spawned to collect): waits while the heap
+ * is past the pace limit and no collection has ended since n0 (num_gc,
+ * read before the heap was). */
+static void pace_wait(uint64_t n0)
+{
+	if (tl_mutating || tl_pace_gave_up == n0 + 1 || !pace_over())
+		return;
+	atomic_fetch_add(&pace_waiters, 1);
+	int64_t t0 = now_ns(), waited = 0; /* waited: polls, see above */
+	pthread_mutex_lock(&pace_lock);
+	for (;;) {
+		if (atomic_load(&num_gc) != n0 || !pace_over())
+			break;
+		if (rg__run_stopping() || rg__nprocs() == 0)
+			break;
+		if (!atomic_load_explicit(&trigger_spawned, memory_order_relaxed)) {
+			/* its task skipped its collection (one had just run),
+			 * or rg_run is stopping: ask again (or fail to) */
+			pthread_mutex_unlock(&pace_lock);
+			trigger_spawn();
+			pthread_mutex_lock(&pace_lock);
+			if (!atomic_load_explicit(&trigger_spawned, memory_order_relaxed))
+				break; /* no task could be made */
+			continue;
+		}
+		int64_t now = now_ns();
+		if (waited >= PACE_PATIENCE_NS || now - t0 >= ASK_PATIENCE_NS) {
+			tl_pace_gave_up = n0 + 1;
+			break;
+		}
+		int64_t until = now + ASK_POLL_NS;
+		struct timespec ts = {until / 1000000000, until % 1000000000};
+		pthread_cond_timedwait(&pace_cond, &pace_lock, &ts);
+		int64_t took = now_ns() - now;
+		waited += took < ASK_POLL_NS ? took : ASK_POLL_NS;
+	}
+	pthread_mutex_unlock(&pace_lock);
+	atomic_fetch_sub(&pace_waiters, 1);
+}
+
 void rg__gc_maybe_trigger(void)
 {
+	/* (num_gc first: a collection that ends after this read ends the
+	 * pacing wait below, whichever heap it found) */
+	uint64_t n0 = atomic_load(&num_gc);
 	if (gogc < 0 || atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
 	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
 		return;
@@ -839,12 +976,16 @@ void rg__gc_maybe_trigger(void)
 	} else if (rg__getp()) {
 		/* a P's thread outside any task: it will stop for a task's */
 	} else if (atomic_load_explicit(&trigger_spawned, memory_order_relaxed)) {
-		/* a task is on its way: no lock below while it comes */
+		/* a task is on its way: no lock below while it comes, unless
+		 * the heap is past the pace limit */
+		pace_wait(n0);
 	} else if (lone_thread() && rg__outside_begin()) {
 		collect_thread(true, false);
 		rg__outside_end();
 	} else if (rg__nprocs() > 0) { /* inside rg_run (rg_go fails outside) */
 		trigger_spawn();
+		if (atomic_load_explicit(&trigger_spawned, memory_order_relaxed))
+			pace_wait(n0);
 	}
 }
 
@@ -898,8 +1039,6 @@ void rg__gc_maybe_trigger(void)
  * waiter has returned, nothing touches its ask (it lives on the waiter's
  * stack).
  */
-#define ASK_POLL_NS (5 * 1000000LL)
-#define ASK_PATIENCE_NS (10 * 1000000000LL)
 
 struct ask {
 	void (*retry)(void *); /* run by asks_serve, world stopped; NULL:
@@ -1044,6 +1183,7 @@ static void asks_at_stop(void)
 		asks_fail_locked(-ESHUTDOWN);
 	pthread_mutex_unlock(&ask_lock);
 	atomic_store(&trigger_spawned, false); /* (its task, if queued, is gone) */
+	pace_wake();
 }
 
 bool rg__gc_try_reclaim(void (*retry)(void *), void *arg)
