@@ -48,7 +48,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		while (!bp.head && !bp.stop) {
 			bp.idle++;
-			pthread_cond_wait(&bp.cond, &bp.lock);
+			rg__cond_wait_bounded(&bp.cond, &bp.lock, 100);
 			bp.idle--;
 		}
 		rg__task *t = bp.head;

@@ -640,7 +640,7 @@ static void stw_stop_locked(rg__p *p)
 	atomic_fetch_add(&rg__sched.stw_stopped, 1);
 	pthread_cond_broadcast(&rg__sched.stw_cond);
 	while (rg__sched.stw_gen == gen)
-		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+		rg__cond_wait_bounded(&rg__sched.stw_cond, &rg__sched.stw_lock, 10);
 	atomic_store(&p->status, RG__P_RUNNING);
 }
 
@@ -660,7 +660,7 @@ static void idle_exit(rg__p *p)
 		return;
 	pthread_mutex_lock(&rg__sched.stw_lock);
 	while (p->stw_claimed)
-		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+		rg__cond_wait_bounded(&rg__sched.stw_cond, &rg__sched.stw_lock, 10);
 	atomic_store(&p->status, RG__P_RUNNING);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
@@ -685,7 +685,7 @@ void rg__stw_stop(void)
 		}
 	}
 	while (atomic_load(&rg__sched.stw_stopped) < want || atomic_load(&rg__sched.stw_sysmon))
-		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+		rg__cond_wait_bounded(&rg__sched.stw_cond, &rg__sched.stw_lock, 10);
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }
 
@@ -734,7 +734,7 @@ void rg__p_leave(rg__p *p)
 			stw_stop_locked(p);
 			continue;
 		}
-		pthread_cond_wait(&rg__sched.stw_cond, &rg__sched.stw_lock);
+		rg__cond_wait_bounded(&rg__sched.stw_cond, &rg__sched.stw_lock, 10);
 	}
 	pthread_mutex_unlock(&rg__sched.stw_lock);
 }

@@ -11,6 +11,29 @@
 
 #include "core/core.h"
 
+/* pthread_cond_wait, bounded to ms milliseconds (the condvar's clock,
+ * CLOCK_REALTIME: a jump only makes one wait shorter or longer).  For
+ * waits on condvars that several threads broadcast on from both sides
+ * (the stop of the world, the blocking pool): glibc 2.36's condvar can
+ * lose a wake-up or leave a broadcaster waiting for ever in
+ * __condvar_quiesce_and_switch_g1 for waiters stuck in its old group
+ * (glibc bug 25847's family, fixed in 2.41; rg_run hung so at start
+ * twice in a review, core/run.c).  A waiter that times out leaves that
+ * group, and every caller loops on its own condition, so the worst a
+ * lost wake costs is one bound. */
+static inline void rg__cond_wait_bounded(pthread_cond_t *c, pthread_mutex_t *m, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(c, m, &ts);
+}
+
 #define RG_RUNQ_SIZE 256      /* local run queue slots (power of two) */
 #define RG_GLOBAL_CHECK 61    /* ticks between global queue / poll checks */
 #define RG_TASK_CACHE 256     /* dead task records kept per P */
