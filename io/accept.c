@@ -837,6 +837,8 @@ static void sunlock(_Atomic int *l) { atomic_store_explicit(l, 0, memory_order_r
 
 static inline struct sbucket *sbucket_of(int fd) { return &g_sb[(unsigned)fd % SBUCKETS]; }
 
+bool rg__accept_closing(int fd) { return closing_fd(sbucket_of(fd), fd); }
+
 static void sunlink(struct sbucket *b, rg__sacc *s) /* b locked */
 {
 	if (s->prev)

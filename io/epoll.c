@@ -818,6 +818,19 @@ int64_t rg__epoll_exec(rg__io_req *q, int64_t deadline, bool nonblock)
 	 * its fd hands it a dup (see "calls in flight") */
 	struct ep_call c;
 	call_enter(&c, q);
+	/* An accept listed just after an rg_close of its fd looked (and
+	 * missed it) would arm its wait on the listener before close(2) drops
+	 * that registration, and sleep out its deadline (the tight case of
+	 * test_accept_close_single_epoll: 2 of 1,000 under qemu).  rg_close
+	 * publishes its fd before it looks (io/accept.c's slots), and the
+	 * listing above comes before this load (seq_cst both): the accept
+	 * sees the close under way and waits until it was handed -EBADF or
+	 * the close is over (its number then closed: -EBADF from the kernel,
+	 * or a new file, as for a call made after the close). */
+	if (c.accept)
+		while (rg__accept_closing(q->fd) && atomic_load(&c.fd) == q->fd &&
+		       (deadline < 0 || rg_now() < deadline))
+			rg_sleep(20 * 1000);
 	rg__io_req w = *q;
 	bool blocking_ok = false;
 	for (;;) {

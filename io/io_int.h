@@ -183,6 +183,9 @@ bool rg__accept_single_leave(rg__sacc *s);
  * waits until they have left; rg__accept_close_done(fd, its result) after
  * close(2). */
 int rg__accept_close_single(int fd);
+/* An rg_close of fd is under way (published before it looks for calls to
+ * end: the epoll backend's accepts wait for it, io/epoll.c). */
+bool rg__accept_closing(int fd);
 void rg__accept_close_done(int fd, int tok);
 
 /* fault injection (io/fault.c) */

@@ -177,7 +177,7 @@ static void *race_client(void *arg)
 
 static void races(int rounds)
 {
-	int got_conn = 0, got_badf = 0;
+	int got_conn = 0, got_badf = 0, got_reused = 0;
 	for (int round = 0; round < rounds; round++) {
 		g_l = t_listen(AF_INET, &g_port);
 		CHECK(g_l >= 0);
@@ -198,6 +198,12 @@ static void races(int rounds)
 		if (r >= 0) {
 			got_conn++;
 			CHECK_EQ(atomic_load(&g_race_read), 1);
+		} else if (r == -EINVAL || r == -ENOTSOCK) {
+			/* the accept came after the close, on the number the
+			 * client's socket (or another fd) had taken meanwhile: a
+			 * call made after a close acts on whatever file has the
+			 * number (seen under qemu) */
+			got_reused++;
 		} else {
 			got_badf++;
 			if (r != -EBADF)
@@ -207,8 +213,9 @@ static void races(int rounds)
 		if (client)
 			CHECK_EQ(rg_blocking(join, &cl), 0);
 	}
-	printf("%s, %d P, %d races of rg_close and a starting accept: %d connections, %d -EBADF\n",
-	       rg_io_backend(), rg_procs(), rounds, got_conn, got_badf);
+	printf("%s, %d P, %d races of rg_close and a starting accept: %d connections, %d -EBADF, %d on a reused "
+	       "number\n",
+	       rg_io_backend(), rg_procs(), rounds, got_conn, got_badf, got_reused);
 	fflush(stdout);
 }
 
