@@ -897,7 +897,7 @@ static void trigger_spawn(void)
  *     late, the task it waits for is as starved as it is, and a wait of
  *     1.3 s in wall time was seen beside other jobs (load average 18 on
  *     2 CPUs), where giving up after a second of wall time let the heap
- *     run to 2-3 goals.  ASK_PATIENCE_NS (10 s) of wall time ends it in
+ *     run to 1.6-2.7 goals.  ASK_PATIENCE_NS (10 s) of wall time ends it in
  *     any case.
  * The heap is then bounded by the limit plus what the shared cache holds
  * and the grain of a span (or a large object), not by how late the task
@@ -965,12 +965,14 @@ static void pace_wait(uint64_t n0)
 
 void rg__gc_maybe_trigger(void)
 {
-	/* (num_gc first: a collection that ends after this read ends the
-	 * pacing wait below, whichever heap it found) */
-	uint64_t n0 = atomic_load(&num_gc);
 	if (gogc < 0 || atomic_load_explicit(&rg__heap_live, memory_order_relaxed) <
 	                    atomic_load_explicit(&rg__heap_trigger, memory_order_relaxed))
 		return;
+	/* Past the goal only (this is every allocation slow path's check,
+	 * tasks' too).  A collection that ends after this read ends the
+	 * pacing wait below; one that ended just before it swept the heap and
+	 * moved the goal, which pace_wait's own look at the heap then sees. */
+	uint64_t n0 = atomic_load(&num_gc);
 	if (in_task()) {
 		collect_task(true, false, NULL, NULL);
 	} else if (rg__getp()) {
