@@ -127,14 +127,18 @@ static _Atomic int g_key = -1;       /* task-local key of struct tacc */
  * tests/io/test_shutdown_cancel.c). */
 static struct tacc *g_taccs;
 
-static void lock(void)
+/* A spinlock: g_lock, and each bucket's of the single-shot accepts below. */
+static void slock(_Atomic int *l)
 {
-	while (atomic_exchange_explicit(&g_lock, 1, memory_order_acquire))
-		while (atomic_load_explicit(&g_lock, memory_order_relaxed))
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
 			rg__cpu_relax();
 }
 
-static void unlock(void) { atomic_store_explicit(&g_lock, 0, memory_order_release); }
+static void sunlock(_Atomic int *l) { atomic_store_explicit(l, 0, memory_order_release); }
+
+static void lock(void) { slock(&g_lock); }
+static void unlock(void) { sunlock(&g_lock); }
 
 /* ---- the queue (home P only) ------------------------------------------- */
 
@@ -825,15 +829,6 @@ struct rg__sclose {
 	rg__task *t;     /* parked closer task, or NULL (bucket lock) */
 	uint64_t ticket;
 };
-
-static void slock(_Atomic int *l)
-{
-	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
-		while (atomic_load_explicit(l, memory_order_relaxed))
-			rg__cpu_relax();
-}
-
-static void sunlock(_Atomic int *l) { atomic_store_explicit(l, 0, memory_order_release); }
 
 static inline struct sbucket *sbucket_of(int fd) { return &g_sb[(unsigned)fd % SBUCKETS]; }
 
