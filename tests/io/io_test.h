@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,30 @@ static inline int t_connect(int family, int port, int64_t deadline)
 		return r;
 	}
 	return fd;
+}
+
+/* connect(2) to 127.0.0.1:port outside ringo, bounded to ms: 0 (it went
+ * through), or -errno (-ECONNREFUSED: nothing listens there). */
+static inline int t_try_connect(int port, int ms)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0);
+	struct sockaddr_storage ss;
+	int len = rg_sockaddr("127.0.0.1", port, &ss);
+	CHECK(len > 0);
+	int r = connect(s, (struct sockaddr *)&ss, (socklen_t)len);
+	if (r < 0 && errno == EINPROGRESS) {
+		struct pollfd pf = { .fd = s, .events = POLLOUT };
+		CHECK(poll(&pf, 1, ms) == 1);
+		int e = 0;
+		socklen_t el = sizeof e;
+		CHECK(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) == 0);
+		r = e ? -e : 0;
+	} else if (r < 0) {
+		r = -errno;
+	}
+	close(s);
+	return r;
 }
 
 /* connect(2) to 127.0.0.1:port outside ringo (a client the runtime does

@@ -36,29 +36,6 @@ static void owner(void *arg)
 	atomic_store(&g_owner_res, rg_accept(g_l, NULL, NULL, rg_now() + 5000 * MS)); /* multishot */
 }
 
-/* connect(2) with a 200 ms bound: 0, or -errno */
-static int try_connect(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	CHECK(s >= 0);
-	struct sockaddr_storage ss;
-	int len = rg_sockaddr("127.0.0.1", port, &ss);
-	CHECK(len > 0);
-	int r = connect(s, (struct sockaddr *)&ss, (socklen_t)len);
-	if (r < 0 && errno == EINPROGRESS) {
-		struct pollfd pf = { .fd = s, .events = POLLOUT };
-		CHECK(poll(&pf, 1, 200) == 1);
-		int e = 0;
-		socklen_t el = sizeof e;
-		CHECK(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) == 0);
-		r = e ? -e : 0;
-	} else if (r < 0) {
-		r = -errno;
-	}
-	close(s);
-	return r;
-}
-
 static void *closer(void *arg)
 {
 	(void)arg;
@@ -67,7 +44,7 @@ static void *closer(void *arg)
 	usleep(20 * 1000); /* the P is busy with main's computation */
 	CHECK_EQ(rg_close(g_l), 0);
 	atomic_store(&g_closed, 1);
-	atomic_store(&g_connect_res, try_connect(g_port));
+	atomic_store(&g_connect_res, t_try_connect(g_port, 200));
 	return NULL;
 }
 

@@ -38,29 +38,6 @@ static int g_l, g_port;
 static _Atomic int g_started;
 static _Atomic int64_t g_res[NACC];
 
-/* connect(2) with a 1 s bound: 0, or -errno */
-static int try_connect(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	CHECK(s >= 0);
-	struct sockaddr_storage ss;
-	int len = rg_sockaddr("127.0.0.1", port, &ss);
-	CHECK(len > 0);
-	int r = connect(s, (struct sockaddr *)&ss, (socklen_t)len);
-	if (r < 0 && errno == EINPROGRESS) {
-		struct pollfd pf = { .fd = s, .events = POLLOUT };
-		CHECK(poll(&pf, 1, 1000) == 1);
-		int e = 0;
-		socklen_t el = sizeof e;
-		CHECK(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) == 0);
-		r = e ? -e : 0;
-	} else if (r < 0) {
-		r = -errno;
-	}
-	close(s);
-	return r;
-}
-
 static void accepter(void *arg)
 {
 	int i = (int)(intptr_t)arg;
@@ -117,7 +94,7 @@ static void closed_while_waiting(enum how how)
 	} else {
 		CHECK_EQ(rg_blocking(close_blocking, NULL), 0);
 	}
-	int conn = try_connect(g_port);
+	int conn = t_try_connect(g_port, 1000);
 	for (int64_t end = rg_now() + 2 * DEADLINE; rg_now() < end;) {
 		int done = 0;
 		for (int i = 0; i < NACC; i++)
@@ -301,7 +278,7 @@ static void mixed(void)
 	t_wait_parked(a);
 	rg_sleep(5 * MS);
 	CHECK_EQ(rg_close(g_l), 0);
-	int conn = try_connect(g_port);
+	int conn = t_try_connect(g_port, 1000);
 	for (int64_t end = rg_now() + 2 * DEADLINE;
 	     (atomic_load(&g_owner_res) == PENDING || atomic_load(&g_res[1]) == PENDING) && rg_now() < end;)
 		rg_sleep(MS);
